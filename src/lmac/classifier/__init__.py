@@ -1,0 +1,1 @@
+"""The audio classifier being explained: CNN14 family, training, loading."""

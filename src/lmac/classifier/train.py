@@ -1,0 +1,125 @@
+"""Fine-tune (or train from scratch) the CNN14 classifier on a prepared dataset.
+
+As the reference classification recipe: Adam, plain cross-entropy, optional 0 dB noise mixing
+(the paper-era classifier was trained with WHAM! mixed in), and the checkpoint with the best
+validation accuracy is exported to a stable path. Initialisation from a checkpoint given by path:
+an lmac classifier, or SpeechBrain's ``embedding_model.ckpt`` (+ optional ``classifier.ckpt``
+head, used only when its class count matches).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..checkpoints import load_torch_file
+from ..data.batches import split
+from ..data.noise import GeneratedNoise, mix
+from ..data.prepare import load_prepared
+from ..errors import LmacError
+from ..frontend import FrontEndConfig
+from ..io import write_csv, write_json
+from ..training import LoopSpec, pick_device, run_training, seed_everything
+from .model import AudioClassifier
+
+log = logging.getLogger("lmac.classifier")
+
+
+def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: str | None) -> None:
+    if not init_checkpoint:
+        return
+    payload = load_torch_file(init_checkpoint)
+    if isinstance(payload, dict) and payload.get("kind") == "classifier":
+        state = {k[len("net.embedding_model."):]: v for k, v in payload["state_dict"].items()
+                 if k.startswith("net.embedding_model.")}
+        head = {k[len("net.classifier."):]: v for k, v in payload["state_dict"].items()
+                if k.startswith("net.classifier.")}
+    elif isinstance(payload, dict) and payload and all(torch.is_tensor(v) for v in payload.values()):
+        state, head = payload, load_torch_file(init_head) if init_head else None
+    else:
+        raise LmacError(f"{init_checkpoint}: neither an lmac classifier nor a SpeechBrain embedding_model.ckpt")
+    n_out = model.net.classifier.out_features
+    head_rows = next((v.shape[0] for k, v in (head or {}).items() if k.endswith("weight")), None)
+    if head is not None and head_rows != n_out:
+        log.info("init head has %s classes, the dataset %d: the head starts from scratch", head_rows, n_out)
+        head = None
+    if head:
+        model.net.load_speechbrain(state, head)
+    else:
+        model.net.embedding_model.load_state_dict(_checked(state, model.net.embedding_model, init_checkpoint))
+    log.info("initialised from %s%s", init_checkpoint, f" + head {init_head}" if head else "")
+
+
+def _checked(state: dict, module: torch.nn.Module, path: str) -> dict:
+    own = module.state_dict()
+    for key, value in own.items():
+        if key not in state:
+            raise LmacError(f"{path}: missing key '{key}' for a width-{getattr(module, 'width', '?')} CNN14")
+        if state[key].shape != value.shape:
+            raise LmacError(f"{path}: key '{key}' has shape {tuple(state[key].shape)}, the model {tuple(value.shape)}")
+    return state
+
+
+def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_history: str,
+                     work_dir: str, cfg: dict, frontend: dict, seed: int, device: str = "auto") -> dict:
+    seed_everything(seed)
+    dev = pick_device(device)
+    audio, manifest, classes = load_prepared(prepared_dir)
+    train, valid, test = (split(audio, manifest, name) for name in ("train", "valid", "test"))
+    model = AudioClassifier(classes, cfg["width"], FrontEndConfig.from_dict(frontend), cfg.get("dropout", 0.2))
+    _initialise(model, cfg.get("init_checkpoint"), cfg.get("init_head"))
+    model.to(dev)
+    log.info("classifier: width %s, %.2f M parameters, %d classes, %d/%d/%d clips, device %s",
+             cfg["width"], sum(p.numel() for p in model.parameters()) / 1e6, len(classes),
+             len(train), len(valid), len(test), dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    noise_cfg = cfg.get("noise", {}) or {}
+    noise = GeneratedNoise(seed + 1, model.frontend.cfg.sample_rate) if noise_cfg.get("enabled") else None
+    bs = cfg["batch_size"]
+
+    def maybe_noisy(wav: torch.Tensor) -> torch.Tensor:
+        if noise is None:
+            return wav
+        return mix(wav, noise.draw(wav.shape[0], wav.shape[1]), noise_cfg.get("snr_db", 0.0))
+
+    def train_step(batch) -> float:
+        wav, labels, _ = batch
+        logits, _ = model(maybe_noisy(wav).to(dev))
+        loss = F.cross_entropy(logits, labels.to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def evaluate(data) -> dict:
+        losses, correct = [], 0
+        for wav, labels, _ in data.batches(bs):
+            logits, _ = model(wav.to(dev))
+            losses.append(F.cross_entropy(logits, labels.to(dev), reduction="sum").item())
+            correct += (logits.argmax(-1).cpu() == labels).sum().item()
+        return {"valid_loss": sum(losses) / len(data), "valid_acc": correct / len(data)}
+
+    settings = {"cfg": cfg, "frontend": frontend, "seed": seed, "classes": classes,
+                "prepared": str(Path(prepared_dir).resolve())}
+    best_state, history = run_training(
+        module=model, optimizer=opt, train_batches=lambda ep: train.batches(bs, True, seed, ep),
+        steps_per_epoch=train.n_batches(bs), train_step=train_step, validate=lambda: evaluate(valid),
+        spec=LoopSpec(cfg["epochs"], monitor="valid_acc", mode="max", select=cfg.get("select", "best")),
+        work_dir=work_dir, settings=settings)
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        scores = {"valid": evaluate(valid), "test": evaluate(test)}
+    metrics = {"valid_accuracy": scores["valid"]["valid_acc"], "test_accuracy": scores["test"]["valid_acc"],
+               "test_loss": scores["test"]["valid_loss"], "epochs": cfg["epochs"],
+               "n_train": len(train), "n_valid": len(valid), "n_test": len(test), "classes": classes}
+    log.info("test accuracy %.4f, valid accuracy %.4f", metrics["test_accuracy"], metrics["valid_accuracy"])
+    write_csv(out_history, pd.DataFrame(history))
+    write_json(out_metrics, metrics)
+    model.save(out_model, meta={"test_accuracy": metrics["test_accuracy"], "seed": seed})
+    return metrics

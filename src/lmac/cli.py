@@ -1,0 +1,125 @@
+"""lmac: run any pipeline step by hand, with the workflow's validated configuration.
+
+Each subcommand reads ``--config`` (default ``config/config.yaml``), checks it against the
+workflow's schema (one-line error naming the key), and calls the same package function the
+Snakemake rule calls. Bad input exits with status 2 and one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from .config import check_config
+from .errors import LmacError, run_guarded
+from .logs import setup_logging
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_config(path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():
+        raise LmacError(f"{file}: config file not found")
+    try:
+        config = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise LmacError(f"{file}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if SCHEMA.is_file():  # absent only when installed without the workflow
+        check_config(config, SCHEMA)
+    return config
+
+
+def _synthesize(args, cfg):
+    from .data.synthetic import generate_synthetic_dataset
+    from .frontend import FrontEndConfig
+    d = cfg["dataset"]
+    generate_synthetic_dataset(args.out, {**d.get("synthetic", {}), "sample_rate": d["sample_rate"],
+                                          "clip_seconds": d["clip_seconds"]},
+                               FrontEndConfig.from_dict({**cfg["frontend"], "sample_rate": d["sample_rate"]}),
+                               cfg["seed"])
+
+
+def _download(args, cfg):
+    from .data.download import fetch_archive
+    e = cfg["dataset"].get("esc50", {})
+    fetch_archive(args.url or e["url"], args.sha256 or e.get("sha256"), args.archive, args.out)
+
+
+def _prepare(args, cfg):
+    from .data.prepare import prepare_dataset
+    d = cfg["dataset"]
+    prepare_dataset(args.raw, args.out, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"],
+                    splits=d.get("splits"), normalisation=d.get("normalisation", "peak_abs"),
+                    label_order=d.get("label_order", "target"))
+
+
+def _train_classifier(args, cfg):
+    from .classifier.train import train_classifier
+    out = Path(args.out)
+    train_classifier(args.data, str(out / "model.pt"), str(out / "metrics.json"), str(out / "history.csv"),
+                     str(out / "work"), cfg["classifier"], cfg["frontend"], cfg["seed"], args.device or cfg.get("device", "auto"))
+
+
+def _train_lmac(args, cfg):
+    from .explainers.train_lmac import train_lmac
+    out = Path(args.out)
+    train_lmac(args.data, args.classifier, str(out / "model.pt"), str(out / "history.csv"), str(out / "work"),
+               cfg["lmac"], cfg["seed"], args.device or cfg.get("device", "auto"))
+
+
+def _evaluate(args, cfg):
+    from .evaluation.evaluate import evaluate
+    out = Path(args.out)
+    evaluate(args.data, args.classifier, args.explainer, str(out / f"{args.split}.csv"), str(out / f"{args.split}.npz"),
+             split_name=args.split, batch_size=cfg.get("evaluation", {}).get("batch_size", 16),
+             device=args.device or cfg.get("device", "auto"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmac", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/config.yaml", help="workflow config (YAML)")
+    parser.add_argument("--log", help="also write the log to this file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synthesize", help="generate the embedded synthetic dataset (ESC-50 layout)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_synthesize)
+
+    p = sub.add_parser("download-esc50", help="download and extract ESC-50 (resumable, checksummed)")
+    p.add_argument("--out", required=True, help="folder to extract into")
+    p.add_argument("--archive", required=True, help="where to keep the downloaded archive")
+    p.add_argument("--url")
+    p.add_argument("--sha256")
+    p.set_defaults(run=_download)
+
+    p = sub.add_parser("prepare", help="prepare an ESC-50-layout folder into training arrays")
+    p.add_argument("--raw", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=_prepare)
+
+    for name, func, extra in (("train-classifier", _train_classifier, ()),
+                              ("train-lmac", _train_lmac, ("classifier",)),
+                              ("evaluate", _evaluate, ("classifier", "explainer"))):
+        p = sub.add_parser(name)
+        p.add_argument("--data", required=True, help="prepared dataset folder")
+        for arg in extra:
+            p.add_argument(f"--{arg}", required=True, help=f"{arg} checkpoint")
+        if name == "evaluate":
+            p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
+        p.set_defaults(run=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log)
+    return run_guarded(lambda: args.run(args, load_config(args.config)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data: download, synthesis, preparation, loading and noise mixing."""

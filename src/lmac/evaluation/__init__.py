@@ -1,0 +1,1 @@
+"""Evaluation: faithfulness and complexity metrics for any explainer."""

@@ -1,0 +1,1 @@
+"""Explainers: one interface for L-MAC, LMAC-TD and every baseline."""

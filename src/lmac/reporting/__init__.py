@@ -1,0 +1,1 @@
+"""Reporting: aggregated tables and figures from evaluation outputs."""

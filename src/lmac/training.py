@@ -1,0 +1,156 @@
+"""The training loop every lmac model shares: resumable, logged, with checkpoint selection.
+
+State lives in an undeclared work directory (``last.pt`` each epoch, ``best.pt`` on
+improvement), so a job killed by a cluster's wall clock resumes where it stopped; only the
+final, exported model is a workflow output (Snakemake deletes declared outputs of failed jobs).
+A fingerprint of the run's settings guards the resume: a work directory left by a different
+configuration is started afresh rather than silently continued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from .checkpoints import load_torch_file
+from .errors import LmacError
+from .io import atomic_path, write_json
+
+log = logging.getLogger("lmac.train")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise LmacError(f"device '{requested}' requested but no CUDA GPU is available")
+    return torch.device(requested)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def fingerprint(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h:d}:{m:02d}:{s:02d}"
+
+
+class Progress:
+    """Logs step and epoch progress with an ETA, at most every ``every_s`` seconds."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int, start_epoch: int = 1, every_s: float = 10.0):
+        self.epochs, self.steps, self.every_s = epochs, max(1, steps_per_epoch), every_s
+        self.t0 = time.monotonic()
+        self.done_at_start = (start_epoch - 1) * self.steps
+        self.last = -math.inf
+
+    def step(self, epoch: int, step: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every_s and step != self.steps:
+            return
+        self.last = now
+        done = (epoch - 1) * self.steps + step - self.done_at_start
+        left = self.epochs * self.steps - self.done_at_start - done
+        eta = (now - self.t0) / max(done, 1) * left
+        log.info("epoch %d/%d step %d/%d loss %.4f | elapsed %s ETA %s", epoch, self.epochs, step,
+                 self.steps, loss, format_duration(now - self.t0), format_duration(eta))
+
+
+@dataclass
+class LoopSpec:
+    epochs: int
+    monitor: str = "valid_loss"     # key of the validation dict that selects the checkpoint
+    mode: str = "min"               # "min" or "max"
+    select: str = "best"            # "best" or "last" (the reference keeps the last epoch)
+    history_keys: list[str] = field(default_factory=list)
+
+
+def _better(a: float, b: float | None, mode: str) -> bool:
+    if b is None or math.isnan(b):
+        return not math.isnan(a)
+    return a < b if mode == "min" else a > b
+
+
+def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 train_batches: Callable[[int], Iterable], steps_per_epoch: int,
+                 train_step: Callable[[object], float], validate: Callable[[], dict],
+                 spec: LoopSpec, work_dir: str | Path, settings: dict,
+                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None) -> tuple[dict, list[dict]]:
+    """Train ``module`` and return (selected state_dict, history).
+
+    ``train_batches(epoch)`` yields the epoch's batches (seeded by epoch, so a resumed run sees
+    the same order); ``train_step(batch)`` does forward/backward/step and returns the loss;
+    ``validate()`` returns a dict of validation scores that contains ``spec.monitor``.
+    """
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    fp = fingerprint(settings)
+    start_epoch, best, history = 1, None, []
+    last_path, best_path = work / "last.pt", work / "best.pt"
+    if last_path.exists():
+        state = load_torch_file(last_path)
+        if state.get("fingerprint") == fp:
+            module.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if scheduler is not None and state.get("scheduler"):
+                scheduler.load_state_dict(state["scheduler"])
+            start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
+            torch.set_rng_state(state["torch_rng"])
+            log.info("resuming from %s after epoch %d", last_path, state["epoch"])
+        else:
+            log.warning("%s was written by a different configuration; starting afresh", last_path)
+            best_path.unlink(missing_ok=True)
+    write_json(work / "settings.json", settings)
+    progress = Progress(spec.epochs, steps_per_epoch, start_epoch)
+    for epoch in range(start_epoch, spec.epochs + 1):
+        module.train()
+        t0, losses = time.monotonic(), []
+        for step, batch in enumerate(train_batches(epoch), start=1):
+            losses.append(float(train_step(batch)))
+            progress.step(epoch, step, float(np.mean(losses)))
+        module.eval()
+        with torch.no_grad():
+            scores = {k: float(v) for k, v in validate().items()}
+        if spec.monitor not in scores:
+            raise LmacError(f"validation did not report the monitored key '{spec.monitor}'")
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+               "lr": optimizer.param_groups[0]["lr"], **scores, "seconds": time.monotonic() - t0}
+        history.append(row)
+        improved = _better(scores[spec.monitor], best, spec.mode)
+        if improved:
+            best = scores[spec.monitor]
+            with atomic_path(best_path) as tmp:
+                torch.save({"model": module.state_dict(), "epoch": epoch, "score": best}, tmp)
+        if scheduler is not None:
+            scheduler.step(scores[spec.monitor] if spec.mode == "min" else -scores[spec.monitor])
+        log.info("epoch %d/%d done in %.1fs: %s%s", epoch, spec.epochs, row["seconds"],
+                 " ".join(f"{k} {v:.4f}" for k, v in scores.items()), " (best)" if improved else "")
+        with atomic_path(last_path) as tmp:
+            torch.save({"model": module.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "epoch": epoch, "best": best, "history": history, "fingerprint": fp,
+                        "torch_rng": torch.get_rng_state()}, tmp)
+    if spec.select == "last" or not best_path.exists():
+        return module.state_dict(), history
+    chosen = load_torch_file(best_path)
+    log.info("selected epoch %d (%s %.4f)", chosen["epoch"], spec.monitor, chosen["score"])
+    return chosen["model"], history

@@ -1,0 +1,78 @@
+"""The shared training loop resumes after a kill and selects the checkpoint as configured."""
+
+import pytest
+import torch
+
+from lmac.training import LoopSpec, run_training
+
+
+class Killed(Exception):
+    pass
+
+
+def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=None):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = torch.randn(32, 3, generator=torch.Generator().manual_seed(1))
+    target = data @ torch.tensor([[1.0], [-2.0], [0.5]])
+    state = {"epoch": 0}
+
+    def batches(epoch):
+        state["epoch"] = epoch
+        order = torch.randperm(32, generator=torch.Generator().manual_seed(epoch))
+        return [order[i:i + 8] for i in range(0, 32, 8)]
+
+    def step(idx):
+        if state["epoch"] == kill_at_epoch:
+            raise Killed
+        noise = torch.randn(len(idx), 1) * 0.01  # consumes the global RNG, which resume restores
+        loss = ((model(data[idx]) - target[idx] - noise) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def validate():
+        # a validation score that is best at epoch 2, so best ≠ last
+        return {"valid_loss": abs(state["epoch"] - 2) + 0.5}
+
+    return run_training(module=model, optimizer=opt, train_batches=batches, steps_per_epoch=4, train_step=step,
+                        validate=validate, spec=LoopSpec(epochs, select=select), work_dir=tmp_path / "work",
+                        settings=settings or {"test": 1})
+
+
+def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
+    straight, history = make_run(tmp_path / "a", select="last")
+    with pytest.raises(Killed):
+        make_run(tmp_path / "b", kill_at_epoch=3, select="last")
+    resumed, resumed_history = make_run(tmp_path / "b", select="last")
+    assert [r["epoch"] for r in resumed_history] == [1, 2, 3, 4]
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key])
+    assert [r["train_loss"] for r in resumed_history] == pytest.approx([r["train_loss"] for r in history])
+
+
+def test_best_and_last_selection(tmp_path):
+    best, history = make_run(tmp_path / "best", select="best")
+    last, _ = make_run(tmp_path / "last", select="last")
+    assert min(history, key=lambda r: r["valid_loss"])["epoch"] == 2
+    saved = torch.load(tmp_path / "best" / "work" / "best.pt", weights_only=True)
+    assert saved["epoch"] == 2
+    torch.testing.assert_close(best["weight"], saved["model"]["weight"])
+    assert not torch.equal(best["weight"], last["weight"])
+
+
+def test_more_epochs_with_the_same_settings_continue(tmp_path):
+    make_run(tmp_path, epochs=2)
+    _, history = make_run(tmp_path, epochs=3)
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+
+
+def test_changed_settings_start_afresh(tmp_path, caplog):
+    make_run(tmp_path, epochs=2)
+    caplog.set_level("INFO", logger="lmac.train")
+    _, history = make_run(tmp_path, epochs=3, settings={"test": 2})
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert "different configuration; starting afresh" in caplog.text
+    assert "resuming" not in caplog.text

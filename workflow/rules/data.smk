@@ -1,0 +1,62 @@
+# Data: the embedded synthetic dataset or the real ESC-50, then one preparation step for both.
+
+
+rule synthesize_dataset:
+    output:
+        directory("resources/synthetic"),
+    params:
+        cfg=lookup(within=config, dpath="dataset/synthetic"),
+        sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
+        clip_seconds=lookup(within=config, dpath="dataset/clip_seconds"),
+        frontend=lookup(within=config, dpath="frontend"),
+        seed=lookup(within=config, dpath="seed"),
+    log:
+        "logs/data/synthesize_dataset.log",
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/synthesize_dataset.py"
+
+
+rule download_esc50:
+    output:
+        directory("resources/esc50"),
+        archive="resources/archives/esc50.zip",
+    params:
+        url=lookup(within=config, dpath="dataset/esc50/url"),
+        sha256=lookup(within=config, dpath="dataset/esc50/sha256"),
+    log:
+        "logs/data/download_esc50.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    retries: 2
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/download_esc50.py"
+
+
+rule prepare_dataset:
+    input:
+        raw_dataset,
+    output:
+        audio="results/data/{dataset}/audio.npy",
+        manifest="results/data/{dataset}/manifest.csv",
+        classes="results/data/{dataset}/classes.txt",
+        info="results/data/{dataset}/prepare.json",
+    params:
+        dataset=lookup(within=config, dpath="dataset"),
+    log:
+        "logs/data/prepare_{dataset}.log",
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/prepare_dataset.py"
