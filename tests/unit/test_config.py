@@ -39,3 +39,10 @@ def test_misspelt_key_is_reported():
     cfg["lmac"]["mask_domian"] = "log1p"
     with pytest.raises(LmacError, match="'mask_domian' was unexpected"):
         check_config(cfg, SCHEMA)
+
+
+def test_config_readme_documents_every_schema_key():
+    from lmac.config import schema_markdown
+    readme = (ROOT / "config" / "README.md").read_text()
+    missing = [line for line in schema_markdown(SCHEMA).splitlines() if line not in readme]
+    assert not missing, "config/README.md is out of date; regenerate with python -m lmac.config: " + missing[0]

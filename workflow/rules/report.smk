@@ -8,6 +8,7 @@ rule metrics_table:
     output:
         csv="results/tables/metrics.csv",
         md="results/tables/metrics.md",
+        json="results/tables/metrics.json",
     params:
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),

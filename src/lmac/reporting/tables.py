@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..errors import LmacError
 from ..evaluation.metrics import HIGHER_IS_BETTER, METRICS
-from ..io import write_csv, write_text
+from ..io import write_csv, write_json, write_text
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -56,10 +56,20 @@ def to_markdown(table: pd.DataFrame, accuracy: float | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(per_sample_csvs: list[str], out_csv: str, out_md: str, accuracy: float | None = None,
-                 n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def to_nested(table: pd.DataFrame, accuracy: float | None = None) -> dict:
+    """{split: {method: {metric: mean}}}, the form ``dvc metrics show/diff`` reads."""
+    nested: dict = {} if accuracy is None else {"classifier_test_accuracy": accuracy}
+    for row in table.itertuples():
+        nested.setdefault(row.split, {}).setdefault(row.method, {})[row.metric] = float(row.mean)
+    return nested
+
+
+def write_tables(per_sample_csvs: list[str], out_csv: str, out_md: str, out_json: str | None = None,
+                 accuracy: float | None = None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     frames = [pd.read_csv(path) for path in per_sample_csvs]
     table = aggregate(pd.concat(frames, ignore_index=True), n_boot, seed)
     write_csv(out_csv, table)
     write_text(out_md, to_markdown(table, accuracy))
+    if out_json:
+        write_json(out_json, to_nested(table, accuracy))
     return table
