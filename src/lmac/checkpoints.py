@@ -46,8 +46,9 @@ def load_torch_file(path: str | os.PathLike, map_location: str | torch.device = 
             raise LmacError(f"{path}: refusing to load, the file would construct objects beyond plain "
                             f"tensors and containers, which could run code ({offending.group(1)})") from None
         raise LmacError(f"{path}: not a readable PyTorch checkpoint (corrupt or not a torch file)") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise LmacError(f"{path}: not a readable PyTorch checkpoint ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # torch's unpickler raises many types (KeyError, IndexError, ...) on garbage
+        detail = (str(err).splitlines() or [type(err).__name__])[0]
+        raise LmacError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {detail})") from None
 
 
 def load_checkpoint(path: str | os.PathLike, kind: str | tuple[str, ...] | None = None,

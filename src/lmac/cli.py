@@ -29,6 +29,8 @@ def load_config(path: str) -> dict:
         raise LmacError(f"{file}: not valid YAML ({str(err).splitlines()[0]})") from None
     if SCHEMA.is_file():  # absent only when installed without the workflow
         check_config(config, SCHEMA)
+        from snakemake.utils import validate
+        validate(config, str(SCHEMA), set_default=True)  # fill in the schema's defaults, as the workflow does
     return config
 
 

@@ -1,0 +1,317 @@
+"""End-to-end checks of the Snakemake workflow, run in temporary working directories.
+
+The whole DAG runs once (module fixture) on ``tests/workflow/tiny.yaml`` with
+``--directory <tmp>``, so the repository's own results/, logs/ and benchmarks/ are never touched;
+``configfile: "config/config.yaml"`` resolves against that working directory, where it is absent,
+which Snakemake accepts because ``--configfile`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+TINY = REPO / "tests" / "workflow" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+METRICS = ["AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM"]
+RANGES = {"AI": (0, 100), "AD": (0, 100), "AD_ref": (0, 100), "AG": (0, 100), "FF": (-1, 1),
+          "FidIn": (0, 1), "SPS": (0, 1), "COMP": (0, math.inf), "MM": (0, 1)}
+RULES = ["synthesize_dataset", "prepare_dataset", "train_classifier", "train_lmac", "evaluate",
+         "example_figure", "metrics_table"]
+LOGS = {  # rule -> its log under the working directory, for the tiny run
+    "synthesize_dataset": "logs/data/synthesize_dataset.log",
+    "prepare_dataset": "logs/data/prepare_synthetic.log",
+    "train_classifier": "logs/classifier/train_classifier.log",
+    "train_lmac": "logs/explainers/train_lmac.log",
+    "evaluate": "logs/evaluate/lmac_test.log",
+    "metrics_table": "logs/report/metrics_table.log",
+    "example_figure": "logs/report/example_figure.log",
+}
+BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/train_lmac.tsv",
+              "benchmarks/evaluate/lmac_test.tsv"]
+
+
+def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    proc.output = proc.stdout + proc.stderr
+    return proc
+
+
+def show(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n--- output ---\n{proc.output}"
+
+
+def tiny_config() -> dict:
+    return yaml.safe_load(TINY.read_text())
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def job_blocks(output: str) -> dict[str, str]:
+    """rule name -> the text of its job block (the rule line and its indented lines) in a dry run."""
+    blocks: dict[str, str] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        match = re.fullmatch(r"(?:local)?rule (\w+):", line.strip())
+        if match and not line.startswith(" "):
+            current = blocks.setdefault(match.group(1), [])
+        elif current is not None and line.startswith("    "):
+            current.append(line)
+        else:
+            current = None
+    return {rule: "\n".join(lines) for rule, lines in blocks.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# the whole DAG on the tiny configuration, once
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", TINY,
+                     "--cores", 2, "--workflow-profile", "none", cwd=workdir, timeout=240)
+    if proc.returncode != 0:
+        print(proc.output)
+    assert proc.returncode == 0, show(proc)
+    return workdir
+
+
+def test_tiny_config_is_valid():
+    from lmac.config import check_config
+
+    check_config(tiny_config(), REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.mark.slow
+def test_metrics_csv(tiny_run):
+    rows = read_csv(tiny_run / "results/tables/metrics.csv")
+    assert [r["metric"] for r in rows] == METRICS
+    for row in rows:
+        assert (row["method"], row["split"]) == ("lmac", "test")
+        mean, lo, hi = float(row["mean"]), float(row["ci_low"]), float(row["ci_high"])
+        assert all(math.isfinite(v) for v in (mean, lo, hi)), row
+        assert lo - 1e-9 <= mean <= hi + 1e-9, row
+        assert int(row["n"]) == 3, row  # test fold: 3 classes x 1 clip
+        low, high = RANGES[row["metric"]]
+        assert low <= lo and hi <= high, row
+
+
+@pytest.mark.slow
+def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
+    per_sample = read_csv(tiny_run / "results/evaluation/lmac/test.csv")
+    table = {r["metric"]: float(r["mean"]) for r in read_csv(tiny_run / "results/tables/metrics.csv")}
+    for metric in METRICS:
+        values = [float(r[metric]) for r in per_sample]
+        assert table[metric] == pytest.approx(sum(values) / len(values), rel=1e-6, abs=1e-9), metric
+
+
+@pytest.mark.slow
+def test_metrics_markdown(tiny_run):
+    text = (tiny_run / "results/tables/metrics.md").read_text()
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("| method |"))
+    for metric in METRICS:
+        assert metric in header, metric
+    row = [line for line in lines if line.startswith("| lmac |")]
+    assert len(row) == 1
+    assert row[0].count("|") == len(METRICS) + 2
+    accuracy = json.loads((tiny_run / "results/classifier/metrics.json").read_text())["test_accuracy"]
+    assert f"Classifier test accuracy: {100 * accuracy:.1f} %" in text
+
+
+@pytest.mark.slow
+def test_metrics_json(tiny_run):
+    nested = json.loads((tiny_run / "results/tables/metrics.json").read_text())
+    assert set(nested["test"]["lmac"]) == set(METRICS)
+    assert 0 <= nested["classifier_test_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_example_figure_is_a_png(tiny_run):
+    png = tiny_run / "results/figures/examples.png"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 5_000
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width >= 200 and height >= 200, (width, height)
+
+
+@pytest.mark.slow
+def test_per_sample_rows_are_the_test_fold(tiny_run):
+    manifest = read_csv(tiny_run / "results/data/synthetic/manifest.csv")
+    test_ids = {r["id"] for r in manifest if r["split"] == "test"}
+    assert len(test_ids) == 3
+    assert {r["fold"] for r in manifest if r["split"] == "test"} == {"5"}
+    rows = read_csv(tiny_run / "results/evaluation/lmac/test.csv")
+    assert len(rows) == 3
+    assert {r["id"] for r in rows} == test_ids
+    assert {(r["method"], r["split"]) for r in rows} == {("lmac", "test")}
+
+
+@pytest.mark.slow
+def test_every_rule_logged_and_gpu_rules_benchmarked(tiny_run):
+    logs = sorted(p.relative_to(tiny_run).as_posix() for p in (tiny_run / "logs").rglob("*") if p.is_file())
+    assert logs == sorted(LOGS.values())
+    for rule, log in LOGS.items():
+        text = (tiny_run / log).read_text()
+        assert text.strip(), f"{log} is empty"
+        assert f"rule {rule} finished" in text, f"{log}:\n{text}"
+        assert "Traceback" not in text
+    for bench in BENCHMARKS:
+        lines = (tiny_run / bench).read_text().splitlines()
+        assert len(lines) == 2, bench  # header + one run
+        header, values = lines[0].split("\t"), lines[1].split("\t")
+        assert header[:2] == ["s", "h:m:s"] and "max_rss" in header, bench
+        assert len(values) == len(header) and float(values[0]) > 0, bench
+
+
+@pytest.mark.slow
+def test_training_logs_show_progress_with_eta(tiny_run):
+    for log in (LOGS["train_classifier"], LOGS["train_lmac"]):
+        progress = [line for line in (tiny_run / log).read_text().splitlines() if "ETA" in line]
+        # the loop logs at least the last step of every epoch (2 epochs)
+        assert any("epoch 1/2" in line for line in progress), log
+        assert any("epoch 2/2" in line for line in progress), log
+
+
+@pytest.mark.slow
+def test_second_dry_run_has_nothing_to_do(tiny_run):
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tiny_run, "--configfile", TINY,
+                     "--cores", 2, "--workflow-profile", "none", "-n", cwd=tiny_run, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    assert "Nothing to be done" in proc.output, show(proc)
+
+
+# --------------------------------------------------------------------------------------------
+# static checks: lint, DAG of the default configuration, resources
+
+
+def test_lint_is_clean():
+    proc = snakemake("--lint", cwd=REPO, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    assert "Lints for" not in proc.output, show(proc)
+
+
+@pytest.fixture(scope="module")
+def clean_clone_dir(tmp_path_factory) -> Path:
+    """A working directory holding only a copy of config/ (what a fresh clone has)."""
+    workdir = tmp_path_factory.mktemp("default_dag")
+    shutil.copytree(REPO / "config", workdir / "config")
+    return workdir
+
+
+@pytest.mark.parametrize("profile", ["none", "default"])
+def test_default_dry_run_lists_every_rule(clean_clone_dir, profile):
+    args = ["--snakefile", SNAKEFILE, "--directory", clean_clone_dir, "-n"]
+    if profile == "none":
+        args += ["--workflow-profile", "none"]
+    proc = snakemake(*args, cwd=clean_clone_dir, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    assert ("Using workflow specific profile" in proc.output) == (profile == "default"), show(proc)
+    blocks = job_blocks(proc.output)
+    for rule in RULES:
+        assert rule in blocks, f"{rule} not in the dry run:\n{proc.output}"
+    assert "download_esc50" not in blocks
+    # a dry run writes nothing but Snakemake's own metadata
+    assert sorted(p.name for p in clean_clone_dir.iterdir()) == [".snakemake", "config"]
+
+    for rule in ("train_classifier", "train_lmac", "evaluate"):
+        resources = next((line for line in blocks[rule].splitlines() if line.strip().startswith("resources:")), "")
+        assert "gpu=1" in resources, f"{rule}: {resources!r}"
+        assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: {resources!r}"
+
+
+# --------------------------------------------------------------------------------------------
+# failures: bad configuration, a failing job
+
+
+def _assert_config_rejected(tmp_path: Path, config: dict, needle: str) -> None:
+    configfile = write_config(tmp_path / "bad.yaml", config)
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
+                     "--cores", 2, "--workflow-profile", "none", cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0, show(proc)
+    assert needle in proc.output, show(proc)
+    assert "Traceback" not in proc.output, show(proc)
+    for produced in ("results", "resources", "logs", "benchmarks"):
+        assert not (tmp_path / produced).exists(), f"{produced}/ was created despite the bad config"
+
+
+def test_bad_value_is_rejected_before_any_job(tmp_path):
+    config = tiny_config()
+    config["classifier"]["epochs"] = 0
+    _assert_config_rejected(tmp_path, config, "config key 'classifier.epochs'")
+
+
+def test_misspelt_key_is_named(tmp_path):
+    config = tiny_config()
+    config["lmac"]["mask_domian"] = config["lmac"].pop("mask_domain")
+    _assert_config_rejected(tmp_path, config, "mask_domian")
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.send_error(404, "Not Found")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_404():
+    """A local server (127.0.0.1 only) that answers every request with 404."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
+    # A 404 is a client error the downloader does not retry, so the job fails at once. (A closed
+    # port is retried 5 times with backoff, ~1 min per attempt, times the rule's `retries: 2`.)
+    # The rule's `retries: 2` takes precedence over `--retries 0`: 3 attempts of a few seconds each.
+    config = tiny_config()
+    config["dataset"]["name"] = "esc50"
+    config["dataset"]["esc50"]["url"] = f"{http_404}/x.zip"
+    configfile = write_config(tmp_path / "esc50.yaml", config)
+    env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
+                     "--cores", 2, "--workflow-profile", "none", "--retries", 0, cwd=tmp_path,
+                     timeout=180, env=env)
+    assert proc.returncode != 0, show(proc)
+    assert "Error in rule download_esc50" in proc.output, show(proc)
+    assert "Traceback" not in proc.output, show(proc)
+    log = (tmp_path / "logs/data/download_esc50.log").read_text()
+    last = log.strip().splitlines()[-1]
+    assert "ERROR" in last and "lmac" in last, log
+    assert "HTTP 404" in last and "x.zip" in last, log
+    assert "Traceback" not in log, log
+    # Snakemake removed the failed job's outputs; nothing downstream ran
+    assert not (tmp_path / "resources/esc50").exists()
+    assert not (tmp_path / "results").exists()
