@@ -315,3 +315,17 @@ def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
     # Snakemake removed the failed job's outputs; nothing downstream ran
     assert not (tmp_path / "resources/esc50").exists()
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
+    import numpy as np
+    import pandas as pd
+    root = tiny_run
+    data = np.load(root / "results" / "explanations" / "lmac" / "test.npz")
+    per_clip = pd.read_csv(root / "results" / "evaluation" / "lmac" / "test.csv")
+    assert list(data["mask_ids"]) == per_clip["id"].tolist()
+    masks = data["masks"].astype(np.float32)
+    assert masks.shape[0] == len(per_clip) and masks.ndim == 3
+    assert masks.min() >= 0 and masks.max() <= 1
+    np.testing.assert_allclose(masks.reshape(len(masks), -1).mean(1), per_clip["MM"], atol=2e-3)

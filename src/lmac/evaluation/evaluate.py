@@ -2,7 +2,8 @@
 
 The explainer is reached only through :class:`lmac.explainers.base.Explainer`, so this code is
 the same for every method. Outputs: one CSV row per clip (id, label, prediction, every metric)
-and the masks (float16) with the listenable explanations of the first clips for figures.
+and every clip's mask (float16, ``masks``/``mask_ids``), plus spectrograms, inputs and listenable
+explanations of the first ``keep_examples`` clips for figures.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def evaluate(prepared_dir: str, classifier_path: str, explainer_path: str, out_c
     classifier = load_classifier(classifier_path, dev)
     explainer = load_explainer(explainer_path, classifier)
     method = method or explainer.name
-    rows, examples, t0 = [], {"mask": [], "logspec": [], "waveform": [], "input": [], "ids": []}, time.monotonic()
+    rows, masks, t0 = [], [], time.monotonic()
+    examples = {"mask": [], "logspec": [], "waveform": [], "input": [], "ids": []}
     n_batches = data.n_batches(batch_size)
     for b, (wav, labels, pick) in enumerate(data.batches(batch_size), start=1):
         wav = wav.to(dev)
@@ -48,6 +50,7 @@ def evaluate(prepared_dir: str, classifier_path: str, explainer_path: str, out_c
                          "label": classes[int(labels[i])], "predicted": classes[int(exp.target[i])],
                          "correct": bool(labels[i].item() == exp.target[i].item()),
                          **{m: float(scores[m][i]) for m in METRICS}})
+        masks.extend(exp.mask.cpu().half().numpy())
         room = keep_examples - len(examples["ids"])
         if room > 0:
             examples["mask"].append(exp.mask[:room].cpu().half().numpy())
@@ -62,6 +65,7 @@ def evaluate(prepared_dir: str, classifier_path: str, explainer_path: str, out_c
     frame = pd.DataFrame(rows)
     write_csv(out_csv, frame)
     save_npz(out_npz, ids=np.array(examples["ids"]), sample_rate=np.array(classifier.frontend.cfg.sample_rate),
+             mask_ids=np.array([row["id"] for row in rows]), masks=np.stack(masks),
              **{k: np.concatenate(v) for k, v in examples.items() if k != "ids"})
     log.info("%s on %s: %s", method, split_name,
              " ".join(f"{m} {frame[m].mean():.3f}" for m in METRICS))
