@@ -43,10 +43,12 @@ def main() -> int:
             print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n", file=sys.stderr)
             return proc.returncode
         rules = {}
-        for tsv in sorted(Path(tmp, "benchmarks").rglob("*.tsv")):
+        bench_dir = Path(tmp, "benchmarks")
+        for tsv in sorted(bench_dir.rglob("*.tsv")):
             header, values = tsv.read_text().splitlines()[:2]
             row = dict(zip(header.split("\t"), values.split("\t")))
-            rules[tsv.stem] = {"seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"])}
+            job = str(tsv.relative_to(bench_dir).with_suffix(""))
+            rules[job] = {"seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"])}
         table = Path(tmp, "results", "tables", "metrics.md").read_text()
         accuracy = json.loads(Path(tmp, "results", "classifier", "metrics.json").read_text())["test_accuracy"]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

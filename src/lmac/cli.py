@@ -69,15 +69,39 @@ def _train_lmac(args, cfg):
     from .explainers.train_lmac import train_lmac
     out = Path(args.out)
     train_lmac(args.data, args.classifier, str(out / "model.pt"), str(out / "history.csv"), str(out / "work"),
-               cfg["lmac"], cfg["seed"], args.device or cfg.get("device", "auto"))
+               cfg["lmac"], cfg["seed"], args.device or cfg.get("device", "auto"),
+               noise_cfg=cfg.get("noise"), wham_dir=args.wham)
+
+
+def _train_lmac_ft(args, cfg):
+    from .explainers.train_lmac import train_lmac_ft
+    out = Path(args.out)
+    train_lmac_ft(args.data, args.classifier, args.init, str(out / "model.pt"), str(out / "history.csv"),
+                  str(out / "work"), cfg["lmac"], cfg.get("lmac_ft"), cfg["seed"],
+                  args.device or cfg.get("device", "auto"), noise_cfg=cfg.get("noise"), wham_dir=args.wham)
+
+
+def _download_dataset(args, cfg):
+    from .data.download import fetch_archive
+    marker = {"wham": "metadata/noise_meta_tr.csv", "ljspeech": "metadata.csv"}[args.dataset]
+    d = cfg["dataset"].get(args.dataset, {})
+    fetch_archive(args.url or d["url"], args.sha256 or d.get("sha256"), args.archive, args.out, marker=marker)
 
 
 def _evaluate(args, cfg):
-    from .evaluation.evaluate import evaluate
+    from .evaluation.evaluate import EvalJob, evaluate
+    job = EvalJob.from_config(cfg, args.method, args.condition, explainer_path=args.explainer,
+                              event_masks=args.event_masks, wham_dir=args.wham, ljspeech_dir=args.ljspeech,
+                              split=args.split)
     out = Path(args.out)
-    evaluate(args.data, args.classifier, args.explainer, str(out / f"{args.split}.csv"), str(out / f"{args.split}.npz"),
-             split_name=args.split, batch_size=cfg.get("evaluation", {}).get("batch_size", 16),
+    evaluate(args.data, args.classifier, job, str(out / f"{args.method}.csv"), str(out / f"{args.method}.npz"),
              device=args.device or cfg.get("device", "auto"))
+
+
+def _explain(args, cfg):
+    from .explain import explain_files
+    explain_files(args.audio, args.out, classifier_path=args.classifier, explainer_path=args.explainer,
+                  top_k=args.top_k, device=args.device, normalisation=args.normalisation)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,23 +128,61 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, extra in (("train-classifier", _train_classifier, ()),
                               ("train-lmac", _train_lmac, ("classifier",)),
-                              ("evaluate", _evaluate, ("classifier", "explainer"))):
+                              ("evaluate", _evaluate, ("classifier",))):
         p = sub.add_parser(name)
         p.add_argument("--data", required=True, help="prepared dataset folder")
         for arg in extra:
             p.add_argument(f"--{arg}", required=True, help=f"{arg} checkpoint")
         if name == "evaluate":
-            p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+            p.add_argument("--method", required=True, help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …)")
+            p.add_argument("--explainer", help="trained checkpoint (learned methods)")
+            p.add_argument("--condition", default="clean",
+                           choices=["clean", "in_domain", "mixture", "speech", "white_noise"])
+            p.add_argument("--split", choices=["train", "valid", "test"], help="default: the config's")
+            p.add_argument("--event-masks", help="ground_truth_masks.npz of the synthetic dataset (localisation)")
+            p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
+            p.add_argument("--ljspeech", help="extracted LJSpeech folder (evaluation.speech: ljspeech)")
         p.add_argument("--out", required=True, help="output folder")
         p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
         p.set_defaults(run=func)
+    # explain reads everything it needs from the checkpoints, so it runs anywhere, without --config
+    p = sub.add_parser("explain", help="explain audio files: listenable explanation, figure and metrics per file")
+    p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC, OGG, ...; any rate and channels)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--classifier", help="classifier checkpoint (default: results/classifier/model.pt)")
+    p.add_argument("--explainer", help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
+                                       "(default: results/explainers/lmac/model.pt)")
+    p.add_argument("--top-k", type=int, default=5, help="class probabilities to report (default: 5)")
+    p.add_argument("--normalisation", default="peak_abs",
+                   help="peak_abs (default), peak_signed or none: as the classifier's training data were")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.set_defaults(run=_explain, needs_config=False)
+
+    sub.choices["train-lmac"].add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
+    p = sub.add_parser("train-lmac-ft", help="L-MAC FT: fine-tune a trained L-MAC decoder with guidance")
+    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument("--classifier", required=True, help="classifier checkpoint")
+    p.add_argument("--init", required=True, help="trained L-MAC checkpoint to start from")
+    p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
+    p.set_defaults(run=_train_lmac_ft)
+
+    p = sub.add_parser("download", help="download and extract WHAM! noise or LJSpeech (resumable, checksummed)")
+    p.add_argument("dataset", choices=["wham", "ljspeech"])
+    p.add_argument("--out", required=True, help="folder to extract into")
+    p.add_argument("--archive", required=True, help="where to keep the downloaded archive")
+    p.add_argument("--url", help="default: the config's dataset.<name>.url")
+    p.add_argument("--sha256", help="default: the config's dataset.<name>.sha256")
+    p.set_defaults(run=_download_dataset)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log)
-    return run_guarded(lambda: args.run(args, load_config(args.config)))
+    needs_config = getattr(args, "needs_config", True)
+    return run_guarded(lambda: args.run(args, load_config(args.config) if needs_config else {}))
 
 
 if __name__ == "__main__":

@@ -29,21 +29,30 @@ TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 METRICS = ["AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM"]
+LOCALISATION = ["RMA", "RRA", "PG", "IoU"]
 RANGES = {"AI": (0, 100), "AD": (0, 100), "AD_ref": (0, 100), "AG": (0, 100), "FF": (-1, 1),
-          "FidIn": (0, 1), "SPS": (0, 1), "COMP": (0, math.inf), "MM": (0, 1)}
-RULES = ["synthesize_dataset", "prepare_dataset", "train_classifier", "train_lmac", "evaluate",
-         "example_figure", "metrics_table"]
-LOGS = {  # rule -> its log under the working directory, for the tiny run
-    "synthesize_dataset": "logs/data/synthesize_dataset.log",
-    "prepare_dataset": "logs/data/prepare_synthetic.log",
-    "train_classifier": "logs/classifier/train_classifier.log",
-    "train_lmac": "logs/explainers/train_lmac.log",
-    "evaluate": "logs/evaluate/lmac_test.log",
-    "metrics_table": "logs/report/metrics_table.log",
-    "example_figure": "logs/report/example_figure.log",
+          "FidIn": (0, 1), "SPS": (0, 1), "COMP": (0, math.inf), "MM": (0, 1),
+          "RMA": (0, 1), "RRA": (0, 1), "PG": (0, 1), "IoU": (0, 1)}
+RULES = ["synthesize_dataset", "prepare_dataset", "train_classifier", "train_lmac", "train_lmac_ft",
+         "train_lmac_td", "evaluate", "example_figure", "metrics_table"]
+# what tests/workflow/tiny.yaml evaluates: lmac_td expands to one method per α (0 and 0.75)
+TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "all_ones"]
+TINY_CONDITIONS = ["clean", "mixture"]
+TINY_ITEMS = {"clean": 3, "mixture": 6}  # 3 test clips; mixtures have 2 versions per clip
+LOGS = {  # rule -> its logs under the working directory, for the tiny run
+    "synthesize_dataset": ["logs/data/synthesize_dataset.log"],
+    "prepare_dataset": ["logs/data/prepare_synthetic.log"],
+    "train_classifier": ["logs/classifier/train_classifier.log"],
+    "train_lmac": ["logs/explainers/train_lmac.log"],
+    "train_lmac_ft": ["logs/explainers/train_lmac_ft.log"],
+    "train_lmac_td": ["logs/explainers/train_lmac_td_a0.log", "logs/explainers/train_lmac_td_a0.75.log"],
+    "evaluate": [f"logs/evaluate/{c}/{m}.log" for c in TINY_CONDITIONS for m in TINY_METHODS],
+    "metrics_table": ["logs/report/metrics_table.log"],
+    "example_figure": ["logs/report/example_figure.log"],
 }
 BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/train_lmac.tsv",
-              "benchmarks/evaluate/lmac_test.tsv"]
+              "benchmarks/explainers/train_lmac_ft.tsv", "benchmarks/explainers/train_lmac_td_a0.tsv",
+              *(f"benchmarks/evaluate/{c}/{m}.tsv" for c in TINY_CONDITIONS for m in TINY_METHODS)]
 
 
 def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -94,7 +103,7 @@ def job_blocks(output: str) -> dict[str, str]:
 def tiny_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny_run")
     proc = snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", TINY,
-                     "--cores", 2, "--workflow-profile", "none", cwd=workdir, timeout=240)
+                     "--cores", 2, "--workflow-profile", "none", cwd=workdir, timeout=900)
     if proc.returncode != 0:
         print(proc.output)
     assert proc.returncode == 0, show(proc)
@@ -110,44 +119,58 @@ def test_tiny_config_is_valid():
 @pytest.mark.slow
 def test_metrics_csv(tiny_run):
     rows = read_csv(tiny_run / "results/tables/metrics.csv")
-    assert [r["metric"] for r in rows] == METRICS
+    blocks = {(r["condition"], r["method"]) for r in rows}
+    assert blocks == {(c, m) for c in TINY_CONDITIONS for m in TINY_METHODS}
+    for condition, method in blocks:
+        metrics = [r["metric"] for r in rows if (r["condition"], r["method"]) == (condition, method)]
+        assert metrics == METRICS + LOCALISATION, (condition, method)
     for row in rows:
-        assert (row["method"], row["split"]) == ("lmac", "test")
+        assert row["split"] == "test"
         mean, lo, hi = float(row["mean"]), float(row["ci_low"]), float(row["ci_high"])
         assert all(math.isfinite(v) for v in (mean, lo, hi)), row
         assert lo - 1e-9 <= mean <= hi + 1e-9, row
-        assert int(row["n"]) == 3, row  # test fold: 3 classes x 1 clip
         low, high = RANGES[row["metric"]]
-        assert low <= lo and hi <= high, row
+        assert low - 1e-9 <= lo and hi <= high + 1e-9, row
+        if row["metric"] in METRICS[:6] or row["metric"] == "MM":
+            assert int(row["n"]) == TINY_ITEMS[row["condition"]], row
 
 
 @pytest.mark.slow
 def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
-    per_sample = read_csv(tiny_run / "results/evaluation/lmac/test.csv")
-    table = {r["metric"]: float(r["mean"]) for r in read_csv(tiny_run / "results/tables/metrics.csv")}
-    for metric in METRICS:
-        values = [float(r[metric]) for r in per_sample]
-        assert table[metric] == pytest.approx(sum(values) / len(values), rel=1e-6, abs=1e-9), metric
+    rows = read_csv(tiny_run / "results/tables/metrics.csv")
+    for condition in TINY_CONDITIONS:
+        for method in TINY_METHODS:
+            per_sample = read_csv(tiny_run / f"results/evaluation/{condition}/{method}.csv")
+            table = {r["metric"]: float(r["mean"]) for r in rows if (r["condition"], r["method"]) == (condition, method)}
+            for metric in METRICS:
+                values = [float(r[metric]) for r in per_sample if r[metric] != ""]
+                assert table[metric] == pytest.approx(sum(values) / len(values), rel=1e-6, abs=1e-9), metric
 
 
 @pytest.mark.slow
 def test_metrics_markdown(tiny_run):
     text = (tiny_run / "results/tables/metrics.md").read_text()
     lines = text.splitlines()
+    assert sum(line.startswith("### Condition:") for line in lines) == len(TINY_CONDITIONS)
     header = next(line for line in lines if line.startswith("| method |"))
-    for metric in METRICS:
+    for metric in METRICS + LOCALISATION:
         assert metric in header, metric
-    row = [line for line in lines if line.startswith("| lmac |")]
-    assert len(row) == 1
-    assert row[0].count("|") == len(METRICS) + 2
+    for method in TINY_METHODS:
+        rows = [line for line in lines if line.startswith(f"| {method} |")]
+        assert len(rows) == len(TINY_CONDITIONS), method
+        assert rows[0].count("|") == len(METRICS) + len(LOCALISATION) + 3
     accuracy = json.loads((tiny_run / "results/classifier/metrics.json").read_text())["test_accuracy"]
-    assert f"Classifier test accuracy: {100 * accuracy:.1f} %" in text
+    assert f"Classifier test accuracy (clean test clips): {100 * accuracy:.1f} %" in text
+    tex = (tiny_run / "results/tables/metrics.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == len(TINY_CONDITIONS)
 
 
 @pytest.mark.slow
 def test_metrics_json(tiny_run):
     nested = json.loads((tiny_run / "results/tables/metrics.json").read_text())
-    assert set(nested["test"]["lmac"]) == set(METRICS)
+    for condition in TINY_CONDITIONS:
+        assert set(nested[condition]) == set(TINY_METHODS)
+        assert set(nested[condition]["lmac"]) == set(METRICS + LOCALISATION)
     assert 0 <= nested["classifier_test_accuracy"] <= 1
 
 
@@ -167,21 +190,25 @@ def test_per_sample_rows_are_the_test_fold(tiny_run):
     test_ids = {r["id"] for r in manifest if r["split"] == "test"}
     assert len(test_ids) == 3
     assert {r["fold"] for r in manifest if r["split"] == "test"} == {"5"}
-    rows = read_csv(tiny_run / "results/evaluation/lmac/test.csv")
-    assert len(rows) == 3
-    assert {r["id"] for r in rows} == test_ids
-    assert {(r["method"], r["split"]) for r in rows} == {("lmac", "test")}
+    for condition in TINY_CONDITIONS:
+        rows = read_csv(tiny_run / f"results/evaluation/{condition}/lmac.csv")
+        assert len(rows) == TINY_ITEMS[condition]
+        assert {r["id"] for r in rows} == test_ids
+        assert {(r["method"], r["split"], r["condition"]) for r in rows} == {("lmac", "test", condition)}
+        # the synthetic dataset knows each clip's event: localisation is defined for every item
+        assert all(r["RMA"] != "" for r in rows)
 
 
 @pytest.mark.slow
 def test_every_rule_logged_and_gpu_rules_benchmarked(tiny_run):
     logs = sorted(p.relative_to(tiny_run).as_posix() for p in (tiny_run / "logs").rglob("*") if p.is_file())
-    assert logs == sorted(LOGS.values())
-    for rule, log in LOGS.items():
-        text = (tiny_run / log).read_text()
-        assert text.strip(), f"{log} is empty"
-        assert f"rule {rule} finished" in text, f"{log}:\n{text}"
-        assert "Traceback" not in text
+    assert logs == sorted(log for paths in LOGS.values() for log in paths)
+    for rule, paths in LOGS.items():
+        for log in paths:
+            text = (tiny_run / log).read_text()
+            assert text.strip(), f"{log} is empty"
+            assert f"rule {rule} finished" in text, f"{log}:\n{text}"
+            assert "Traceback" not in text
     for bench in BENCHMARKS:
         lines = (tiny_run / bench).read_text().splitlines()
         assert len(lines) == 2, bench  # header + one run
@@ -192,11 +219,21 @@ def test_every_rule_logged_and_gpu_rules_benchmarked(tiny_run):
 
 @pytest.mark.slow
 def test_training_logs_show_progress_with_eta(tiny_run):
-    for log in (LOGS["train_classifier"], LOGS["train_lmac"]):
+    for log, epochs in ((LOGS["train_classifier"][0], 2), (LOGS["train_lmac"][0], 2),
+                        (LOGS["train_lmac_ft"][0], 1), (LOGS["train_lmac_td"][1], 1)):
         progress = [line for line in (tiny_run / log).read_text().splitlines() if "ETA" in line]
-        # the loop logs at least the last step of every epoch (2 epochs)
-        assert any("epoch 1/2" in line for line in progress), log
-        assert any("epoch 2/2" in line for line in progress), log
+        # the loop logs at least the last step of every epoch
+        for epoch in range(1, epochs + 1):
+            assert any(f"epoch {epoch}/{epochs}" in line for line in progress), log
+
+
+@pytest.mark.slow
+def test_listenable_explanations_for_every_method(tiny_run):
+    import numpy as np
+    for method in TINY_METHODS:
+        data = np.load(tiny_run / "results" / "explanations" / "mixture" / f"{method}.npz")
+        assert data["waveform"].shape == data["input"].shape == data["target"].shape, method
+        assert np.isfinite(data["waveform"]).all() and np.abs(data["waveform"]).max() > 0, method
 
 
 @pytest.mark.slow
@@ -240,7 +277,7 @@ def test_default_dry_run_lists_every_rule(clean_clone_dir, profile):
     # a dry run writes nothing but Snakemake's own metadata
     assert sorted(p.name for p in clean_clone_dir.iterdir()) == [".snakemake", "config"]
 
-    for rule in ("train_classifier", "train_lmac", "evaluate"):
+    for rule in ("train_classifier", "train_lmac", "train_lmac_ft", "train_lmac_td", "evaluate"):
         resources = next((line for line in blocks[rule].splitlines() if line.strip().startswith("resources:")), "")
         assert "gpu=1" in resources, f"{rule}: {resources!r}"
         assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: {resources!r}"
@@ -322,8 +359,8 @@ def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
     import numpy as np
     import pandas as pd
     root = tiny_run
-    data = np.load(root / "results" / "explanations" / "lmac" / "test.npz")
-    per_clip = pd.read_csv(root / "results" / "evaluation" / "lmac" / "test.csv")
+    data = np.load(root / "results" / "explanations" / "clean" / "lmac.npz")
+    per_clip = pd.read_csv(root / "results" / "evaluation" / "clean" / "lmac.csv")
     assert list(data["mask_ids"]) == per_clip["id"].tolist()
     masks = data["masks"].astype(np.float32)
     assert masks.shape[0] == len(per_clip) and masks.ndim == 3

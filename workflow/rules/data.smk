@@ -38,7 +38,7 @@ rule download_esc50:
         mem_mb=2000,
         runtime=60,
     script:
-        "../scripts/download_esc50.py"
+        "../scripts/download_archive.py"
 
 
 rule prepare_dataset:
@@ -60,3 +60,48 @@ rule prepare_dataset:
         runtime=30,
     script:
         "../scripts/prepare_dataset.py"
+
+
+# WHAM! noise (noise.source: wham) and LJSpeech (evaluation.speech: ljspeech): downloaded only
+# when a job needs them. Both go through the generic archive script; the marker names the file
+# whose folder becomes the output (wham_noise/ holds tr/, cv/, tt/ and metadata/).
+rule download_wham:
+    output:
+        directory("resources/wham"),
+        archive="resources/archives/wham_noise.zip",
+    params:
+        url=lookup(within=config, dpath="dataset/wham/url"),
+        sha256=lookup(within=config, dpath="dataset/wham/sha256"),
+        marker="metadata/noise_meta_tr.csv",
+    log:
+        "logs/data/download_wham.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    retries: 2
+    resources:
+        mem_mb=2000,
+        runtime=240,
+    script:
+        "../scripts/download_archive.py"
+
+
+rule download_ljspeech:
+    output:
+        directory("resources/ljspeech"),
+        archive="resources/archives/LJSpeech-1.1.tar.bz2",
+    params:
+        url=lookup(within=config, dpath="dataset/ljspeech/url"),
+        sha256=lookup(within=config, dpath="dataset/ljspeech/sha256"),
+        marker="metadata.csv",
+    log:
+        "logs/data/download_ljspeech.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    retries: 2
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    script:
+        "../scripts/download_archive.py"

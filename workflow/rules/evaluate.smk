@@ -1,29 +1,26 @@
-# Evaluation: every method through the same Explainer interface, one job per method × split.
+# Evaluation: every method through the same Explainer interface, one job per method × condition,
+# so a cluster runs them in parallel.
 
 
 rule evaluate:
     input:
-        audio=prepared("audio.npy"),
-        manifest=prepared("manifest.csv"),
-        classifier="results/classifier/model.pt",
-        explainer="results/explainers/{method}/model.pt",
+        unpack(evaluation_inputs),
     output:
-        per_sample="results/evaluation/{method}/{split}.csv",
-        explanations="results/explanations/{method}/{split}.npz",
+        per_sample="results/evaluation/{condition}/{method}.csv",
+        explanations="results/explanations/{condition}/{method}.npz",
     params:
-        batch_size=lookup(within=config, dpath="evaluation/batch_size"),
-        n_examples=lookup(within=config, dpath="report/n_examples"),
+        config=evaluation_config,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/evaluate/{method}_{split}.log",
+        "logs/evaluate/{condition}/{method}.log",
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/evaluate/{method}_{split}.tsv"
+        "benchmarks/evaluate/{condition}/{method}.tsv"
     threads: 4
     resources:
         gpu=1,
         mem_mb=lambda wc, attempt: 8000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=lambda wc, attempt: 120 * attempt,
     script:
         "../scripts/evaluate.py"

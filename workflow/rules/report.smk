@@ -1,13 +1,14 @@
-# Reporting: aggregated table (Markdown + CSV) and the example figure.
+# Reporting: method × metric tables per condition (Markdown, CSV, LaTeX, JSON) and the example figure.
 
 
 rule metrics_table:
     input:
-        per_sample=per_method_files("results/evaluation/{method}/{split}.csv"),
+        per_sample=per_method_condition("results/evaluation/{condition}/{method}.csv"),
         classifier_metrics="results/classifier/metrics.json",
     output:
         csv="results/tables/metrics.csv",
         md="results/tables/metrics.md",
+        tex="results/tables/metrics.tex",
         json="results/tables/metrics.json",
     params:
         n_boot=lookup(within=config, dpath="report/n_boot"),
@@ -26,7 +27,8 @@ rule metrics_table:
 
 rule example_figure:
     input:
-        explanations=per_method_files("results/explanations/{method}/{split}.npz"),
+        explanations=expand("results/explanations/{condition}/{method}.npz", method=METHODS,
+                            condition=CONDITIONS[0]),
     output:
         png="results/figures/examples.png",
     params:

@@ -5,10 +5,13 @@ numerical oracle), and the experiments need the same network at two scales — t
 (width 1, ~80 M parameters) and a tiny CPU-trainable version (e.g. width 1/16). Both come from
 the *same* code path: every channel count is ``channels(width)``, nothing else changes.
 
-At width 1 the module tree and ``state_dict()`` keys are exactly those of
+At width 1 the ``state_dict()`` keys are exactly those of
 ``speechbrain.lobes.models.Cnn14.Cnn14(mel_bins=80, emb_dim=2048, norm_type="bn",
 return_reps=True)``, so the published ``embedding_model.ckpt`` loads with ``strict=True`` and the
 forward math (including the in-place ReLUs, the dropout positions and the pooling) is the same.
+The only addition to SpeechBrain's module tree is two parameter-free ``nn.ReLU`` modules per
+block (SpeechBrain calls ``F.relu_``): Captum's Guided Backprop / Guided Grad-CAM override ReLU
+gradients through module hooks and would silently fall back to plain gradients otherwise.
 
 Differences from SpeechBrain's return values, on purpose:
 
@@ -86,6 +89,9 @@ class ConvBlock(nn.Module):
         self.norm_type = norm_type
         self.norm1 = _norm(norm_type, out_channels)
         self.norm2 = _norm(norm_type, out_channels)
+        # modules, not F.relu_, so gradient-override hooks (Guided Backprop) can attach; no state
+        self.relu1 = nn.ReLU(inplace=True)
+        self.relu2 = nn.ReLU(inplace=True)
         self.init_weight()
 
     def init_weight(self) -> None:
@@ -95,8 +101,8 @@ class ConvBlock(nn.Module):
         init_bn(self.norm2)
 
     def forward(self, x: torch.Tensor, pool_size: tuple[int, int] = (2, 2)) -> torch.Tensor:
-        x = F.relu_(self.norm1(self.conv1(x)))
-        x = F.relu_(self.norm2(self.conv2(x)))
+        x = self.relu1(self.norm1(self.conv1(x)))
+        x = self.relu2(self.norm2(self.conv2(x)))
         return F.avg_pool2d(x, kernel_size=pool_size)
 
 

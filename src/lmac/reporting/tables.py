@@ -1,4 +1,9 @@
-"""Aggregate per-clip scores into method × metric tables with 95 % bootstrap intervals."""
+"""Aggregate per-item scores into method × metric tables per condition, with 95 % bootstrap CIs.
+
+Layout as the papers: one block per input condition, one row per method, one column per metric
+(arrow = direction). Written as CSV (long form), Markdown, LaTeX and a nested JSON that
+``dvc metrics show/diff`` reads.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LmacError
+from ..evaluation.localisation import LOCALISATION_HIGHER_IS_BETTER, LOCALISATION_METRICS
 from ..evaluation.metrics import HIGHER_IS_BETTER, METRICS
 from ..io import write_csv, write_json, write_text
+
+ALL_METRICS = (*METRICS, *LOCALISATION_METRICS)
+DIRECTION = {**HIGHER_IS_BETTER, **LOCALISATION_HIGHER_IS_BETTER}
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -25,51 +34,101 @@ def aggregate(per_sample: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd
     missing = [m for m in METRICS if m not in per_sample.columns]
     if missing:
         raise LmacError(f"per-sample results lack the metric column(s): {', '.join(missing)}")
+    if "condition" not in per_sample.columns:
+        per_sample = per_sample.assign(condition="clean")
+    metrics = [m for m in ALL_METRICS if m in per_sample.columns]
     rows = []
-    for (method, split), group in per_sample.groupby(["method", "split"], sort=False):
-        for metric in METRICS:
+    for (condition, method, split), group in per_sample.groupby(["condition", "method", "split"], sort=False):
+        accuracy = float(group["correct"].mean()) if "correct" in group else float("nan")
+        seconds = float(group["explain_s"].mean()) if "explain_s" in group else float("nan")
+        for metric in metrics:
             lo, hi = bootstrap_ci(group[metric].to_numpy(), n_boot, seed)
-            rows.append({"method": method, "split": split, "metric": metric, "mean": group[metric].mean(),
-                         "ci_low": lo, "ci_high": hi, "n": int(group[metric].notna().sum())})
+            rows.append({"condition": condition, "method": method, "split": split, "metric": metric,
+                         "mean": group[metric].mean(), "ci_low": lo, "ci_high": hi,
+                         "n": int(group[metric].notna().sum()), "classifier_accuracy": accuracy,
+                         "explain_ms_per_clip": 1000 * seconds})
     return pd.DataFrame(rows)
 
 
-def _arrow(metric: str) -> str:
-    better = HIGHER_IS_BETTER.get(metric)
-    return "" if better is None else (" ↑" if better else " ↓")
+def _arrow(metric: str, latex: bool = False) -> str:
+    better = DIRECTION.get(metric)
+    if better is None:
+        return ""
+    if latex:
+        return r" $\uparrow$" if better else r" $\downarrow$"
+    return " ↑" if better else " ↓"
+
+
+def _blocks(table: pd.DataFrame):
+    for condition, block in table.groupby("condition", sort=False):
+        metrics = [m for m in ALL_METRICS if m in set(block["metric"])]
+        yield condition, block, metrics
+
+
+def _cell(cells: pd.DataFrame, metric: str, sep: str = ", ") -> str:
+    mean, lo, hi = (cells.at[metric, k] for k in ("mean", "ci_low", "ci_high"))
+    if np.isnan(mean):
+        return "–"
+    return f"{mean:.3f} [{lo:.3f}{sep}{hi:.3f}]"
 
 
 def to_markdown(table: pd.DataFrame, accuracy: float | None = None) -> str:
     lines = []
-    for split, block in table.groupby("split", sort=False):
-        header = "| method | " + " | ".join(f"{m}{_arrow(m)}" for m in METRICS) + " |"
-        lines += [f"Split: {split} (n = {block['n'].max()} clips; mean [95 % bootstrap CI])", "",
-                  header, "|" + "---|" * (len(METRICS) + 1)]
+    for condition, block, metrics in _blocks(table):
+        n, acc = block["n"].max(), block["classifier_accuracy"].iloc[0]
+        lines += [f"### Condition: {condition} (split {block['split'].iloc[0]}, n = {n} items; "
+                  f"classifier accuracy on these inputs {100 * acc:.1f} %; mean [95 % bootstrap CI])", "",
+                  "| method | " + " | ".join(f"{m}{_arrow(m)}" for m in metrics) + " | ms/clip |",
+                  "|" + "---|" * (len(metrics) + 2)]
         for method, rows in block.groupby("method", sort=False):
             cells = rows.set_index("metric")
-            lines.append(f"| {method} | " + " | ".join(
-                f"{cells.at[m, 'mean']:.3f} [{cells.at[m, 'ci_low']:.3f}, {cells.at[m, 'ci_high']:.3f}]"
-                for m in METRICS) + " |")
+            lines.append(f"| {method} | " + " | ".join(_cell(cells, m) for m in metrics)
+                         + f" | {rows['explain_ms_per_clip'].iloc[0]:.1f} |")
         lines.append("")
     if accuracy is not None:
-        lines.append(f"Classifier test accuracy: {100 * accuracy:.1f} %")
+        lines.append(f"Classifier test accuracy (clean test clips): {100 * accuracy:.1f} %")
     return "\n".join(lines) + "\n"
 
 
+def _tex(text: str) -> str:
+    return text.replace("_", r"\_").replace("%", r"\%")
+
+
+def to_latex(table: pd.DataFrame) -> str:
+    """One ``tabular`` per condition; mean with the CI half-widths as a subscript range."""
+    out = []
+    for condition, block, metrics in _blocks(table):
+        out += [f"% condition: {condition}", r"\begin{tabular}{l" + "c" * len(metrics) + "}", r"\toprule",
+                "Method & " + " & ".join(_tex(m) + _arrow(m, latex=True) for m in metrics) + r" \\", r"\midrule"]
+        for method, rows in block.groupby("method", sort=False):
+            cells = rows.set_index("metric")
+            values = []
+            for m in metrics:
+                mean, lo, hi = (cells.at[m, k] for k in ("mean", "ci_low", "ci_high"))
+                values.append("--" if np.isnan(mean) else f"{mean:.2f}$_{{[{lo:.2f}, {hi:.2f}]}}$")
+            out.append(_tex(method) + " & " + " & ".join(values) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(out)
+
+
 def to_nested(table: pd.DataFrame, accuracy: float | None = None) -> dict:
-    """{split: {method: {metric: mean}}}, the form ``dvc metrics show/diff`` reads."""
+    """{condition: {method: {metric: mean}}}, the form ``dvc metrics show/diff`` reads."""
     nested: dict = {} if accuracy is None else {"classifier_test_accuracy": accuracy}
     for row in table.itertuples():
-        nested.setdefault(row.split, {}).setdefault(row.method, {})[row.metric] = float(row.mean)
+        value = None if np.isnan(row.mean) else float(row.mean)
+        nested.setdefault(row.condition, {}).setdefault(row.method, {})[row.metric] = value
     return nested
 
 
 def write_tables(per_sample_csvs: list[str], out_csv: str, out_md: str, out_json: str | None = None,
-                 accuracy: float | None = None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+                 accuracy: float | None = None, n_boot: int = 1000, seed: int = 0,
+                 out_tex: str | None = None) -> pd.DataFrame:
     frames = [pd.read_csv(path) for path in per_sample_csvs]
     table = aggregate(pd.concat(frames, ignore_index=True), n_boot, seed)
     write_csv(out_csv, table)
     write_text(out_md, to_markdown(table, accuracy))
+    if out_tex:
+        write_text(out_tex, to_latex(table))
     if out_json:
         write_json(out_json, to_nested(table, accuracy))
     return table

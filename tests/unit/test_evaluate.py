@@ -1,0 +1,140 @@
+"""The evaluation harness: one code path for every method, identical inputs, localisation, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lmac.classifier.model import AudioClassifier
+from lmac.data.noise import GeneratedNoise
+from lmac.data.prepare import prepare_dataset
+from lmac.data.speech import SyntheticSpeech
+from lmac.data.synthetic import generate_synthetic_dataset
+from lmac.errors import LmacError
+from lmac.evaluation.evaluate import EvalJob, evaluate
+from lmac.evaluation.localisation import LOCALISATION_METRICS
+from lmac.evaluation.metrics import METRICS
+from lmac.explainers.lmac import LmacExplainer
+from lmac.explainers.registry import build_explainer, expand_methods, is_learned
+from lmac.frontend import FrontEndConfig
+from lmac.reporting.tables import aggregate, to_latex, to_markdown, to_nested, write_tables
+
+SR = 16000
+SYNTH = {"n_classes": 3, "clips_per_class": 5, "n_folds": 5, "clip_seconds": 1.0, "sample_rate": SR,
+         "event_seconds": [0.2, 0.5], "event_snr_db": [0, 10], "n_distractors": [0, 1], "distractor_snr_db": [-5, 5]}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("eval")
+    generate_synthetic_dataset(root / "raw", SYNTH, FrontEndConfig(sample_rate=SR), seed=3)
+    prepare_dataset(root / "raw", root / "prepared", sample_rate=SR, clip_seconds=1.0,
+                    splits={"train": [1, 2, 3], "valid": [4], "test": [5]})
+    torch.manual_seed(0)
+    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
+    classifier.save(root / "classifier.pt")
+    LmacExplainer(classifier).save(root / "lmac.pt")
+    return {"root": root, "events": str(root / "raw" / "meta" / "ground_truth_masks.npz")}
+
+
+def _run(setup, method: str, condition: str, **kw) -> tuple[pd.DataFrame, dict]:
+    root = setup["root"]
+    settings = {"method": method, "condition": condition, "batch_size": 2, "seed": 5, "keep_examples": 2,
+                "event_masks": setup["events"], "noise_source": GeneratedNoise(1, SR),
+                "speech_source": SyntheticSpeech(SR, 2),
+                "explainer_path": str(root / "lmac.pt") if is_learned(method) else None, **kw}
+    job = EvalJob(**settings)
+    out = root / condition / method
+    frame = evaluate(str(root / "prepared"), str(root / "classifier.pt"), job, str(out / "scores.csv"),
+                     str(out / "explanations.npz"), device="cpu")
+    return frame, dict(np.load(out / "explanations.npz"))
+
+
+def test_every_method_is_scored_on_identical_inputs(setup):
+    lmac, lmac_npz = _run(setup, "lmac", "mixture")
+    ones, ones_npz = _run(setup, "all_ones", "mixture", batch_size=3)  # another batch size, same items
+    # 3 test clips (fold 5) × 2 versions
+    assert len(lmac) == len(ones) == 6
+    assert lmac[["id", "version"]].equals(ones[["id", "version"]])
+    np.testing.assert_array_equal(lmac_npz["input"], ones_npz["input"])
+    np.testing.assert_array_equal(lmac_npz["target"], ones_npz["target"])
+    assert not np.array_equal(lmac_npz["input"], lmac_npz["target"])  # the interferer is really there
+    assert (lmac["predicted"] == ones["predicted"]).all()  # the explained class does not depend on the method
+
+
+def test_rows_carry_every_metric_and_localisation_score(setup):
+    frame, npz = _run(setup, "lmac", "clean")
+    assert set(frame["condition"]) == {"clean"} and set(frame["version"]) == {0}
+    for column in (*METRICS, *LOCALISATION_METRICS, "explain_s"):
+        assert column in frame.columns, column
+    # the synthetic dataset gives every clip its event region, so localisation is defined
+    assert frame[list(LOCALISATION_METRICS)].notna().all().all()
+    assert npz["mask"].shape[0] == 2 and npz["waveform"].shape == npz["input"].shape
+
+
+def test_all_ones_mask_keeps_everything(setup):
+    frame, _ = _run(setup, "all_ones", "white_noise")
+    # M = 1: the masked-in input is the input, so confidence neither rises nor drops
+    np.testing.assert_allclose(frame["AD"], 0.0, atol=1e-4)
+    np.testing.assert_allclose(frame["FidIn"], 1.0)
+    np.testing.assert_allclose(frame["MM"], 1.0)
+
+
+def test_all_masks_kept_on_request(setup):
+    frame, npz = _run(setup, "lmac", "clean", keep_all_masks=True)
+    assert list(npz["mask_ids"]) == frame["id"].tolist()
+    masks = npz["masks"].astype(np.float32)
+    np.testing.assert_allclose(masks.reshape(len(masks), -1).mean(1), frame["MM"], atol=2e-3)
+
+
+def test_learned_method_without_checkpoint_and_unknown_method_are_one_line_errors(setup):
+    classifier = AudioClassifier(["a", "b"], width=0.0625)
+    with pytest.raises(LmacError, match="needs its checkpoint"):
+        build_explainer("lmac_ft", classifier)
+    with pytest.raises(LmacError, match="unknown explanation method 'nope'"):
+        build_explainer("nope", classifier)
+
+
+def test_lmac_td_stands_for_one_method_per_alpha():
+    assert expand_methods(["lmac", "lmac_td", "ig"], [0, 0.75, 1.0]) == \
+        ["lmac", "lmac_td_a0", "lmac_td_a0.75", "lmac_td_a1", "ig"]
+    assert is_learned("lmac_td_a0.75") and is_learned("lmac_ft") and not is_learned("saliency")
+
+
+def _per_sample() -> pd.DataFrame:
+    rows = []
+    for condition in ("clean", "mixture"):
+        for method, ai in (("lmac", 40.0), ("saliency", 10.0)):
+            for i in range(4):
+                rows.append({"id": str(i), "condition": condition, "method": method, "split": "test",
+                             "correct": i < 3, "explain_s": 0.002, **{m: 0.5 for m in METRICS},
+                             "AI": ai + i, **{m: np.nan for m in LOCALISATION_METRICS}})
+    return pd.DataFrame(rows)
+
+
+def test_tables_have_one_block_per_condition_with_cis():
+    table = aggregate(_per_sample(), n_boot=200, seed=0)
+    ai = table[(table.metric == "AI") & (table.method == "lmac") & (table.condition == "mixture")].iloc[0]
+    assert ai["mean"] == pytest.approx(41.5) and ai["ci_low"] <= 41.5 <= ai["ci_high"]
+    assert ai["classifier_accuracy"] == pytest.approx(0.75) and ai["explain_ms_per_clip"] == pytest.approx(2.0)
+    md = to_markdown(table, accuracy=0.9)
+    assert md.count("### Condition:") == 2 and "AI ↑" in md and "| saliency |" in md
+    assert "–" in md  # undefined localisation shown as a dash, not nan
+    tex = to_latex(table)
+    assert tex.count(r"\begin{tabular}") == 2 and "AD\\_ref" in tex and "nan" not in tex
+    nested = to_nested(table, accuracy=0.9)
+    assert nested["mixture"]["lmac"]["AI"] == pytest.approx(41.5)
+    assert nested["clean"]["lmac"][LOCALISATION_METRICS[0]] is None
+
+
+def test_write_tables_round_trip(tmp_path: Path):
+    per_sample = tmp_path / "scores.csv"
+    _per_sample().to_csv(per_sample, index=False)
+    write_tables([str(per_sample)], str(tmp_path / "t.csv"), str(tmp_path / "t.md"), str(tmp_path / "t.json"),
+                 0.9, n_boot=100, out_tex=str(tmp_path / "t.tex"))
+    for name in ("t.csv", "t.md", "t.json", "t.tex"):
+        assert (tmp_path / name).stat().st_size > 0
