@@ -19,35 +19,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
+from bench_setup import add_common_arguments, machine, settings
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from lmac.classifier.model import AudioClassifier  # noqa: E402
-from lmac.explainers.gradient import BASELINES, build_baseline  # noqa: E402
-from lmac.explainers.lmac import LmacExplainer  # noqa: E402
-from lmac.explainers.lmac_td import build_lmac_td  # noqa: E402
-
-SCALES = {  # width, seconds, LMAC-TD size ("embedded" = the embedded default's, None = the paper preset's)
-    "embedded": {"width": 0.0625, "seconds": 3.0, "td_scale": "embedded"},
-    "paper": {"width": 1.0, "seconds": 5.0, "td_scale": "paper"},
-}
-SR = 16000
+from lmac.classifier.model import AudioClassifier
+from lmac.explainers.gradient import BASELINES, build_baseline
+from lmac.explainers.lmac import LmacExplainer
+from lmac.explainers.lmac_td import build_lmac_td
 
 
-def build(method: str, classifier: AudioClassifier, scale: dict):
+def build(method: str, classifier: AudioClassifier, scale: str):
     if method == "lmac":
         return LmacExplainer(classifier)
-    if method == "lmac_td":
-        return build_lmac_td(classifier, scale["td_scale"])
+    if method == "lmac_td":  # the embedded default's LMAC-TD size, or the paper preset's
+        return build_lmac_td(classifier, scale)
     return build_baseline(method, classifier, {})
 
 
@@ -67,31 +56,20 @@ def time_method(explainer, wav: torch.Tensor, repeats: int, device: torch.device
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
     parser.add_argument("--methods", nargs="+", default=["lmac", "lmac_td", *BASELINES])
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--devices", nargs="+", default=["cpu", *(["cuda"] if torch.cuda.is_available() else [])])
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "explanation_time.json"))
+    add_common_arguments(parser, batch=4, repeats=3, out="explanation_time.json")
     args = parser.parse_args()
     results = []
-    for scale_name in args.scales:
-        scale = SCALES[scale_name]
-        for device_name in args.devices:
-            device = torch.device(device_name)
-            torch.manual_seed(0)
-            classifier = AudioClassifier([f"c{i}" for i in range(50)], width=scale["width"]).to(device).eval()
-            classifier.requires_grad_(False)
-            wav = torch.randn(args.batch, int(scale["seconds"] * SR), device=device) * 0.1
-            for method in args.methods:
-                explainer = build(method, classifier, scale)
-                if isinstance(explainer, torch.nn.Module):
-                    explainer.to(device).eval()
-                seconds = time_method(explainer, wav, args.repeats, device)
-                results.append({"method": method, "scale": scale_name, "device": device_name,
-                                "ms_per_clip": round(1000 * seconds, 2)})
-                print(f"{scale_name:9s} {device_name:5s} {method:16s} {1000 * seconds:10.1f} ms/clip", flush=True)
-                del explainer
+    for scale_name, device_name, device, classifier, wav in settings(args):
+        for method in args.methods:
+            explainer = build(method, classifier, scale_name)
+            if isinstance(explainer, torch.nn.Module):
+                explainer.to(device).eval()
+            seconds = time_method(explainer, wav, args.repeats, device)
+            results.append({"method": method, "scale": scale_name, "device": device_name,
+                            "ms_per_clip": round(1000 * seconds, 2)})
+            print(f"{scale_name:9s} {device_name:5s} {method:16s} {1000 * seconds:10.1f} ms/clip", flush=True)
+            del explainer
     columns = sorted({(r["scale"], r["device"]) for r in results}, key=lambda c: (args.scales.index(c[0]), c[1]))
     lines = ["| method | " + " | ".join(f"{s}, {d} (ms/clip)" for s, d in columns) + " |",
              "|---|" + "---|" * len(columns)]
@@ -101,11 +79,8 @@ def main() -> int:
                                                      for s, d in columns) + " |")
     speedups = {f"{s}/{d}": round(cell[("ig", s, d)] / cell[("lmac", s, d)], 1)
                 for s, d in columns if ("ig", s, d) in cell and ("lmac", s, d) in cell}
-    machine = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     report = {"batch": args.batch, "repeats": args.repeats, "results": results,
-              "lmac_speedup_over_ig": speedups, "machine": machine, "table": "\n".join(lines)}
+              "lmac_speedup_over_ig": speedups, "machine": machine(), "table": "\n".join(lines)}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print("\n".join(lines))
     print("L-MAC speed-up over IG:", speedups)

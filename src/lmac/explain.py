@@ -42,7 +42,7 @@ from . import __version__
 from .classifier.cnn14 import MIN_FRAMES
 from .classifier.model import AudioClassifier, load_classifier
 from .data.download import sha256_file
-from .data.prepare import NORMALISATIONS, _normalise
+from .data.prepare import NORMALISATIONS, normalise_peak
 from .errors import LmacError
 from .evaluation.metrics import all_metrics
 from .io import read_audio, write_json, write_wav
@@ -97,7 +97,7 @@ def prepare_clip(path: Path, sample_rate: int, shortest: int, normalisation: str
                         f"{mono.shape[0]} at {sample_rate} Hz; the classifier needs at least {shortest} "
                         f"({shortest / sample_rate:.3f} s)")
     # prepare.py's own function, so an explained clip is scaled exactly like a training clip
-    normalised, silent = _normalise(mono[None], normalisation)
+    normalised, silent = normalise_peak(mono[None], normalisation)
     return Clip(path, path.stem, normalised[0], sr, channels, samples, float(mono.abs().max()), bool(silent[0]))
 
 
@@ -205,7 +205,8 @@ def explain_clip(clip: Clip, classifier: AudioClassifier, explainer, out_dir: Pa
         logits_in = classifier.classify_logspec(exp.masked_in)
         logits_out = classifier.classify_logspec(exp.masked_out)
         masked_out_wav = classifier.frontend.resynthesise(exp.masked_out, wav)
-        metrics = all_metrics(logits, logits_in, logits_out, exp.mask, exp.target)
+        # reference logits through the same log-spectrogram path as the masked inputs (as evaluation)
+        metrics = all_metrics(classifier.classify_logspec(exp.logspec), logits_in, logits_out, exp.mask, exp.target)
     probs = logits.softmax(-1)[0].cpu()
     k = min(top_k, probs.numel())
     top = torch.topk(probs, k)

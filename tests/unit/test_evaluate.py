@@ -79,6 +79,8 @@ def test_rows_carry_every_metric_and_localisation_score(setup):
 def test_all_ones_mask_keeps_everything(setup):
     frame, _ = _run(setup, "all_ones", "white_noise")
     # M = 1: the masked-in input is the input, so confidence neither rises nor drops
+    np.testing.assert_array_equal(frame["AI"], 0.0)
+    np.testing.assert_array_equal(frame["AG"], 0.0)
     np.testing.assert_allclose(frame["AD"], 0.0, atol=1e-4)
     np.testing.assert_allclose(frame["FidIn"], 1.0)
     np.testing.assert_allclose(frame["MM"], 1.0)

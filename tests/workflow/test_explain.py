@@ -25,6 +25,7 @@ from lmac.cli import main
 from lmac.evaluation.metrics import all_metrics
 from lmac.explain import min_samples, output_names, prepare_clip
 from lmac.explainers.lmac import LmacExplainer
+from lmac.explainers.lmac_td import build_lmac_td
 from lmac.explainers.registry import load_explainer
 
 CLASSES = ["dog", "rain", "siren"]
@@ -46,8 +47,11 @@ def models(tmp_path_factory) -> dict:
     LmacExplainer(classifier).save(root / "lmac.pt")
     other = AudioClassifier(CLASSES, width=0.125)  # an explainer trained for a different classifier
     LmacExplainer(other).save(root / "lmac_width_0.125.pt")
+    build_lmac_td(classifier, {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1,
+                               "intra_heads": 1, "inter_layers": 1, "inter_heads": 1, "d_ffn": 16},
+                  alpha=0.75).save(root / "lmac_td.pt")
     return {"classifier": root / "classifier.pt", "explainer": root / "lmac.pt",
-            "other_width": root / "lmac_width_0.125.pt"}
+            "other_width": root / "lmac_width_0.125.pt", "lmac_td": root / "lmac_td.pt"}
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +152,17 @@ def test_wavs_are_the_explainers_output(explained, audio, models):
     record = json.loads((explained["out"] / "street.json").read_text())
     for name, value in metrics.items():
         assert record["metrics"][name] == pytest.approx(float(value[0]), rel=1e-5, abs=1e-6), name
+
+
+def test_lmac_td_checkpoint_explains_with_its_waveform(models, audio, tmp_path):
+    code = run_cli("explain", audio["flac"], "-o", tmp_path, "--classifier", models["classifier"],
+                   "--explainer", models["lmac_td"], "--device", "cpu")
+    assert code == 0
+    record = json.loads((tmp_path / "phone.json").read_text())
+    assert record["explainer"]["kind"] == "lmac_td"
+    wav, sr = sf.read(tmp_path / "phone.explanation.wav")
+    expected_length = math.ceil(sf.info(audio["flac"]).frames * RATE / 8000)
+    assert (sr, len(wav)) == (RATE, expected_length) and np.isfinite(wav).all() and np.abs(wav).max() > 0
 
 
 def test_progress_logged_per_file_and_no_temporaries_left(explained, audio):

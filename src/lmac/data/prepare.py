@@ -291,7 +291,7 @@ def _fill_audio(audio: np.ndarray, paths: list[Path], ids: list[str], sample_rat
                     resamplers[sr] = torchaudio.transforms.Resample(orig_freq=sr, new_freq=sample_rate)
                 batch = resamplers[sr](batch)
             batch = _fit_length(batch, length)
-            batch, bad = _normalise(batch, normalisation)
+            batch, bad = normalise_peak(batch, normalisation)
             for k in np.flatnonzero(bad):
                 unnormalised.append(ids[rows[k]])
             audio[rows] = batch.numpy()
@@ -316,7 +316,7 @@ def _fit_length(batch: torch.Tensor, length: int) -> torch.Tensor:
     return torch.nn.functional.pad(batch, (0, length - batch.shape[1]))
 
 
-def _normalise(batch: torch.Tensor, normalisation: str) -> tuple[torch.Tensor, np.ndarray]:
+def normalise_peak(batch: torch.Tensor, normalisation: str) -> tuple[torch.Tensor, np.ndarray]:
     """Return the normalised batch and a mask of rows left alone (divisor <= 0)."""
     if normalisation == "none":
         return batch, np.zeros(batch.shape[0], dtype=bool)

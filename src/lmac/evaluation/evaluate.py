@@ -5,7 +5,9 @@ the same for every method, learned or gradient-based. An item is a clip of the e
 under one version of a condition (``lmac.evaluation.conditions``): what a clip gets depends only
 on (seed, condition, version, clip id), so every method is scored on identical inputs.
 
-The class explained is the classifier's decision on the (contaminated) input, as the reference.
+The class explained is the classifier's decision on the (contaminated) input, as the reference;
+the metrics compare f(masked-in) and f(masked-out) with f(input), all three classified from the
+explanation's log-spectrograms through ``classify_logspec``.
 Outputs: one CSV row per item (id, version, label, prediction, every faithfulness/complexity
 metric, every localisation metric against the item's ground-truth region, explanation time) and
 an npz with the first ``keep_examples`` items' spectrograms, masks, inputs, clean targets and
@@ -109,7 +111,9 @@ def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str
                 torch.cuda.synchronize(dev)
             seconds = (time.perf_counter() - start) / len(ids)
             with torch.no_grad():
-                scores = all_metrics(logits, classifier.classify_logspec(exp.masked_in),
+                # the unmasked reference goes through the same path as the masked inputs, so an
+                # all-ones mask gives identical logits (no float-noise "increases" counted by AI)
+                scores = all_metrics(classifier.classify_logspec(exp.logspec), classifier.classify_logspec(exp.masked_in),
                                      classifier.classify_logspec(exp.masked_out), exp.mask, exp.target)
                 events = stack_event_masks(event_masks, ids).to(dev) if event_masks is not None else None
                 gt = ground_truth(fe, item.target.to(dev), item.interferer.to(dev), events)

@@ -19,11 +19,9 @@ of ``guidance.py``; its settings are the ``lmac`` section overridden by ``lmac_f
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -38,6 +36,7 @@ from ..training import LoopSpec, pick_device, run_training, seed_everything
 from .guidance import GuidanceConfig, guide
 from .lmac import LmacExplainer
 from .lmac_loss import LossWeights, lmac_loss
+from .loss_steps import LossSteps
 
 log = logging.getLogger("lmac.explainers")
 
@@ -63,12 +62,6 @@ class DelayedPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.best, self.num_bad_epochs = float(metrics), 0
             return
         super().step(metrics)
-
-
-def stream_seed(*parts: object) -> int:
-    """A 63-bit seed from any labels (stable across runs and machines, unlike ``hash``)."""
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def finetune_config(lmac_cfg: dict, ft_cfg: dict | None) -> tuple[dict, GuidanceConfig]:
@@ -164,36 +157,8 @@ def train_lmac(prepared_dir: str, classifier_path: str, out_model: str, out_hist
         parts["mask_mean"] = exp.mask.mean().item()
         return loss, parts
 
-    epoch_parts: list[dict] = []   # this epoch's training-batch parts, reported with validation
-
-    def train_step(item) -> float:
-        epoch, step, (wav, _, _) = item
-        generator = torch.Generator().manual_seed(stream_seed(seed, "train", epoch, step)) if noisy else None
-        loss, parts = step_loss(wav, generator)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        epoch_parts.append({**parts, "n": len(wav)})
-        return loss.item()
-
-    def weighted_means(rows: list[dict], prefix: str) -> dict:
-        frame = pd.DataFrame(rows)
-        return {f"{prefix}{k}": float(np.average(frame[k], weights=frame["n"])) for k in frame.columns if k != "n"}
-
-    def validate() -> dict:
-        rows = []
-        for b, (wav, _, _) in enumerate(valid.batches(bs)):
-            # the same noise every epoch, so validation scores are comparable across epochs
-            generator = torch.Generator().manual_seed(stream_seed(seed, "valid", b)) if noisy else None
-            loss, parts = step_loss(wav, generator)
-            rows.append({"loss": loss.item(), **parts, "n": len(wav)})
-        scores = weighted_means(rows, "valid_")
-        if epoch_parts:
-            train_scores = weighted_means(epoch_parts, "train_")
-            scores.update({k: train_scores[k] for k in ("train_mask_mean", "train_fid_in", "train_in_masks")
-                           if k in train_scores})
-            epoch_parts.clear()
-        return scores
+    steps = LossSteps(step_loss, opt, valid, bs, seed, noisy,
+                      train_keys=("train_mask_mean", "train_fid_in", "train_in_masks"))
 
     classifier.eval()
     settings = {"cfg": cfg, "seed": seed, "classifier": classifier.config(), "prepared": prepared_dir,
@@ -203,7 +168,7 @@ def train_lmac(prepared_dir: str, classifier_path: str, out_model: str, out_hist
     state, history = run_training(
         module=explainer.decoder, optimizer=opt,
         train_batches=lambda ep: ((ep, i, batch) for i, batch in enumerate(train.batches(bs, True, seed, ep))),
-        steps_per_epoch=train.n_batches(bs), train_step=train_step, validate=validate,
+        steps_per_epoch=train.n_batches(bs), train_step=steps.train_step, validate=steps.validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_loss", mode="min", select=cfg.get("select", "best")),
         work_dir=work_dir, settings=settings, scheduler=scheduler)
     explainer.decoder.load_state_dict(state)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -36,7 +35,8 @@ from .lmac_td import LmacTDExplainer, TDOutput, build_lmac_td
 from .lmac_td_loss import TDLossWeights, lmac_td_loss
 from .lmac_td_presets import DEFAULT_PRESET
 from .registry import td_method
-from .train_lmac import DelayedPlateau, stream_seed
+from .loss_steps import LossSteps
+from .train_lmac import DelayedPlateau
 
 log = logging.getLogger("lmac.explainers")
 
@@ -57,6 +57,20 @@ def build_from_config(classifier, cfg: dict, alpha: float) -> LmacTDExplainer:
     if cfg.get("pretrained_encoder_decoder"):
         explainer.load_encoder_decoder(cfg["pretrained_encoder_decoder"], cfg.get("freeze_encoder_decoder", True))
     return explainer
+
+
+def training_loss(explainer: LmacTDExplainer, wav: torch.Tensor, weights: TDLossWeights) -> tuple[torch.Tensor, dict]:
+    """The LMAC-TD objective on one batch (what one training step differentiates) and its parts."""
+    frontend, classifier = explainer.feature_frontend, explainer.classifier
+    out: TDOutput = explainer(wav)
+    mag_in = frontend.magnitude(frontend.stft(out.explanation))  # shared by f(i) and the L1 term
+    logits_in = classifier.net(frontend.features_from_magnitude(mag_in))[0]
+    logits_out = explainer.classify(out.masked_out)[0]
+    loss, parts = lmac_td_loss(logits_in, logits_out, out.target, torch.log1p(mag_in),
+                               out.explanation, out.masked_out, wav, weights)
+    parts["fid_in"] = (logits_in.argmax(-1) == out.target).float().mean().item()
+    parts["mask_mean"] = out.mask.mean().item()
+    return loss, parts
 
 
 def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_history: str,
@@ -104,43 +118,9 @@ def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_h
         if generator is not None:
             noise = torch.stack([noise_source.sample(wav.shape[1], generator) for _ in range(wav.shape[0])])
             wav = mix(wav, noise.to(wav), snr_db, peak)
-        out: TDOutput = explainer(wav)
-        mag_in = frontend.magnitude(frontend.stft(out.explanation))  # shared by f(i) and the L1 term
-        logits_in = classifier.net(frontend.features_from_magnitude(mag_in))[0]
-        logits_out = explainer.classify(out.masked_out)[0]
-        loss, parts = lmac_td_loss(logits_in, logits_out, out.target, torch.log1p(mag_in),
-                                   out.explanation, out.masked_out, wav, weights)
-        parts["fid_in"] = (logits_in.argmax(-1) == out.target).float().mean().item()
-        parts["mask_mean"] = out.mask.mean().item()
-        return loss, parts
+        return training_loss(explainer, wav, weights)
 
-    epoch_parts: list[dict] = []   # this epoch's training-batch parts, reported with validation
-
-    def train_step(item) -> float:
-        epoch, step, (wav, _, _) = item
-        generator = torch.Generator().manual_seed(stream_seed(seed, "train", epoch, step)) if noisy else None
-        loss, parts = step_loss(wav, generator)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        epoch_parts.append({**parts, "n": len(wav)})
-        return loss.item()
-
-    def weighted_means(rows: list[dict], prefix: str) -> dict:
-        frame = pd.DataFrame(rows)
-        return {f"{prefix}{k}": float(np.average(frame[k], weights=frame["n"])) for k in frame.columns if k != "n"}
-
-    def validate() -> dict:
-        rows = []
-        for b, (wav, _, _) in enumerate(valid.batches(bs)):
-            generator = torch.Generator().manual_seed(stream_seed(seed, "valid", b)) if noisy else None
-            loss, parts = step_loss(wav, generator)
-            rows.append({"loss": loss.item(), **parts, "n": len(wav)})
-        scores = weighted_means(rows, "valid_")
-        if epoch_parts:
-            scores.update(weighted_means(epoch_parts, "train_"))
-            epoch_parts.clear()
-        return scores
+    steps = LossSteps(step_loss, opt, valid, bs, seed, noisy)
 
     classifier.eval()
     settings = {"cfg": {k: v for k, v in cfg.items() if k not in NOT_FINGERPRINTED}, "alpha": float(alpha),
@@ -150,7 +130,7 @@ def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_h
     state, history = run_training(
         module=explainer, optimizer=opt,
         train_batches=lambda ep: ((ep, i, batch) for i, batch in enumerate(train.batches(bs, True, seed, ep))),
-        steps_per_epoch=train.n_batches(bs), train_step=train_step, validate=validate,
+        steps_per_epoch=train.n_batches(bs), train_step=steps.train_step, validate=steps.validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_loss", mode="min", select=cfg.get("select", "best")),
         work_dir=work_dir, settings=settings, scheduler=scheduler)
     explainer.load_state_dict(state)
