@@ -52,7 +52,7 @@ log = logging.getLogger("lmac.explain")
 
 #: The models ``make reproduce`` trains, relative to the current directory.
 DEFAULT_CLASSIFIER = "results/classifier/model.pt"
-DEFAULT_EXPLAINER = "results/explainers/lmac/model.pt"
+DEFAULT_EXPLAINER = "results/explainers/lmac/seed1234/model.pt"  # the embedded default's first seed
 OUTPUT_SUFFIXES = (".explanation.wav", ".masked_out.wav", ".png", ".json")  # the JSON is moved last
 WAV_SUBTYPE = "FLOAT"
 

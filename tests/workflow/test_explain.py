@@ -226,9 +226,9 @@ def test_output_names():
 
 def lay_out_results(root: Path, models: dict) -> None:
     (root / "results" / "classifier").mkdir(parents=True)
-    (root / "results" / "explainers" / "lmac").mkdir(parents=True)
+    (root / "results" / "explainers" / "lmac" / "seed1234").mkdir(parents=True)
     shutil.copy(models["classifier"], root / "results" / "classifier" / "model.pt")
-    shutil.copy(models["explainer"], root / "results" / "explainers" / "lmac" / "model.pt")
+    shutil.copy(models["explainer"], root / "results" / "explainers" / "lmac" / "seed1234" / "model.pt")
 
 
 def test_default_checkpoints_from_results(models, audio, tmp_path, monkeypatch):
@@ -237,10 +237,10 @@ def test_default_checkpoints_from_results(models, audio, tmp_path, monkeypatch):
     assert run_cli("explain", audio["ogg"], "-o", "out", "--device", "cpu") == 0
     record = json.loads((tmp_path / "out" / "field.json").read_text())
     assert record["classifier"]["checkpoint"] == "results/classifier/model.pt"
-    assert record["explainer"]["checkpoint"] == "results/explainers/lmac/model.pt"
+    assert record["explainer"]["checkpoint"] == "results/explainers/lmac/seed1234/model.pt"
 
 
-@pytest.mark.parametrize("missing", ["results/classifier/model.pt", "results/explainers/lmac/model.pt"])
+@pytest.mark.parametrize("missing", ["results/classifier/model.pt", "results/explainers/lmac/seed1234/model.pt"])
 def test_missing_default_checkpoint(models, audio, tmp_path, monkeypatch, capsys, missing):
     lay_out_results(tmp_path, models)
     (tmp_path / missing).unlink()

@@ -43,16 +43,16 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "synthesize_dataset": ["logs/data/synthesize_dataset.log"],
     "prepare_dataset": ["logs/data/prepare_synthetic.log"],
     "train_classifier": ["logs/classifier/train_classifier.log"],
-    "train_lmac": ["logs/explainers/train_lmac.log"],
-    "train_lmac_ft": ["logs/explainers/train_lmac_ft.log"],
-    "train_lmac_td": ["logs/explainers/train_lmac_td_a0.log", "logs/explainers/train_lmac_td_a0.75.log"],
-    "evaluate": [f"logs/evaluate/{c}/{m}.log" for c in TINY_CONDITIONS for m in TINY_METHODS],
+    "train_lmac": ["logs/explainers/lmac/seed1234.log"],
+    "train_lmac_ft": ["logs/explainers/lmac_ft/seed1234.log"],
+    "train_lmac_td": ["logs/explainers/lmac_td_a0/seed1234.log", "logs/explainers/lmac_td_a0.75/seed1234.log"],
+    "evaluate": [f"logs/evaluate/{c}/{m}/seed1234.log" for c in TINY_CONDITIONS for m in TINY_METHODS],
     "metrics_table": ["logs/report/metrics_table.log"],
     "example_figure": ["logs/report/example_figure.log"],
 }
-BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/train_lmac.tsv",
-              "benchmarks/explainers/train_lmac_ft.tsv", "benchmarks/explainers/train_lmac_td_a0.tsv",
-              *(f"benchmarks/evaluate/{c}/{m}.tsv" for c in TINY_CONDITIONS for m in TINY_METHODS)]
+BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/lmac/seed1234.tsv",
+              "benchmarks/explainers/lmac_ft/seed1234.tsv", "benchmarks/explainers/lmac_td_a0/seed1234.tsv",
+              *(f"benchmarks/evaluate/{c}/{m}/seed1234.tsv" for c in TINY_CONDITIONS for m in TINY_METHODS)]
 
 
 def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -140,7 +140,7 @@ def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
     rows = read_csv(tiny_run / "results/tables/metrics.csv")
     for condition in TINY_CONDITIONS:
         for method in TINY_METHODS:
-            per_sample = read_csv(tiny_run / f"results/evaluation/{condition}/{method}.csv")
+            per_sample = read_csv(tiny_run / f"results/evaluation/{condition}/{method}/seed1234.csv")
             table = {r["metric"]: float(r["mean"]) for r in rows if (r["condition"], r["method"]) == (condition, method)}
             for metric in METRICS:
                 values = [float(r[metric]) for r in per_sample if r[metric] != ""]
@@ -191,10 +191,10 @@ def test_per_sample_rows_are_the_test_fold(tiny_run):
     assert len(test_ids) == 3
     assert {r["fold"] for r in manifest if r["split"] == "test"} == {"5"}
     for condition in TINY_CONDITIONS:
-        rows = read_csv(tiny_run / f"results/evaluation/{condition}/lmac.csv")
+        rows = read_csv(tiny_run / f"results/evaluation/{condition}/lmac/seed1234.csv")
         assert len(rows) == TINY_ITEMS[condition]
         assert {r["id"] for r in rows} == test_ids
-        assert {(r["method"], r["split"], r["condition"]) for r in rows} == {("lmac", "test", condition)}
+        assert {(r["method"], r["split"], r["condition"], r["seed"]) for r in rows} == {("lmac", "test", condition, "1234")}
         # the synthetic dataset knows each clip's event: localisation is defined for every item
         assert all(r["RMA"] != "" for r in rows)
 
@@ -231,7 +231,7 @@ def test_training_logs_show_progress_with_eta(tiny_run):
 def test_listenable_explanations_for_every_method(tiny_run):
     import numpy as np
     for method in TINY_METHODS:
-        data = np.load(tiny_run / "results" / "explanations" / "mixture" / f"{method}.npz")
+        data = np.load(tiny_run / "results" / "explanations" / "mixture" / method / "seed1234.npz")
         assert data["waveform"].shape == data["input"].shape == data["target"].shape, method
         assert np.isfinite(data["waveform"]).all() and np.abs(data["waveform"]).max() > 0, method
 
@@ -281,6 +281,23 @@ def test_default_dry_run_lists_every_rule(clean_clone_dir, profile):
         resources = next((line for line in blocks[rule].splitlines() if line.strip().startswith("resources:")), "")
         assert "gpu=1" in resources, f"{rule}: {resources!r}"
         assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: {resources!r}"
+
+
+def test_each_seed_trains_and_evaluates_its_own_explainers(tmp_path):
+    config = {**tiny_config(), "seeds": [7, 11]}
+    configfile = write_config(tmp_path / "seeds.yaml", config)
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
+                     "--workflow-profile", "none", "-n", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
+    assert counts["train_classifier"] == "1"  # one classifier: the explainers of every seed explain it
+    assert counts["train_lmac"] == counts["train_lmac_ft"] == "2"
+    assert counts["train_lmac_td"] == "4"     # two α × two seeds
+    assert counts["evaluate"] == str(len(TINY_METHODS) * len(TINY_CONDITIONS) * 2)
+    for seed in (7, 11):
+        assert f"results/explainers/lmac/seed{seed}/model.pt" in proc.output
+        assert f"results/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv" in proc.output
+    assert "seed1234" not in proc.output
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,8 +376,8 @@ def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
     import numpy as np
     import pandas as pd
     root = tiny_run
-    data = np.load(root / "results" / "explanations" / "clean" / "lmac.npz")
-    per_clip = pd.read_csv(root / "results" / "evaluation" / "clean" / "lmac.csv")
+    data = np.load(root / "results" / "explanations" / "clean" / "lmac" / "seed1234.npz")
+    per_clip = pd.read_csv(root / "results" / "evaluation" / "clean" / "lmac" / "seed1234.csv")
     assert list(data["mask_ids"]) == per_clip["id"].tolist()
     masks = data["masks"].astype(np.float32)
     assert masks.shape[0] == len(per_clip) and masks.ndim == 3

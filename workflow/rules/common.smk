@@ -21,6 +21,7 @@ EVAL = config["evaluation"]
 # `lmac_td` in evaluation.methods stands for one LMAC-TD explainer per α
 METHODS = expand_methods(EVAL["methods"], config.get("lmac_td", {}).get("alphas", []))
 CONDITIONS = EVAL["conditions"]
+SEEDS = config["seeds"]
 SPLIT = EVAL["split"]
 
 
@@ -29,6 +30,7 @@ wildcard_constraints:
     method="|".join(METHODS),
     condition="|".join(CONDITIONS),
     split="train|valid|test",
+    seed=r"[0-9]+",
     alpha=r"[0-9]+(\.[0-9]+)?",
 
 
@@ -41,7 +43,12 @@ def prepared(name):
 
 
 def per_method_condition(pattern):
-    return expand(pattern, method=METHODS, condition=CONDITIONS)
+    return expand(pattern, method=METHODS, condition=CONDITIONS, seed=SEEDS)
+
+
+def run_seed(wildcards):
+    """The seed of an explainer training or an evaluation, from its path (any seed, not only `seeds`)."""
+    return int(wildcards.seed)
 
 
 def evaluation_inputs(wildcards):
@@ -49,7 +56,7 @@ def evaluation_inputs(wildcards):
     inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
               "classifier": "results/classifier/model.pt"}
     if is_learned(wildcards.method):
-        inputs["explainer"] = f"results/explainers/{wildcards.method}/model.pt"
+        inputs["explainer"] = f"results/explainers/{wildcards.method}/seed{wildcards.seed}/model.pt"
     if wildcards.condition == "in_domain" and config["noise"]["source"] == "wham":
         inputs["wham"] = "resources/wham"
     if wildcards.condition == "speech" and EVAL["speech"] == "ljspeech":
@@ -61,7 +68,7 @@ def evaluation_inputs(wildcards):
 
 def evaluation_config(wildcards):
     """The config keys EvalJob.from_config reads (as `lmac evaluate` does); only their changes rerun a job."""
-    return {"evaluation": EVAL, "noise": config["noise"], "seed": config["seed"],
+    return {"evaluation": EVAL, "noise": config["noise"], "seed": run_seed(wildcards),
             "dataset": {"sample_rate": config["dataset"]["sample_rate"]},
             "report": {"n_examples": config["report"]["n_examples"]},
             "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})}}

@@ -6,17 +6,17 @@ rule evaluate:
     input:
         unpack(evaluation_inputs),
     output:
-        per_sample="results/evaluation/{condition}/{method}.csv",
-        explanations="results/explanations/{condition}/{method}.npz",
+        per_sample="results/evaluation/{condition}/{method}/seed{seed}.csv",
+        explanations="results/explanations/{condition}/{method}/seed{seed}.npz",
     params:
         config=evaluation_config,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/evaluate/{condition}/{method}.log",
+        "logs/evaluate/{condition}/{method}/seed{seed}.log",
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/evaluate/{condition}/{method}.tsv"
+        "benchmarks/evaluate/{condition}/{method}/seed{seed}.tsv"
     threads: 4
     resources:
         gpu=1,

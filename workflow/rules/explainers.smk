@@ -15,20 +15,20 @@ rule train_lmac:
         manifest=prepared("manifest.csv"),
         classifier="results/classifier/model.pt",
     output:
-        model="results/explainers/lmac/model.pt",
-        history="results/explainers/lmac/history.csv",
+        model="results/explainers/lmac/seed{seed}/model.pt",
+        history="results/explainers/lmac/seed{seed}/history.csv",
     params:
-        work="results/work/explainers/lmac",
+        work="results/work/explainers/lmac/seed{seed}",
         cfg=lookup(within=config, dpath="lmac"),
         noise=lookup(within=config, dpath="noise"),
-        seed=lookup(within=config, dpath="seed"),
+        seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/train_lmac.log",
+        "logs/explainers/lmac/seed{seed}.log",
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/train_lmac.tsv"
+        "benchmarks/explainers/lmac/seed{seed}.tsv"
     threads: 4
     resources:
         gpu=1,
@@ -45,23 +45,23 @@ rule train_lmac_ft:
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
         classifier="results/classifier/model.pt",
-        init="results/explainers/lmac/model.pt",
+        init="results/explainers/lmac/seed{seed}/model.pt",
     output:
-        model="results/explainers/lmac_ft/model.pt",
-        history="results/explainers/lmac_ft/history.csv",
+        model="results/explainers/lmac_ft/seed{seed}/model.pt",
+        history="results/explainers/lmac_ft/seed{seed}/history.csv",
     params:
-        work="results/work/explainers/lmac_ft",
+        work="results/work/explainers/lmac_ft/seed{seed}",
         cfg=lookup(within=config, dpath="lmac"),
         ft=lookup(within=config, dpath="lmac_ft"),
         noise=lookup(within=config, dpath="noise"),
-        seed=lookup(within=config, dpath="seed"),
+        seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/train_lmac_ft.log",
+        "logs/explainers/lmac_ft/seed{seed}.log",
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/train_lmac_ft.tsv"
+        "benchmarks/explainers/lmac_ft/seed{seed}.tsv"
     threads: 4
     resources:
         gpu=1,
@@ -79,21 +79,21 @@ rule train_lmac_td:
         manifest=prepared("manifest.csv"),
         classifier="results/classifier/model.pt",
     output:
-        model="results/explainers/lmac_td_a{alpha}/model.pt",
-        history="results/explainers/lmac_td_a{alpha}/history.csv",
+        model="results/explainers/lmac_td_a{alpha}/seed{seed}/model.pt",
+        history="results/explainers/lmac_td_a{alpha}/seed{seed}/history.csv",
     params:
-        work="results/work/explainers/lmac_td_a{alpha}",
+        work="results/work/explainers/lmac_td_a{alpha}/seed{seed}",
         cfg=lookup(within=config, dpath="lmac_td"),
         noise=lookup(within=config, dpath="noise"),
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
-        seed=lookup(within=config, dpath="seed"),
+        seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/train_lmac_td_a{alpha}.log",
+        "logs/explainers/lmac_td_a{alpha}/seed{seed}.log",
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/train_lmac_td_a{alpha}.tsv"
+        "benchmarks/explainers/lmac_td_a{alpha}/seed{seed}.tsv"
     threads: 4
     resources:
         gpu=1,

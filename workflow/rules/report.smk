@@ -3,7 +3,7 @@
 
 rule metrics_table:
     input:
-        per_sample=per_method_condition("results/evaluation/{condition}/{method}.csv"),
+        per_sample=per_method_condition("results/evaluation/{condition}/{method}/seed{seed}.csv"),
         classifier_metrics="results/classifier/metrics.json",
     output:
         csv="results/tables/metrics.csv",
@@ -27,8 +27,8 @@ rule metrics_table:
 
 rule example_figure:
     input:
-        explanations=expand("results/explanations/{condition}/{method}.npz", method=METHODS,
-                            condition=CONDITIONS[0]),
+        explanations=expand("results/explanations/{condition}/{method}/seed{seed}.npz", method=METHODS,
+                            condition=CONDITIONS[0], seed=SEEDS[0]),
     output:
         png="results/figures/examples.png",
     params:

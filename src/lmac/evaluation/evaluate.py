@@ -119,7 +119,7 @@ def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str
                 gt = ground_truth(fe, item.target.to(dev), item.interferer.to(dev), events)
                 located = localisation_metrics(exp.mask, gt, job.iou_threshold)
             for i, idx in enumerate(pick):
-                rows.append({"id": data.ids[idx], "version": version, "condition": job.condition,
+                rows.append({"id": data.ids[idx], "version": version, "seed": job.seed, "condition": job.condition,
                              "method": job.method, "split": job.split, "label": classes[int(labels[i])],
                              "predicted": classes[int(exp.target[i])],
                              "correct": bool(labels[i].item() == exp.target[i].item()),

@@ -41,11 +41,12 @@ def aggregate(per_sample: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd
     for (condition, method, split), group in per_sample.groupby(["condition", "method", "split"], sort=False):
         accuracy = float(group["correct"].mean()) if "correct" in group else float("nan")
         seconds = float(group["explain_s"].mean()) if "explain_s" in group else float("nan")
+        n_seeds = int(group["seed"].nunique()) if "seed" in group else 1
         for metric in metrics:
             lo, hi = bootstrap_ci(group[metric].to_numpy(), n_boot, seed)
             rows.append({"condition": condition, "method": method, "split": split, "metric": metric,
                          "mean": group[metric].mean(), "ci_low": lo, "ci_high": hi,
-                         "n": int(group[metric].notna().sum()), "classifier_accuracy": accuracy,
+                         "n": int(group[metric].notna().sum()), "n_seeds": n_seeds, "classifier_accuracy": accuracy,
                          "explain_ms_per_clip": 1000 * seconds})
     return pd.DataFrame(rows)
 
