@@ -2,7 +2,8 @@
 
 Logs go to the rule's ``log:`` file (and stderr), torch uses the rule's ``threads``, and a bad
 input ends the job with the one-line :class:`~lmac.errors.LmacError` message in the log instead
-of a traceback, exit status 1.
+of a traceback, exit status 1. A finished job leaves its provenance record (code revision, packages,
+device, params) beside its first output (:mod:`lmac.provenance`).
 """
 
 from __future__ import annotations
@@ -16,16 +17,26 @@ import torch
 
 from .errors import LmacError
 from .logs import setup_logging
+from .provenance import job_record_path, write_job_record
 
 
-def run_step(snakemake, step: Callable[[], object]) -> None:
+def run_step(snakemake, step: Callable[[], object], provenance: bool = True) -> None:
     setup_logging(snakemake.log[0] if snakemake.log else None)
     torch.set_num_threads(max(1, int(snakemake.threads)))
     log = logging.getLogger(f"lmac.rule.{snakemake.rule}")
+    record = job_record_path(snakemake.output[0]) if provenance and snakemake.output else None
+    if record is not None:  # a failed rerun must not leave the previous run's record beside new outputs
+        record.unlink(missing_ok=True)
     t0 = time.monotonic()
     try:
         step()
     except LmacError as err:
         log.error("%s", err)
         sys.exit(1)
-    log.info("rule %s finished in %.1f s", snakemake.rule, time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    if record is not None:
+        try:
+            write_job_record(snakemake, seconds, record)
+        except Exception as err:  # noqa: BLE001 -- a missing record must not cost the job its outputs
+            log.warning("provenance record %s not written: %s", record, err)
+    log.info("rule %s finished in %.1f s", snakemake.rule, seconds)

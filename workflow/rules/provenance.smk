@@ -1,0 +1,23 @@
+# Provenance: one run-level record after the tables (every training and evaluation job also leaves
+# its own record beside its first output, written by lmac.workflow_step.run_step).
+
+
+rule provenance:
+    input:
+        tables="results/tables/metrics.json",
+    output:
+        "results/provenance.json",
+    params:
+        # the whole configuration (what `--configfile` and the schema defaults made of it); no
+        # single lookup() returns the root, and a config change should rewrite this record
+        config=config,
+    log:
+        "logs/report/provenance.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/provenance.py"

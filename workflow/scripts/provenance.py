@@ -1,0 +1,6 @@
+from lmac.provenance import write_run_record
+from lmac.workflow_step import run_step
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+# provenance=False: this job's output is itself the record
+run_step(sm, lambda: write_run_record(sm.output[0], sm.params.config, code_dir=sm.scriptdir), provenance=False)
