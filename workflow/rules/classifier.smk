@@ -1,8 +1,32 @@
 # Classifier: fine-tune (or train) CNN14 on the prepared dataset; the best epoch is exported.
 
 
+# A published checkpoint given by URL (config/paper.yaml: SpeechBrain's cnn14-esc50) is fetched here, on the
+# login node, into resources/checkpoints/classifier/<file name>; train_classifier reads the local copy.
+rule download_classifier:
+    output:
+        "resources/checkpoints/classifier/{checkpoint}",
+    wildcard_constraints:
+        checkpoint=CHECKPOINT_FILES,
+    params:
+        url=downloaded_checkpoint_setting("url"),
+        sha256=downloaded_checkpoint_setting("sha256"),
+    log:
+        "logs/classifier/download_{checkpoint}.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    retries: 2
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    script:
+        "../scripts/download_classifier.py"
+
+
 rule train_classifier:
     input:
+        unpack(classifier_init),
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
     output:

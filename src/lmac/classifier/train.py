@@ -4,14 +4,18 @@ As the reference classification recipe: Adam, plain cross-entropy, optional 0 dB
 (the paper-era classifier was trained with WHAM! mixed in), and the checkpoint with the best
 validation accuracy is exported to a stable path. Initialisation from a checkpoint given by path:
 an lmac classifier, or SpeechBrain's ``embedding_model.ckpt`` (+ optional ``classifier.ckpt``
-head, used only when its class count matches).
+head, used only when its class count matches). ``permute_labels: true`` in ``cfg`` (set by the
+data-randomisation sanity check, not a config key) trains on a seeded permutation of the
+training labels; ``metrics.json`` then also reports the accuracy on those permuted labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -25,13 +29,24 @@ from ..frontend import FrontEndConfig
 from ..io import write_csv, write_json
 from ..training import LoopSpec, pick_device, run_training, seed_everything
 from .model import AudioClassifier
+from .pretrained import is_url
 
 log = logging.getLogger("lmac.classifier")
+
+
+def permute_labels(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of ``labels`` (the same multiset, shuffled across clips)."""
+    labels = np.asarray(labels)
+    return labels[np.random.default_rng([int(seed), 0x5A17]).permutation(len(labels))]
 
 
 def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: str | None) -> None:
     if not init_checkpoint:
         return
+    for key, value in (("init_checkpoint", init_checkpoint), ("init_head", init_head)):
+        if is_url(value):  # the workflow's download_classifier rule fetches it to a local path first
+            raise LmacError(f"config key 'classifier.{key}': {value} is a URL; download it first "
+                            f"(snakemake download_classifier) or give a local path")
     payload = load_torch_file(init_checkpoint)
     if isinstance(payload, dict) and payload.get("kind") == "classifier":
         state = {k[len("net.embedding_model."):]: v for k, v in payload["state_dict"].items()
@@ -70,6 +85,11 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
     dev = pick_device(device)
     audio, manifest, classes = load_prepared(prepared_dir)
     train, valid, test = (split(audio, manifest, name) for name in ("train", "valid", "test"))
+    permuted = bool(cfg.get("permute_labels", False))
+    if permuted:  # the data-randomisation sanity check: fit labels that carry no information
+        train = dataclasses.replace(train, labels=permute_labels(train.labels, seed))
+        log.info("training labels permuted (seed %d): %.1f %% of clips keep their label", seed,
+                 100 * float((train.labels == split(audio, manifest, "train").labels).mean()))
     model = AudioClassifier(classes, cfg["width"], FrontEndConfig.from_dict(frontend), cfg.get("dropout", 0.2))
     _initialise(model, cfg.get("init_checkpoint"), cfg.get("init_head"))
     model.to(dev)
@@ -114,9 +134,14 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
     model.eval()
     with torch.no_grad():
         scores = {"valid": evaluate(valid), "test": evaluate(test)}
+        if permuted:  # memorisation of the permuted labels it was trained on
+            scores["train"] = evaluate(train)
     metrics = {"valid_accuracy": scores["valid"]["valid_acc"], "test_accuracy": scores["test"]["valid_acc"],
                "test_loss": scores["test"]["valid_loss"], "epochs": cfg["epochs"],
                "n_train": len(train), "n_valid": len(valid), "n_test": len(test), "classes": classes}
+    if permuted:
+        metrics.update(permuted_labels=True, train_accuracy=scores["train"]["valid_acc"])
+        log.info("accuracy on the permuted training labels %.4f", metrics["train_accuracy"])
     log.info("test accuracy %.4f, valid accuracy %.4f", metrics["test_accuracy"], metrics["valid_accuracy"])
     write_csv(out_history, pd.DataFrame(history))
     write_json(out_metrics, metrics)
