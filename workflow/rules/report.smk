@@ -1,4 +1,4 @@
-# Reporting: method × metric tables per condition (Markdown, CSV, LaTeX, JSON) and the example figure.
+# Reporting: method × metric tables per condition (Markdown, CSV, LaTeX, JSON).
 
 
 rule metrics_table:
@@ -25,17 +25,24 @@ rule metrics_table:
         "../scripts/metrics_table.py"
 
 
-rule example_figure:
+# the example figures and every other figure: workflow/rules/figures.smk
+
+
+# Paper vs. ours: every published number (config/published.yaml, or report.published) next to our mean [CI],
+# with Δ and the known reference defects that explain a difference.
+rule paper_tables:
     input:
-        explanations=expand("results/explanations/{condition}/{method}/seed{seed}.npz", method=METHODS,
-                            condition=CONDITIONS[0], seed=SEEDS[0]),
+        metrics="results/tables/metrics.csv",
+        classifier_metrics="results/classifier/metrics.json",
+        published=published_numbers,
     output:
-        png="results/figures/examples.png",
+        md="results/tables/paper_vs_ours.md",
+        tex="results/tables/paper_vs_ours.tex",
+        csv="results/tables/paper_vs_ours.csv",
     params:
-        methods=METHODS,
-        n_examples=lookup(within=config, dpath="report/n_examples"),
+        dataset=lookup(within=config, dpath="dataset/name"),
     log:
-        "logs/report/example_figure.log",
+        "logs/report/paper_tables.log",
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -43,4 +50,4 @@ rule example_figure:
         mem_mb=1000,
         runtime=5,
     script:
-        "../scripts/example_figure.py"
+        "../scripts/paper_tables.py"

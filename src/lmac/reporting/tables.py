@@ -51,8 +51,9 @@ def aggregate(per_sample: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd
     return pd.DataFrame(rows)
 
 
-def _arrow(metric: str, latex: bool = False) -> str:
-    better = DIRECTION.get(metric)
+def arrow(metric: str, latex: bool = False, direction: dict[str, bool] = DIRECTION) -> str:
+    """↑/↓ (or LaTeX arrows) for a metric with a known better direction, else nothing."""
+    better = direction.get(metric)
     if better is None:
         return ""
     if latex:
@@ -79,7 +80,7 @@ def to_markdown(table: pd.DataFrame, accuracy: float | None = None) -> str:
         n, acc = block["n"].max(), block["classifier_accuracy"].iloc[0]
         lines += [f"### Condition: {condition} (split {block['split'].iloc[0]}, n = {n} items; "
                   f"classifier accuracy on these inputs {100 * acc:.1f} %; mean [95 % bootstrap CI])", "",
-                  "| method | " + " | ".join(f"{m}{_arrow(m)}" for m in metrics) + " | ms/clip |",
+                  "| method | " + " | ".join(f"{m}{arrow(m)}" for m in metrics) + " | ms/clip |",
                   "|" + "---|" * (len(metrics) + 2)]
         for method, rows in block.groupby("method", sort=False):
             cells = rows.set_index("metric")
@@ -100,7 +101,7 @@ def to_latex(table: pd.DataFrame) -> str:
     out = []
     for condition, block, metrics in _blocks(table):
         out += [f"% condition: {condition}", r"\begin{tabular}{l" + "c" * len(metrics) + "}", r"\toprule",
-                "Method & " + " & ".join(_tex(m) + _arrow(m, latex=True) for m in metrics) + r" \\", r"\midrule"]
+                "Method & " + " & ".join(_tex(m) + arrow(m, latex=True) for m in metrics) + r" \\", r"\midrule"]
         for method, rows in block.groupby("method", sort=False):
             cells = rows.set_index("metric")
             values = []

@@ -1,0 +1,143 @@
+"""Figures, the HTML report and the `figures` target on a run of the whole DAG.
+
+The run (module fixture) uses ``tests/workflow/tiny.yaml`` shrunk to three methods (L-MAC, LMAC-TD at
+α 0 and 1, all-ones) in a temporary ``--directory``, so the repository's results/ are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+TINY = REPO / "tests" / "workflow" / "tiny.yaml"
+CAPTIONS = REPO / "workflow" / "report"
+
+CONDITIONS = ["clean", "mixture"]
+N_EXAMPLES = 2
+TRAINED = ["classifier", "lmac", "lmac_td_a0", "lmac_td_a1"]
+# every figure (PNG + PDF); examples: N_EXAMPLES clips on the first condition, one on the others
+FIGURES = ["metrics_faithfulness", "metrics_localisation", "alpha_ablation",
+           *(f"training/{m}" for m in TRAINED),
+           *(f"examples/clean/example{k}" for k in range(1, N_EXAMPLES + 1)), "examples/mixture/example1"]
+FIGURE_RULES = {"metrics_table_html", "faithfulness_bars", "localisation_bars", "alpha_ablation",
+                "training_curves", "example_figure", "figures"}
+# the caption of each result in the report (workflow/report/<caption>.rst)
+REPORTED = {"results/tables/metrics.html": "metrics_table",
+            "results/figures/metrics_faithfulness.png": "faithfulness_bars",
+            "results/figures/metrics_localisation.png": "localisation_bars",
+            "results/figures/alpha_ablation.png": "alpha_ablation",
+            **{f"results/figures/training/{m}.png": "training_curves" for m in TRAINED},
+            **{f"results/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")}}
+
+
+def snakemake(workdir: Path, configfile: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", SNAKEFILE, "--directory", workdir,
+                           "--configfile", configfile, "--workflow-profile", "none", *map(str, args)],
+                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    proc.output = proc.stdout + proc.stderr
+    return proc
+
+
+def show(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n--- output ---\n{proc.output}"
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """rule -> number of jobs, from the "Job stats" table Snakemake prints."""
+    counts: dict[str, int] = {}
+    for line in output.split("Job stats:", 1)[-1].splitlines():
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Path, Path]:
+    workdir = tmp_path_factory.mktemp("figures_run")
+    config = yaml.safe_load(TINY.read_text())
+    config["evaluation"]["methods"] = ["lmac", "lmac_td", "all_ones"]
+    config["evaluation"]["conditions"] = CONDITIONS
+    config["lmac_td"]["alphas"] = [0, 1]
+    config["report"]["n_examples"] = N_EXAMPLES
+    configfile = workdir / "figures.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(workdir, configfile, "--cores", 2, timeout=1200)
+    assert proc.returncode == 0, show(proc)
+    return workdir, configfile
+
+
+@pytest.mark.slow
+def test_every_figure_is_a_png_and_a_pdf(run):
+    workdir, _ = run
+    for name in FIGURES:
+        png, pdf = workdir / f"results/figures/{name}.png", workdir / f"results/figures/{name}.pdf"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000, name
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1_000, name
+    html = (workdir / "results/tables/metrics.html").read_text()
+    assert html.count("<table") == len(CONDITIONS)
+    for log in ["logs/report/faithfulness_bars.log", "logs/report/example_figure/mixture/example1.log",
+                "logs/report/training_curves/lmac_td_a1.log"]:
+        assert "finished in" in (workdir / log).read_text(), log
+
+
+@pytest.mark.slow
+def test_report_holds_every_figure_and_table_with_its_caption(run):
+    workdir, configfile = run
+    out = workdir / "report.html"
+    proc = snakemake(workdir, configfile, "--report", out, timeout=300)
+    assert proc.returncode == 0, show(proc)
+    text = out.read_text()
+    results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S).group(1))
+    assert set(results) == set(REPORTED)
+    for path, caption in REPORTED.items():
+        # the caption's first sentence up to its colon, wildcards filled in
+        lead = (CAPTIONS / f"{caption}.rst").read_text().split(":", 1)[0]
+        wildcards = {"model": Path(path).stem, "condition": Path(path).parent.name, "example": Path(path).stem[7:]}
+        lead = re.sub(r"\{\{ snakemake\.wildcards\.(\w+) \}\}", lambda m: wildcards[m.group(1)], lead)
+        assert " ".join(lead.split()) in " ".join(results[path]["caption"].split()), (path, lead)
+        assert results[path]["data_uri"].startswith("data:" + ("text/html" if path.endswith("html") else "image/png"))
+    assert results["results/figures/examples/mixture/example1.png"]["labels"] == {"condition": "mixture",
+                                                                                  "example": "1"}
+    categories = json.loads(re.search(r"var categories = (\{.*?\});\n", text, re.S).group(1))
+    assert set(categories) == {"Metrics", "Training", "Examples"}
+    assert set(categories["Examples"]) == set(CONDITIONS)
+    assert "lmac: L-MAC and LMAC-TD explanations, reproduced end to end." in text
+
+
+@pytest.mark.slow
+def test_make_figures_forcerun_list_reruns_only_figures_and_tables(run):
+    workdir, configfile = run
+    makefile = (REPO / "Makefile").read_text()
+    assert "$(BIN)/snakemake figures --cores $(CORES) --rerun-triggers mtime --forcerun $(FIGURE_RULES)" in makefile
+    rules = re.search(r"^FIGURE_RULES := (.*?)(?<!\\)$", makefile, re.S | re.M).group(1).replace("\\\n", " ").split()
+    proc = snakemake(workdir, configfile, "figures", "--rerun-triggers", "mtime", "--forcerun", *rules, "-n",
+                     timeout=120)
+    assert proc.returncode == 0, show(proc)
+    counts = job_counts(proc.output)
+    assert set(counts) == FIGURE_RULES | {"metrics_table", "paper_tables"}, show(proc)
+    assert counts["example_figure"] == N_EXAMPLES + len(CONDITIONS) - 1
+    assert counts["training_curves"] == len(TRAINED)
+
+
+@pytest.mark.slow
+def test_figures_target_after_deleting_figures_runs_only_figure_jobs(run):
+    workdir, configfile = run
+    shutil.rmtree(workdir / "results/figures")
+    proc = snakemake(workdir, configfile, "figures", "--cores", 2, timeout=600)
+    assert proc.returncode == 0, show(proc)
+    counts = job_counts(proc.output)
+    assert set(counts) == FIGURE_RULES - {"metrics_table_html"}, show(proc)
+    for name in FIGURES:
+        assert (workdir / f"results/figures/{name}.png").is_file() and (workdir / f"results/figures/{name}.pdf").is_file()
+    again = snakemake(workdir, configfile, "-n", timeout=120)
+    assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)
