@@ -199,3 +199,33 @@ def serve_files(directory, *, fail_first_n: int = 0, truncate_first_n: int = 0,
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# -- a prepared synthetic dataset with a random-weight classifier and L-MAC explainer ----------------
+
+TINY_SR = 16000
+TINY_SYNTH = {"n_classes": 3, "clips_per_class": 5, "n_folds": 5, "clip_seconds": 1.0, "sample_rate": TINY_SR,
+              "event_seconds": [0.2, 0.5], "event_snr_db": [0, 10], "n_distractors": [0, 1],
+              "distractor_snr_db": [-5, 5]}
+
+
+def make_tiny_prepared(root: Path) -> dict[str, str]:
+    """15 one-second clips (3 classes, folds 1-3 train / 4 valid / 5 test), prepared, plus a random-weight
+    width-1/16 classifier (``classifier.pt``, seed 0) and an L-MAC explainer for it (``lmac.pt``)."""
+    import torch
+
+    from lmac.classifier.model import AudioClassifier
+    from lmac.data.prepare import prepare_dataset
+    from lmac.data.synthetic import generate_synthetic_dataset
+    from lmac.explainers.lmac import LmacExplainer
+    from lmac.frontend import FrontEndConfig
+
+    generate_synthetic_dataset(root / "raw", TINY_SYNTH, FrontEndConfig(sample_rate=TINY_SR), seed=3)
+    prepare_dataset(root / "raw", root / "prepared", sample_rate=TINY_SR, clip_seconds=1.0,
+                    splits={"train": [1, 2, 3], "valid": [4], "test": [5]})
+    torch.manual_seed(0)
+    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
+    classifier.save(root / "classifier.pt")
+    LmacExplainer(classifier).save(root / "lmac.pt")
+    return {"root": str(root), "prepared": str(root / "prepared"), "classifier": str(root / "classifier.pt"),
+            "lmac": str(root / "lmac.pt"), "events": str(root / "raw" / "meta" / "ground_truth_masks.npz")}

@@ -2,43 +2,33 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from lmac.classifier.model import AudioClassifier
 from lmac.data.noise import GeneratedNoise
-from lmac.data.prepare import prepare_dataset
 from lmac.data.speech import SyntheticSpeech
-from lmac.data.synthetic import generate_synthetic_dataset
 from lmac.errors import LmacError
 from lmac.evaluation.evaluate import EvalJob, evaluate
 from lmac.evaluation.localisation import LOCALISATION_METRICS
 from lmac.evaluation.metrics import METRICS
-from lmac.explainers.lmac import LmacExplainer
 from lmac.explainers.registry import build_explainer, expand_methods, is_learned
-from lmac.frontend import FrontEndConfig
 from lmac.reporting.tables import aggregate, to_latex, to_markdown, to_nested, write_tables
 
-SR = 16000
-SYNTH = {"n_classes": 3, "clips_per_class": 5, "n_folds": 5, "clip_seconds": 1.0, "sample_rate": SR,
-         "event_seconds": [0.2, 0.5], "event_snr_db": [0, 10], "n_distractors": [0, 1], "distractor_snr_db": [-5, 5]}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
+
+SR = TINY_SR
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("eval")
-    generate_synthetic_dataset(root / "raw", SYNTH, FrontEndConfig(sample_rate=SR), seed=3)
-    prepare_dataset(root / "raw", root / "prepared", sample_rate=SR, clip_seconds=1.0,
-                    splits={"train": [1, 2, 3], "valid": [4], "test": [5]})
-    torch.manual_seed(0)
-    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
-    classifier.save(root / "classifier.pt")
-    LmacExplainer(classifier).save(root / "lmac.pt")
-    return {"root": root, "events": str(root / "raw" / "meta" / "ground_truth_masks.npz")}
+    return {**make_tiny_prepared(root), "root": root}
 
 
 def _run(setup, method: str, condition: str, **kw) -> tuple[pd.DataFrame, dict]:

@@ -133,6 +133,7 @@ class AllOnesExplainer(MapExplainer):
     """M = 1 (the reference's ``allones``): keeps everything, a floor/ceiling for the metrics."""
 
     name = "all_ones"
+    class_conditional = False
 
     def __init__(self, classifier: AudioClassifier):
         super().__init__(classifier)
@@ -145,6 +146,7 @@ class RandomExplainer(MapExplainer):
     """M = U(0, 1) ÷ max, seeded: what a map carrying no information about the classifier scores."""
 
     name = "random"
+    class_conditional = False
 
     def __init__(self, classifier: AudioClassifier, seed: int = 0):
         super().__init__(classifier)

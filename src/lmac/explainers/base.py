@@ -33,6 +33,10 @@ class Explainer(ABC):
     """Explains a frozen :class:`lmac.classifier.model.AudioClassifier`."""
 
     name: str = "explainer"
+    #: whether ``explain(wav, target)`` depends on ``target``. False for decoders that always mask
+    #: for the classifier's own decision (L-MAC, LMAC-TD) and for class-blind references
+    #: (all_ones, random); the random-logit sanity check is not applicable to those.
+    class_conditional: bool = True
 
     @abstractmethod
     def explain(self, wav: torch.Tensor, target: torch.Tensor | None = None) -> Explanation:

@@ -23,6 +23,7 @@ MASK_DOMAINS = ("log1p", "magnitude")
 
 class LmacExplainer(torch.nn.Module, Explainer):
     name = "lmac"
+    class_conditional = False  # the decoder reads hs, not a class: the mask explains the prediction
 
     def __init__(self, classifier: AudioClassifier, mask_domain: str = "log1p", frames: str = "pad"):
         super().__init__()

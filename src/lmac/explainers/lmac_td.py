@@ -163,6 +163,7 @@ class LmacTDExplainer(LmacTD, Explainer):
     """LMAC-TD behind the common :class:`Explainer` interface, with lmac checkpoints."""
 
     name = "lmac_td"
+    class_conditional = False  # the masker reads E(x) and hs, not a class: it explains the prediction
 
     def explain(self, wav: torch.Tensor, target: torch.Tensor | None = None) -> Explanation:
         with torch.no_grad():
