@@ -9,7 +9,8 @@ The class explained is the classifier's decision on the (contaminated) input, as
 the metrics compare f(masked-in) and f(masked-out) with f(input), all three classified from the
 explanation's log-spectrograms through ``classify_logspec``.
 Outputs: one CSV row per item (id, version, label, prediction, every faithfulness/complexity
-metric, every localisation metric against the item's ground-truth region, explanation time) and
+metric, every localisation metric against the item's ground-truth region, the ``extras`` columns of
+:mod:`lmac.evaluation.extras` (listenability, round trip, masking operators), explanation time) and
 an npz with the first ``keep_examples`` items' spectrograms, masks, inputs, clean targets and
 listenable explanations for figures; with ``keep_all_masks`` every item's mask (float16).
 """
@@ -31,6 +32,7 @@ from ..explainers.registry import build_explainer
 from ..io import save_npz, write_csv
 from ..training import format_duration, pick_device
 from .conditions import make_condition
+from .extras import EXTRAS, check_extras, extra_columns, extra_scores
 from .localisation import (LOCALISATION_METRICS, ground_truth, load_event_masks, localisation_metrics,
                            stack_event_masks)
 from .metrics import METRICS, all_metrics
@@ -59,6 +61,7 @@ class EvalJob:
     event_masks: str | None = None                 # the dataset's ground-truth event masks, if it has them
     noise_source: object = None                    # in_domain: anything with sample(length, generator)
     speech_source: object = None                   # speech: the same protocol
+    extras: tuple = EXTRAS                         # listenability, roundtrip, robustness (lmac.evaluation.extras)
 
     @classmethod
     def from_config(cls, config: dict, method: str, condition: str, *, explainer_path: str | None = None,
@@ -73,7 +76,8 @@ class EvalJob:
                    iou_threshold=ev["iou_threshold"], seed=config["seed"],
                    keep_examples=config["report"]["n_examples"], keep_all_masks=condition in ev["keep_masks"],
                    explainer_path=explainer_path, settings=config.get("baselines", {}).get(method, {}),
-                   event_masks=event_masks, noise_source=noise, speech_source=speech)
+                   event_masks=event_masks, noise_source=noise, speech_source=speech,
+                   extras=tuple(ev.get("extras", EXTRAS)))
 
 
 def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str, out_npz: str,
@@ -91,6 +95,7 @@ def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str
         pool=torch.from_numpy(np.ascontiguousarray(pool.audio[pool.rows])) if pool is not None else None,
         pool_ids=pool.ids if pool is not None else None)
     event_masks = load_event_masks(job.event_masks) if job.event_masks else None
+    extras = check_extras(job.extras)
     fe = classifier.frontend
     rows, masks = [], []
     examples: dict[str, list] = {"mask": [], "logspec": [], "waveform": [], "input": [], "target": []}
@@ -113,8 +118,11 @@ def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str
             with torch.no_grad():
                 # the unmasked reference goes through the same path as the masked inputs, so an
                 # all-ones mask gives identical logits (no float-noise "increases" counted by AI)
-                scores = all_metrics(classifier.classify_logspec(exp.logspec), classifier.classify_logspec(exp.masked_in),
+                reference = classifier.classify_logspec(exp.logspec)
+                scores = all_metrics(reference, classifier.classify_logspec(exp.masked_in),
                                      classifier.classify_logspec(exp.masked_out), exp.mask, exp.target)
+                extra = extra_scores(extras, classifier, exp, x, item.target.to(dev), item.interferer.to(dev),
+                                     reference, ids, job.seed, version)
                 events = stack_event_masks(event_masks, ids).to(dev) if event_masks is not None else None
                 gt = ground_truth(fe, item.target.to(dev), item.interferer.to(dev), events)
                 located = localisation_metrics(exp.mask, gt, job.iou_threshold)
@@ -125,6 +133,7 @@ def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str
                              "correct": bool(labels[i].item() == exp.target[i].item()),
                              **{m: float(scores[m][i]) for m in METRICS},
                              **{m: float(located[m][i]) for m in LOCALISATION_METRICS},
+                             **{m: float(extra[m][i]) for m in extra_columns(extras)},
                              "explain_s": seconds})
             if job.keep_all_masks:
                 masks.extend(exp.mask.cpu().half().numpy())

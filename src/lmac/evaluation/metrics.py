@@ -30,6 +30,8 @@ from __future__ import annotations
 import torch
 
 METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM")
+# the metrics that classify masked inputs (the rest read the map alone)
+FAITHFULNESS_METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn")
 HIGHER_IS_BETTER = {"AI": True, "AD": False, "AD_ref": False, "AG": True, "FF": True, "FidIn": True,
                     "SPS": True, "COMP": False, "MM": None}
 

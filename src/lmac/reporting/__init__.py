@@ -1,1 +1,8 @@
-"""Reporting: aggregated tables and figures from evaluation outputs."""
+"""Reporting: aggregated tables and figures from evaluation outputs.
+
+Tables: ``tables`` (metrics.{csv,md,tex,json}), ``html_table`` (its HTML for the report),
+``paper_tables``. Figures (PNG + PDF): ``metric_bars``, ``alpha_ablation``, ``training_curves``,
+``example_panels``, sharing ``plotting``; ``explanation_figure`` is ``lmac explain``'s per-file figure.
+Beyond the papers: ``clip_stats`` (per-clip pooling), ``beyond_tables`` / ``beyond_figures``
+(listenability, round trip, masking operators), ``rank_stability``, ``claims``.
+"""

@@ -1,0 +1,380 @@
+"""The papers' qualitative claims, checked on our numbers: PASS, FAIL or NOT RUN, never hidden.
+
+Claims live in a YAML file (``config/claims.yaml``; the rules and their margins are documented
+there). Each claim expands into comparisons, one per method × compared method × metric ×
+condition (or one per method for the randomisation rules). Every comparison reports what it
+measured: the method's mean [95 % CI], the compared method's, the paired difference's, the
+per-seed means, the numbers of clips and seeds, and its verdict under the claim's rule. CIs
+bootstrap clips, pooling the rows of every seed and contaminated version of a clip
+(:mod:`lmac.reporting.clip_stats`); differences are paired per (seed, clip, version), since every
+method is evaluated on identical inputs.
+
+A claim PASSes when all its comparisons pass (an intersection-union test: each comparison at the
+95 % level, no multiplicity correction needed for "all"), FAILs when any evaluated comparison
+fails, and is NOT RUN otherwise (some comparison lacks its method, condition, metric or file),
+with the reason in the comparison's ``note``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..errors import LmacError
+from ..evaluation.listenability import LISTENABILITY_HIGHER_IS_BETTER
+from ..evaluation.localisation import LOCALISATION_HIGHER_IS_BETTER
+from ..evaluation.metrics import HIGHER_IS_BETTER
+from ..io import write_csv, write_text
+from .clip_stats import format_ci, paired, per_seed_means, summary
+
+PAIRWISE = ("better", "not_worse")
+THRESHOLD = ("below", "above")
+RANDOMISATION = ("randomisation_degrades", "randomisation_insensitive")
+RULES = (*PAIRWISE, *THRESHOLD, *RANDOMISATION)
+DIRECTION = {**HIGHER_IS_BETTER, **LOCALISATION_HIGHER_IS_BETTER, **LISTENABILITY_HIGHER_IS_BETTER}
+PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"
+RULE_TEXT = {
+    "better": "CI of d·(method − versus) > 0",
+    "not_worse": "CI of d·(method − versus) > −margin",
+    "below": "CI of the mean < threshold",
+    "above": "CI of the mean > threshold",
+    "randomisation_degrades": "Spearman CI at the last cascading step < threshold",
+    "randomisation_insensitive": "Spearman CI at the last cascading step > threshold",
+}
+COLUMNS = ["claim", "rule", "metric", "condition", "method", "versus", "method_mean", "method_ci_low",
+           "method_ci_high", "versus_mean", "versus_ci_low", "versus_ci_high", "diff_mean", "diff_ci_low",
+           "diff_ci_high", "bound", "per_seed", "n_clips", "n_seeds", "verdict", "note"]
+
+
+@dataclass
+class Claim:
+    id: str
+    statement: str
+    source: str
+    rule: str
+    methods: list[str]
+    versus: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    conditions: list[str] | None = None
+    margin: dict[str, float] = field(default_factory=dict)
+    threshold: dict[str, float] | float | None = None
+    decoder: str | None = None
+
+
+def _names(value, where: str) -> list[str]:
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        raise LmacError(f"{where}: expected a name or a non-empty list of names, got {value!r}")
+    return list(values)
+
+
+def _numbers(value, keys: Sequence[str], where: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise LmacError(f"{where}: expected a mapping metric -> number, got {value!r}")
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise LmacError(f"{where}: no value for metric(s) {', '.join(missing)}")
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise LmacError(f"{where}.{k}: expected a number, got {v!r}")
+    return {k: float(v) for k, v in value.items()}
+
+
+def parse_claims(data, source: str = "claims") -> list[Claim]:
+    """Claims from the parsed YAML (``{claims: [...]}``); one-line :class:`LmacError` naming a bad entry."""
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list) or not data["claims"]:
+        raise LmacError(f"{source}: expected a mapping with a non-empty list 'claims'")
+    claims, seen = [], set()
+    for i, entry in enumerate(data["claims"]):
+        where = f"{source}: claims[{i}]"
+        if not isinstance(entry, dict):
+            raise LmacError(f"{where}: expected a mapping, got {entry!r}")
+        for key in ("id", "statement", "source", "rule", "method"):
+            if key not in entry:
+                raise LmacError(f"{where}: missing key '{key}'")
+        where = f"{source}: claim '{entry['id']}'"
+        unknown = set(entry) - {"id", "statement", "source", "rule", "method", "versus", "metrics", "conditions",
+                                "margin", "threshold", "decoder"}
+        if unknown:
+            raise LmacError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        if entry["id"] in seen:
+            raise LmacError(f"{where}: duplicate id")
+        seen.add(entry["id"])
+        rule = entry["rule"]
+        if rule not in RULES:
+            raise LmacError(f"{where}: rule = {rule!r}: must be one of {', '.join(RULES)}")
+        claim = Claim(id=str(entry["id"]), statement=str(entry["statement"]), source=str(entry["source"]), rule=rule,
+                      methods=_names(entry["method"], f"{where}.method"))
+        if rule in RANDOMISATION:
+            if not isinstance(entry.get("decoder"), str):
+                raise LmacError(f"{where}: rule {rule} needs 'decoder' (fixed, retrained or none)")
+            threshold = entry.get("threshold")
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+                raise LmacError(f"{where}.threshold: expected a number, got {threshold!r}")
+            claim.decoder, claim.threshold = entry["decoder"], float(threshold)
+        else:
+            claim.metrics = _names(entry.get("metrics"), f"{where}.metrics")
+            bad = [m for m in claim.metrics if DIRECTION.get(m) is None and rule in PAIRWISE]
+            if bad:
+                raise LmacError(f"{where}.metrics: '{bad[0]}' has no better direction (known: "
+                                f"{', '.join(m for m, d in DIRECTION.items() if d is not None)})")
+            if entry.get("conditions") is not None:
+                claim.conditions = _names(entry["conditions"], f"{where}.conditions")
+            if rule in PAIRWISE:
+                claim.versus = _names(entry.get("versus"), f"{where}.versus")
+                if rule == "not_worse":
+                    claim.margin = _numbers(entry.get("margin"), claim.metrics, f"{where}.margin")
+            else:
+                claim.threshold = _numbers(entry.get("threshold"), claim.metrics, f"{where}.threshold")
+        claims.append(claim)
+    return claims
+
+
+def load_claims(path: str | os.PathLike) -> list[Claim]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise LmacError(f"{path}: no such claims file") from None
+    except yaml.YAMLError as err:
+        raise LmacError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return parse_claims(data, str(path))
+
+
+def claim_methods(claims: Sequence[Claim]) -> list[str]:
+    """Every evaluated method the claims compare (randomisation claims read the sanity summary instead)."""
+    names = [m for c in claims if c.rule not in RANDOMISATION for m in (*c.methods, *c.versus)]
+    return list(dict.fromkeys(names))
+
+
+# -- checking ---------------------------------------------------------------------------------------
+
+
+def _row(claim: Claim, **values) -> dict:
+    return {**dict.fromkeys(COLUMNS, np.nan), "claim": claim.id, "rule": claim.rule, "versus": "", "note": "",
+            "per_seed": "", **values}
+
+
+def _seeds_text(means: dict[int, float]) -> str:
+    return "; ".join(f"{s}: {v:+.3f}" if np.isfinite(v) else f"{s}: –" for s, v in means.items())
+
+
+def _missing(frame: pd.DataFrame, methods: Sequence[str], condition: str, metric: str) -> str:
+    if condition not in set(frame["condition"]):
+        return f"condition {condition} not evaluated"
+    present = set(frame.loc[frame["condition"] == condition, "method"])
+    absent = [m for m in methods if m not in present]
+    if absent:
+        return f"method {', '.join(absent)} not evaluated on {condition}"
+    if metric not in frame.columns:
+        return f"metric {metric} not in the per-sample results (evaluation.extras off?)"
+    return ""
+
+
+def _pairwise(claim: Claim, frame: pd.DataFrame, method: str, versus: str, metric: str, condition: str,
+              n_boot: int, seed: int) -> dict:
+    row = _row(claim, metric=metric, condition=condition, method=method, versus=versus)
+    reason = _missing(frame, [method, versus], condition, metric)
+    if reason:
+        return {**row, "verdict": NOT_RUN, "note": reason}
+    pairs = paired(frame, metric, method, versus, condition).dropna(subset=["a", "b"])
+    if pairs.empty:
+        return {**row, "verdict": NOT_RUN, "note": f"no item where both {method} and {versus} have {metric}"}
+    a, b, d = (summary(pairs[k], pairs["id"], n_boot, seed) for k in ("a", "b", "diff"))
+    direction = 1.0 if DIRECTION[metric] else -1.0
+    # the CI's end on the "worse" side, in the better direction
+    lower = d["ci_low"] if direction > 0 else -d["ci_high"]
+    margin = 0.0 if claim.rule == "better" else claim.margin[metric]
+    verdict = PASS if lower > -margin else FAIL
+    return {**row, "method_mean": a["mean"], "method_ci_low": a["ci_low"], "method_ci_high": a["ci_high"],
+            "versus_mean": b["mean"], "versus_ci_low": b["ci_low"], "versus_ci_high": b["ci_high"],
+            "diff_mean": d["mean"], "diff_ci_low": d["ci_low"], "diff_ci_high": d["ci_high"],
+            "bound": margin, "per_seed": _seeds_text(per_seed_means(pairs["diff"], pairs["seed"])),
+            "n_clips": d["n_clips"], "n_seeds": int(pairs["seed"].nunique()), "verdict": verdict}
+
+
+def _threshold(claim: Claim, frame: pd.DataFrame, method: str, metric: str, condition: str, n_boot: int,
+               seed: int) -> dict:
+    row = _row(claim, metric=metric, condition=condition, method=method)
+    reason = _missing(frame, [method], condition, metric)
+    if reason:
+        return {**row, "verdict": NOT_RUN, "note": reason}
+    rows = frame[(frame["condition"] == condition) & (frame["method"] == method)].dropna(subset=[metric])
+    if rows.empty:
+        return {**row, "verdict": NOT_RUN, "note": f"{method} has no {metric} value on {condition}"}
+    s = summary(rows[metric], rows["id"], n_boot, seed)
+    limit = claim.threshold[metric]
+    ok = s["ci_high"] < limit if claim.rule == "below" else s["ci_low"] > limit
+    return {**row, "method_mean": s["mean"], "method_ci_low": s["ci_low"], "method_ci_high": s["ci_high"],
+            "bound": limit, "per_seed": _seeds_text(per_seed_means(rows[metric], rows["seed"])),
+            "n_clips": s["n_clips"], "n_seeds": int(rows["seed"].nunique()), "verdict": PASS if ok else FAIL}
+
+
+def _randomisation(claim: Claim, cascading: pd.DataFrame | None, method: str, why_missing: str) -> dict:
+    row = _row(claim, metric="spearman", condition="clean", method=method, versus=f"decoder {claim.decoder}")
+    if cascading is None:
+        return {**row, "verdict": NOT_RUN, "note": why_missing}
+    needed = ["method", "decoder", "step", "spearman_mean", "spearman_ci_low", "spearman_ci_high"]
+    lacking = [c for c in needed if c not in cascading.columns]
+    if lacking:
+        return {**row, "verdict": NOT_RUN, "note": f"cascading summary lacks {', '.join(lacking)}"}
+    rows = cascading[(cascading["method"] == method) & (cascading["decoder"] == claim.decoder)]
+    rows = rows.dropna(subset=["spearman_mean"])
+    if rows.empty:
+        return {**row, "verdict": NOT_RUN, "note": f"no cascading result for {method} with decoder {claim.decoder}"}
+    last = rows.loc[rows["step"].astype(int).idxmax()]
+    lo, hi = float(last["spearman_ci_low"]), float(last["spearman_ci_high"])
+    ok = hi < claim.threshold if claim.rule == "randomisation_degrades" else lo > claim.threshold
+    block = f", block {last['block']}" if "block" in last else ""
+    return {**row, "method_mean": float(last["spearman_mean"]), "method_ci_low": lo, "method_ci_high": hi,
+            "bound": claim.threshold, "n_clips": int(last["n"]) if "n" in last else np.nan,
+            "n_seeds": int(last["n_seeds"]) if "n_seeds" in last else np.nan,
+            "note": f"last step {int(last['step'])}{block}", "verdict": PASS if ok else FAIL}
+
+
+def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.DataFrame | None = None,
+                 conditions: Sequence[str] = (), n_boot: int = 1000, seed: int = 0,
+                 cascading_missing: str = "no cascading-randomisation summary (results/sanity/cascading_summary.csv)"
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comparisons, verdicts): one row per comparison, one per claim (see the module docstring)."""
+    for key, default in (("seed", 0), ("version", 0)):
+        if key not in frame.columns:
+            frame = frame.assign(**{key: default})
+    rows = []
+    for claim in claims:
+        if claim.rule in RANDOMISATION:
+            rows += [_randomisation(claim, cascading, m, cascading_missing) for m in claim.methods]
+            continue
+        for condition in claim.conditions or list(conditions):
+            for metric in claim.metrics:
+                for method in claim.methods:
+                    if claim.rule in PAIRWISE:
+                        rows += [_pairwise(claim, frame, method, v, metric, condition, n_boot, seed) for v in claim.versus]
+                    else:
+                        rows.append(_threshold(claim, frame, method, metric, condition, n_boot, seed))
+    comparisons = pd.DataFrame(rows, columns=COLUMNS)
+    verdicts = []
+    for claim in claims:
+        mine = comparisons[comparisons["claim"] == claim.id]
+        counts = mine["verdict"].value_counts()
+        n_fail, n_pass = int(counts.get(FAIL, 0)), int(counts.get(PASS, 0))
+        verdict = FAIL if n_fail else PASS if n_pass == len(mine) and len(mine) else NOT_RUN
+        verdicts.append({"claim": claim.id, "statement": claim.statement, "source": claim.source, "rule": claim.rule,
+                         "decision": RULE_TEXT[claim.rule], "verdict": verdict, "passed": n_pass, "failed": n_fail,
+                         "not_run": len(mine) - n_pass - n_fail, "comparisons": len(mine)})
+    return comparisons, pd.DataFrame(verdicts)
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+
+def _rule_bound(row) -> str:
+    if row["rule"] == "better":
+        return "> 0"
+    if row["rule"] == "not_worse":
+        return f"> −{row['bound']:g}"
+    if row["rule"] in ("below", "randomisation_degrades"):
+        return f"< {row['bound']:g}"
+    return f"> {row['bound']:g}"
+
+
+def to_markdown(comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] = (),
+                conditions: Sequence[str] = ()) -> str:
+    n_seeds = len(seeds)
+    lines = ["## Claims of the papers, checked", "",
+             f"Seeds {', '.join(map(str, seeds)) or '–'}; conditions {', '.join(conditions) or '–'}. Means with 95 % "
+             "bootstrap CIs over clips (all seeds pooled); differences paired per item; d = +1 where higher is "
+             "better, −1 where lower is. A claim passes only if every comparison passes; NOT RUN: data missing "
+             "(see the note).", ""]
+    if 0 < n_seeds < 3:
+        lines += [f"**Only {n_seeds} seed(s): verdicts are preliminary (the check is meant for ≥ 3).**", ""]
+    lines += ["| claim | statement | rule | verdict | passed / failed / not run |", "|---|---|---|---|---|"]
+    for v in verdicts.itertuples():
+        lines.append(f"| {v.claim} | {v.statement} | {v.decision} | **{v.verdict}** | "
+                     f"{v.passed} / {v.failed} / {v.not_run} |")
+    lines.append("")
+    for v in verdicts.itertuples():
+        mine = comparisons[comparisons["claim"] == v.claim]
+        lines += [f"### {v.claim}: {v.verdict}", "", f"{v.statement}. Source: {v.source}. Rule: {v.decision}.", "",
+                  "| metric | condition | method | versus | method mean [CI] | versus mean [CI] | Δ mean [CI] "
+                  "| per-seed Δ or mean | bound | n clips / seeds | verdict | note |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for _, r in mine.iterrows():
+            seeds_n = "–" if pd.isna(r["n_clips"]) else f"{int(r['n_clips'])} / {int(r['n_seeds'])}"
+            lines.append(" | ".join([
+                f"| {r['metric']}", str(r["condition"]), str(r["method"]), str(r["versus"]) or "–",
+                format_ci(r["method_mean"], r["method_ci_low"], r["method_ci_high"]),
+                format_ci(r["versus_mean"], r["versus_ci_low"], r["versus_ci_high"]),
+                format_ci(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]),
+                r["per_seed"] or "–", _rule_bound(r), seeds_n, f"**{r['verdict']}**", f"{r['note']} |"]))
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _tex(text: object) -> str:
+    return (str(text).replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
+            .replace("&", r"\&").replace("α", r"$\alpha$").replace("−", "-").replace("·", r"$\cdot$")
+            .replace("≥", r"$\geq$"))
+
+
+def to_latex(verdicts: pd.DataFrame) -> str:
+    lines = [r"\begin{tabular}{p{0.5\linewidth}lc}", r"\toprule", r"Claim & Verdict & Passed / failed / not run \\",
+             r"\midrule"]
+    for v in verdicts.itertuples():
+        lines.append(f"{_tex(v.statement)} & {_tex(v.verdict)} & {v.passed} / {v.failed} / {v.not_run} " + r"\\")
+    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}", ""])
+
+
+def to_html(comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] = ()) -> str:
+    """The verdicts and every comparison as one standalone page (the Snakemake report shows HTML inline)."""
+    from .html_table import STYLE
+
+    shown = comparisons.assign(**{
+        "method mean [CI]": [format_ci(*r) for r in comparisons[["method_mean", "method_ci_low", "method_ci_high"]].to_numpy()],
+        "versus mean [CI]": [format_ci(*r) for r in comparisons[["versus_mean", "versus_ci_low", "versus_ci_high"]].to_numpy()],
+        "Δ mean [CI]": [format_ci(*r) for r in comparisons[["diff_mean", "diff_ci_low", "diff_ci_high"]].to_numpy()],
+        "bound": [_rule_bound(r) for _, r in comparisons.iterrows()]})
+    shown = shown[["claim", "metric", "condition", "method", "versus", "method mean [CI]", "versus mean [CI]",
+                   "Δ mean [CI]", "per_seed", "bound", "n_clips", "n_seeds", "verdict", "note"]]
+    table = verdicts[["claim", "statement", "source", "decision", "verdict", "passed", "failed", "not_run"]]
+    return "\n".join([
+        "<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>Claims</title>', f"<style>{STYLE}</style></head><body>",
+        f"<p>The papers' claims on our numbers (seeds {html.escape(', '.join(map(str, seeds)) or '–')}): 95 % "
+        "bootstrap CIs over clips, differences paired per item; NOT RUN = data missing (see the note).</p>",
+        table.to_html(index=False, border=0, na_rep=""), "<h3>Comparisons</h3>",
+        shown.to_html(index=False, border=0, na_rep="–"), "</body></html>", ""])
+
+
+def write_claims(claims_file: str | os.PathLike, per_sample: pd.DataFrame, out_csv, out_md, out_tex,
+                 cascading_csv: str | os.PathLike | None = None, conditions: Sequence[str] = (),
+                 seeds: Sequence[int] = (), n_boot: int = 1000, seed: int = 0,
+                 out_html: str | os.PathLike | None = None, cascading_missing: str | None = None) -> pd.DataFrame:
+    """Check the claims of ``claims_file`` on ``per_sample`` and write the comparisons (CSV) and tables.
+
+    Without ``cascading_csv`` the randomisation claims are NOT RUN, with ``cascading_missing`` as the reason.
+    """
+    claims = load_claims(claims_file)
+    cascading = None
+    missing = cascading_missing or "no cascading-randomisation summary (the sanity checks were not run)"
+    if cascading_csv is not None:
+        try:
+            cascading = pd.read_csv(cascading_csv)
+        except FileNotFoundError:
+            missing = f"{cascading_csv}: not produced"
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise LmacError(f"{cascading_csv}: not a readable CSV ({err})") from None
+    comparisons, verdicts = check_claims(claims, per_sample, cascading, conditions, n_boot, seed, missing)
+    statements = verdicts.set_index("claim")["statement"]
+    write_csv(out_csv, comparisons.assign(statement=comparisons["claim"].map(statements)))
+    write_text(out_md, to_markdown(comparisons, verdicts, seeds, conditions))
+    write_text(out_tex, to_latex(verdicts))
+    if out_html:
+        write_text(out_html, to_html(comparisons, verdicts, seeds))
+    return verdicts

@@ -1,0 +1,145 @@
+# Checks beyond the papers (issue #7): listenability, round-trip faithfulness and masking-operator robustness
+# tables and figures (from the evaluation's extra per-clip columns, evaluation.extras), the papers' claims on
+# claims.seeds, and the sanity checks. `snakemake checks` makes them all; `snakemake claims` only the claims.
+
+
+rule listenability_table:
+    input:
+        per_sample=per_method_condition("results/evaluation/{condition}/{method}/seed{seed}.csv"),
+    output:
+        csv="results/tables/listenability.csv",
+        md="results/tables/listenability.md",
+        tex="results/tables/listenability.tex",
+    params:
+        kind="listenability",
+        n_boot=lookup(within=config, dpath="report/n_boot"),
+        seed=lookup(within=config, dpath="seed"),
+    log:
+        "logs/checks/listenability_table.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/beyond_table.py"
+
+
+use rule listenability_table as roundtrip_table with:
+    output:
+        csv="results/tables/roundtrip.csv",
+        md="results/tables/roundtrip.md",
+        tex="results/tables/roundtrip.tex",
+    params:
+        kind="roundtrip",
+        n_boot=lookup(within=config, dpath="report/n_boot"),
+        seed=lookup(within=config, dpath="seed"),
+    log:
+        "logs/checks/roundtrip_table.log",
+
+
+# the operator table and the rank stability of the methods between operators (its own CSV)
+use rule listenability_table as robustness_table with:
+    output:
+        csv="results/tables/robustness.csv",
+        ranks="results/tables/robustness_ranks.csv",
+        md="results/tables/robustness.md",
+        tex="results/tables/robustness.tex",
+    params:
+        kind="robustness",
+        n_boot=lookup(within=config, dpath="report/n_boot"),
+        seed=lookup(within=config, dpath="seed"),
+    log:
+        "logs/checks/robustness_table.log",
+
+
+rule listenability_figure:
+    input:
+        table="results/tables/listenability.csv",
+    output:
+        png=report("results/figures/listenability.png", caption="../report/listenability.rst",
+                   category="Beyond the papers", subcategory="Listenability", labels={"figure": "listenability"}),
+        pdf="results/figures/listenability.pdf",
+    params:
+        kind="listenability",
+    log:
+        "logs/checks/listenability_figure.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/beyond_figure.py"
+
+
+use rule listenability_figure as roundtrip_figure with:
+    input:
+        table="results/tables/roundtrip.csv",
+    output:
+        png=report("results/figures/roundtrip.png", caption="../report/roundtrip.rst",
+                   category="Beyond the papers", subcategory="Round-trip faithfulness", labels={"figure": "round trip"}),
+        pdf="results/figures/roundtrip.pdf",
+    params:
+        kind="roundtrip",
+    log:
+        "logs/checks/roundtrip_figure.log",
+
+
+use rule listenability_figure as robustness_figure with:
+    input:
+        table="results/tables/robustness_ranks.csv",
+    output:
+        png=report("results/figures/robustness.png", caption="../report/robustness.rst",
+                   category="Beyond the papers", subcategory="Masking-operator robustness",
+                   labels={"figure": "rank stability"}),
+        pdf="results/figures/robustness.pdf",
+    params:
+        kind="robustness",
+    log:
+        "logs/checks/robustness_figure.log",
+
+
+# the papers' qualitative claims (config/claims.yaml) on every claims seed, each PASS / FAIL / NOT RUN
+rule claims:
+    input:
+        per_sample=claims_evaluations,
+        cascading=cascading_summary,
+        claims=CLAIMS_FILE,
+    output:
+        csv="results/tables/claims.csv",
+        md="results/tables/claims.md",
+        tex="results/tables/claims.tex",
+        html=report("results/tables/claims.html", caption="../report/claims.rst", category="Beyond the papers",
+                    subcategory="Claims", labels={"table": "claims"}),
+    params:
+        conditions=CLAIMS_CONDITIONS,
+        randomisation=lookup(within=config, dpath="claims/randomisation"),
+        seeds=lookup(within=config, dpath="claims/seeds"),
+        n_boot=lookup(within=config, dpath="report/n_boot"),
+        seed=lookup(within=config, dpath="seed"),
+    log:
+        "logs/checks/claims.log",
+    conda:
+        "../envs/lmac.yaml"
+    localrule: True
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/claims.py"
+
+
+rule checks:
+    localrule: True
+    input:
+        sanity_outputs,
+        rules.listenability_table.output,
+        rules.roundtrip_table.output,
+        rules.robustness_table.output,
+        rules.listenability_figure.output,
+        rules.roundtrip_figure.output,
+        rules.robustness_figure.output,
+        rules.claims.output,
