@@ -31,5 +31,51 @@ lint: $(STAMP)
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n
 
+# Figures and tables from finished results (README, "Figures and tables"): the figure and table rules
+# are forced to rerun; upstream jobs run only if an output is missing or older than its inputs
+# (--rerun-triggers mtime: an edited script or config does not retrain here; `make reproduce` does).
+#   make figures   every table (results/tables/) and figure (results/figures/, PNG + PDF)
+#   make report    the self-contained HTML report of them, results/report.html
+FIGURE_RULES := metrics_table paper_tables metrics_table_html faithfulness_bars localisation_bars \
+	alpha_ablation training_curves example_figure
+
+.PHONY: figures report
+
+figures: $(STAMP)
+	$(BIN)/snakemake figures --cores $(CORES) --rerun-triggers mtime --forcerun $(FIGURE_RULES)
+
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html
+
+# Checks beyond the papers (README, "Beyond the papers"): listenability, round-trip and masking-operator
+# tables and figures, the sanity checks and the papers' claims on claims.seeds (trains those seeds' explainers)
+#   make checks    all of them;   make claims   only results/tables/claims.*
+.PHONY: checks claims
+
+checks: $(STAMP)
+	$(BIN)/snakemake checks --cores $(CORES)
+
+claims: $(STAMP)
+	$(BIN)/snakemake claims --cores $(CORES)
+
 clean-results:
-	rm -rf results/data results/classifier results/explainers results/explanations results/evaluation results/tables results/figures results/work logs benchmarks/*.tsv .snakemake
+	rm -rf results/data results/classifier results/explainers results/explanations results/evaluation results/tables results/figures results/provenance.json results/work logs benchmarks/*.tsv .snakemake
+
+# DVC versions the results; Snakemake alone runs the workflow (README, "Versioning with DVC"):
+#   make dvc-track   dvc add the results worth keeping; then `git add` the *.dvc pointers it prints, commit
+#   make dvc-push    upload them to the default DVC remote (`dvc remote add -d NAME URL`), or DVC_REMOTE=NAME
+#   make restore     on a fresh clone: dvc pull, then snakemake --touch, so `make figures` retrains nothing
+# SNAKEMAKE_ARGS go to restore's snakemake calls, e.g. SNAKEMAKE_ARGS="--configfile config/paper.yaml".
+DVC_REMOTE ?=
+SNAKEMAKE_ARGS ?=
+
+.PHONY: dvc-track dvc-push restore
+
+dvc-track: $(STAMP)
+	$(BIN)/python -m lmac.versioning track
+
+dvc-push: $(STAMP)
+	$(BIN)/dvc push $(if $(DVC_REMOTE),--remote $(DVC_REMOTE))
+
+restore: $(STAMP)
+	$(BIN)/python -m lmac.versioning restore --cores $(CORES) $(if $(DVC_REMOTE),--remote $(DVC_REMOTE)) -- $(SNAKEMAKE_ARGS)

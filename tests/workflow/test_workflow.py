@@ -34,7 +34,8 @@ RANGES = {"AI": (0, 100), "AD": (0, 100), "AD_ref": (0, 100), "AG": (0, 100), "F
           "FidIn": (0, 1), "SPS": (0, 1), "COMP": (0, math.inf), "MM": (0, 1),
           "RMA": (0, 1), "RRA": (0, 1), "PG": (0, 1), "IoU": (0, 1)}
 RULES = ["synthesize_dataset", "prepare_dataset", "train_classifier", "train_lmac", "train_lmac_ft",
-         "train_lmac_td", "evaluate", "example_figure", "metrics_table"]
+         "train_lmac_td", "evaluate", "metrics_table", "paper_tables", "metrics_table_html", "faithfulness_bars",
+         "localisation_bars", "alpha_ablation", "training_curves", "example_figure", "provenance"]
 # what tests/workflow/tiny.yaml evaluates: lmac_td expands to one method per α (0 and 0.75)
 TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "all_ones"]
 TINY_CONDITIONS = ["clean", "mixture"]
@@ -48,7 +49,16 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "train_lmac_td": ["logs/explainers/lmac_td_a0/seed1234.log", "logs/explainers/lmac_td_a0.75/seed1234.log"],
     "evaluate": [f"logs/evaluate/{c}/{m}/seed1234.log" for c in TINY_CONDITIONS for m in TINY_METHODS],
     "metrics_table": ["logs/report/metrics_table.log"],
-    "example_figure": ["logs/report/example_figure.log"],
+    "paper_tables": ["logs/report/paper_tables.log"],
+    "metrics_table_html": ["logs/report/metrics_table_html.log"],
+    "faithfulness_bars": ["logs/report/faithfulness_bars.log"],
+    "localisation_bars": ["logs/report/localisation_bars.log"],
+    "alpha_ablation": ["logs/report/alpha_ablation.log"],
+    "training_curves": [f"logs/report/training_curves/{m}.log" for m in ["classifier", *TINY_METHODS[:4]]],
+    # report.n_examples (2) clips on the first condition, one on the others
+    "example_figure": ["logs/report/example_figure/clean/example1.log", "logs/report/example_figure/clean/example2.log",
+                       "logs/report/example_figure/mixture/example1.log"],
+    "provenance": ["logs/report/provenance.log"],
 }
 BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/lmac/seed1234.tsv",
               "benchmarks/explainers/lmac_ft/seed1234.tsv", "benchmarks/explainers/lmac_td_a0/seed1234.tsv",
@@ -176,7 +186,7 @@ def test_metrics_json(tiny_run):
 
 @pytest.mark.slow
 def test_example_figure_is_a_png(tiny_run):
-    png = tiny_run / "results/figures/examples.png"
+    png = tiny_run / "results/figures/examples/mixture/example1.png"
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 5_000

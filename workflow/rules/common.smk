@@ -1,12 +1,15 @@
 # Config validation and target helpers (no rules here).
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from lmac.classifier import pretrained
 from lmac.config import check_config
 from lmac.errors import LmacError
 from lmac.explainers.registry import expand_methods, is_learned
+from lmac.reporting.claims import claim_methods, load_claims
 
 try:
     # a one-line message naming the key, before any job is scheduled
@@ -72,3 +75,146 @@ def evaluation_config(wildcards):
             "dataset": {"sample_rate": config["dataset"]["sample_rate"]},
             "report": {"n_examples": config["report"]["n_examples"]},
             "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})}}
+
+
+# figures (workflow/rules/figures.smk)
+# the models with a training history: the classifier and every learned explainer
+TRAINED_MODELS = ["classifier", *(m for m in METHODS if is_learned(m))]
+
+
+def training_histories(wildcards):
+    """One history per run: the classifier's, or the explainer's for every seed in `seeds`."""
+    if wildcards.model == "classifier":
+        return ["results/classifier/history.csv"]
+    return expand("results/explainers/{model}/seed{seed}/history.csv", model=wildcards.model, seed=SEEDS)
+
+
+def training_runs(wildcards):
+    """The legend labels of training_histories, in its order."""
+    seeds = [config["seed"]] if wildcards.model == "classifier" else SEEDS
+    return [f"seed {seed}" for seed in seeds]
+
+
+def example_explanations(wildcards):
+    """Every method's explanations on one condition (the figure's rows), from the first of `seeds`."""
+    return expand("results/explanations/{condition}/{method}/seed{seed}.npz", condition=wildcards.condition,
+                  method=METHODS, seed=SEEDS[0])
+
+
+def figure_targets():
+    """Every table and figure (PNG + PDF); examples: `report.n_examples` clips on the first condition, one on the others."""
+    tables = expand("results/tables/metrics.{ext}", ext=["csv", "md", "tex", "json", "html"])
+    figures = ["metrics_faithfulness", "metrics_localisation", *(f"training/{m}" for m in TRAINED_MODELS)]
+    if "lmac_td" in EVAL["methods"] and config.get("lmac_td", {}).get("alphas"):
+        figures.append("alpha_ablation")
+    n_first = config["report"]["n_examples"]
+    figures += [f"examples/{condition}/example{k}" for i, condition in enumerate(CONDITIONS)
+                for k in range(1, (n_first if i == 0 else 1) + 1)]
+    return [*tables, *expand("results/figures/{name}.{ext}", name=figures, ext=["png", "pdf"])]
+
+
+# classifier checkpoints given by URL (classifier.init_checkpoint / init_head) and the paper tables
+try:
+    # {config key: local file}: URL-valued keys are fetched by download_classifier
+    CLASSIFIER_DOWNLOADS = pretrained.downloads(config["classifier"])
+except LmacError as err:
+    raise WorkflowError(str(err)) from None
+# download_classifier's file names; a pattern matching nothing when no checkpoint is a URL
+CHECKPOINT_FILES = "|".join(re.escape(Path(path).name) for path in CLASSIFIER_DOWNLOADS.values()) or "(?!)"
+
+
+def classifier_init(wildcards):
+    """The checkpoint files train_classifier starts from: downloaded copies of URLs, local paths as given."""
+    return pretrained.local_inputs(config["classifier"])
+
+
+def downloaded_checkpoint_setting(key):
+    """Input function: the classifier config value (URL or sha256) behind a downloaded checkpoint file."""
+    def lookup_setting(wildcards):
+        init_key = next(k for k, path in CLASSIFIER_DOWNLOADS.items() if Path(path).name == wildcards.checkpoint)
+        return config["classifier"][init_key if key == "url" else pretrained.INIT_KEYS[init_key]]
+    return lookup_setting
+
+
+def published_numbers(wildcards):
+    """report.published, or the repository's config/published.yaml (found from the Snakefile, any --directory)."""
+    return config["report"].get("published") or str(Path(workflow.basedir).parent / "config" / "published.yaml")
+
+
+# sanity checks (workflow/rules/sanity.smk)
+SANITY = config["sanity"]
+# learned methods whose decoder is also retrained on each randomised classifier
+SANITY_RETRAINED = expand_methods(SANITY["retrain_methods"], config.get("lmac_td", {}).get("alphas", []))
+for _method in SANITY_RETRAINED:
+    if _method not in METHODS or not is_learned(_method):
+        raise WorkflowError(f"config key 'sanity.retrain_methods': {_method} is not an evaluated learned method "
+                            f"(evaluated: {', '.join(m for m in METHODS if is_learned(m)) or 'none'})")
+SANITY_TARGETS = [
+    *expand("results/sanity/{check}{ext}", check=["cascading", "data_randomisation", "random_logit"],
+            ext=[".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"]),
+    *expand("results/figures/sanity_{check}.{ext}", check=["cascading", "data_randomisation"], ext=["png", "pdf"]),
+]
+
+
+def sanity_classifier(wildcards):
+    """The classifier a sanity decoder is retrained on: a cascading step's (step 0: the trained one) or the permuted-label one."""
+    if wildcards.variant == "permuted":
+        return "results/sanity/classifiers/permuted/model.pt"
+    step = int(wildcards.variant[len("step"):])
+    return "results/classifier/model.pt" if step == 0 else f"results/sanity/classifiers/step{step}/seed{wildcards.seed}/model.pt"
+
+
+def sanity_retrain_steps(wildcards):
+    """The cascading steps with a retrained decoder for this method (the order of input.retrained)."""
+    return sorted(SANITY["retrain_steps"]) if wildcards.method in SANITY_RETRAINED else []
+
+
+def sanity_inputs(wildcards):
+    """The trained classifier, the permuted-label one, and for learned methods the trained decoder (kept
+    fixed) and, when retrained, the decoders retrained at each step and on the permuted-label classifier."""
+    method, seed = wildcards.method, wildcards.seed
+    inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
+              "classifier": "results/classifier/model.pt", "permuted": "results/sanity/classifiers/permuted/model.pt"}
+    if is_learned(method):
+        inputs["explainer"] = f"results/explainers/{method}/seed{seed}/model.pt"
+    if method in SANITY_RETRAINED:
+        inputs["retrained"] = [f"results/sanity/retrained/step{k}/{method}/seed{seed}/model.pt"
+                               for k in sanity_retrain_steps(wildcards)]
+        inputs["permuted_retrained"] = f"results/sanity/retrained/permuted/{method}/seed{seed}/model.pt"
+    return inputs
+
+
+def sanity_config(wildcards):
+    """The config keys SanityJob.from_config reads; only their changes rerun a sanity job."""
+    return {"sanity": {k: SANITY[k] for k in ("split", "n_clips", "batch_size")},
+            "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})}}
+
+
+# checks beyond the papers and the claims (workflow/rules/checks.smk)
+CLAIMS_CONFIG = config["claims"]
+# claims.file, or the repository's config/claims.yaml (found from the Snakefile, any --directory)
+CLAIMS_FILE = CLAIMS_CONFIG.get("file") or str(Path(workflow.basedir).parent / "config" / "claims.yaml")
+try:
+    CLAIMS = load_claims(CLAIMS_FILE)
+except LmacError as err:
+    raise WorkflowError(str(err)) from None
+# what the claims pool: the methods they compare (of those evaluated) on claims.conditions, one run per claims seed
+CLAIMS_METHODS = [m for m in claim_methods(CLAIMS) if m in METHODS]
+CLAIMS_CONDITIONS = [c for c in CLAIMS_CONFIG["conditions"] if c in CONDITIONS]
+
+
+def claims_evaluations(wildcards):
+    """Per-sample results of every claims seed (evaluations and explainer trainings any seed runs on demand)."""
+    return expand("results/evaluation/{condition}/{method}/seed{seed}.csv", condition=CLAIMS_CONDITIONS,
+                  method=CLAIMS_METHODS, seed=CLAIMS_CONFIG["seeds"])
+
+
+def cascading_summary(wildcards):
+    """The sanity checks' cascading summary (randomisation claims); none when off or without the sanity rules: NOT RUN."""
+    wanted = CLAIMS_CONFIG["randomisation"] and hasattr(rules, "sanity_cascading_summary")
+    return ["results/sanity/cascading_summary.csv"] if wanted else []
+
+
+def sanity_outputs(wildcards):
+    """Every file of the `sanity` target, for `checks`; none without the sanity rules."""
+    return list(rules.sanity.input) if hasattr(rules, "sanity") else []
