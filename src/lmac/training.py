@@ -94,12 +94,15 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  train_batches: Callable[[int], Iterable], steps_per_epoch: int,
                  train_step: Callable[[object], float], validate: Callable[[], dict],
                  spec: LoopSpec, work_dir: str | Path, settings: dict,
-                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None) -> tuple[dict, list[dict]]:
+                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
+                 step_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> tuple[dict, list[dict]]:
     """Train ``module`` and return (selected state_dict, history).
 
     ``train_batches(epoch)`` yields the epoch's batches (seeded by epoch, so a resumed run sees
     the same order); ``train_step(batch)`` does forward/backward/step and returns the loss;
     ``validate()`` returns a dict of validation scores that contains ``spec.monitor``.
+    ``scheduler`` steps once per epoch on the monitored score, ``step_scheduler`` after every
+    training step; both are checkpointed with the optimiser, so a resumed run continues the schedule.
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -111,8 +114,9 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
         if state.get("fingerprint") == fp:
             module.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None and state.get("scheduler"):
-                scheduler.load_state_dict(state["scheduler"])
+            for sched, key in ((scheduler, "scheduler"), (step_scheduler, "step_scheduler")):
+                if sched is not None and state.get(key):
+                    sched.load_state_dict(state[key])
             start_epoch, best, history = state["epoch"] + 1, state["best"], state["history"]
             torch.set_rng_state(state["torch_rng"])
             log.info("resuming from %s after epoch %d", last_path, state["epoch"])
@@ -126,6 +130,8 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
         t0, losses = time.monotonic(), []
         for step, batch in enumerate(train_batches(epoch), start=1):
             losses.append(float(train_step(batch)))
+            if step_scheduler is not None:
+                step_scheduler.step()
             progress.step(epoch, step, float(np.mean(losses)))
         module.eval()
         with torch.no_grad():
@@ -147,6 +153,7 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
         with atomic_path(last_path) as tmp:
             torch.save({"model": module.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "step_scheduler": step_scheduler.state_dict() if step_scheduler is not None else None,
                         "epoch": epoch, "best": best, "history": history, "fingerprint": fp,
                         "torch_rng": torch.get_rng_state()}, tmp)
     if spec.select == "last" or not best_path.exists():

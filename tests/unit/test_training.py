@@ -10,10 +10,13 @@ class Killed(Exception):
     pass
 
 
-def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=None):
+def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=None, cyclic=False):
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    # a per-step schedule whose period (2 * 3 steps) does not divide an epoch (4 steps)
+    step_scheduler = torch.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=3, cycle_momentum=False) \
+        if cyclic else None
     data = torch.randn(32, 3, generator=torch.Generator().manual_seed(1))
     target = data @ torch.tensor([[1.0], [-2.0], [0.5]])
     state = {"epoch": 0}
@@ -39,7 +42,7 @@ def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=Non
 
     return run_training(module=model, optimizer=opt, train_batches=batches, steps_per_epoch=4, train_step=step,
                         validate=validate, spec=LoopSpec(epochs, select=select), work_dir=tmp_path / "work",
-                        settings=settings or {"test": 1})
+                        settings=settings or {"test": 1}, step_scheduler=step_scheduler)
 
 
 def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
@@ -51,6 +54,19 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key])
     assert [r["train_loss"] for r in resumed_history] == pytest.approx([r["train_loss"] for r in history])
+
+
+def test_a_per_step_schedule_resumes_where_it_stopped(tmp_path):
+    straight, history = make_run(tmp_path / "a", select="last", cyclic=True)
+    with pytest.raises(Killed):
+        make_run(tmp_path / "b", kill_at_epoch=3, select="last", cyclic=True)
+    resumed, resumed_history = make_run(tmp_path / "b", select="last", cyclic=True)
+    # after epoch e the schedule has taken 4e steps: lr = clr(4e) of the triangle 0.01 -> 0.1 over 3 steps
+    clr = [0.01 + 0.09 * (1 - abs(k / 3 - 2 * (1 + k // 6) + 1)) for k in (4, 8, 12, 16)]
+    assert [r["lr"] for r in history] == pytest.approx(clr)
+    assert [r["lr"] for r in resumed_history] == pytest.approx(clr)
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key])
 
 
 def test_best_and_last_selection(tmp_path):

@@ -97,6 +97,7 @@ def test_paper_config_runs_the_papers_protocol():
     assert paper["classifier"]["width"] == 1.0 and paper["device"] == "cuda"
     assert paper["classifier"]["init_checkpoint"].startswith("https://huggingface.co/speechbrain/cnn14-esc50/")
     assert paper["baselines"]["ig"]["n_steps"] == 50 and paper["baselines"]["smoothgrad"]["n_samples"] == 50
+    assert paper["classifier"]["noise"]["enabled"] and paper["classifier"]["scheduler"]["type"] == "cyclic"
 
 
 def test_paper_lmac_td_is_the_published_size():
@@ -171,6 +172,7 @@ def test_paper_dry_run_targets_every_method_condition_and_seed(paper_dry_run):
     train = re.search(r"rule train_classifier:\n\s+input: ([^\n]+)", output).group(1)
     assert "resources/checkpoints/classifier/embedding_model.ckpt" in train
     assert "results/data/esc50/audio.npy" in train
+    assert "resources/wham" in train   # the paper's classifier mixes WHAM! (classifier.noise with noise.source wham)
 
 
 # --------------------------------------------------------------------------------------------

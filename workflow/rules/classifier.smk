@@ -27,6 +27,7 @@ rule download_classifier:
 rule train_classifier:
     input:
         unpack(classifier_init),
+        **CLASSIFIER_WHAM,
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
     output:
@@ -37,6 +38,7 @@ rule train_classifier:
         work="results/work/classifier",
         cfg=lookup(within=config, dpath="classifier"),
         frontend=lookup(within=config, dpath="frontend"),
+        noise=lookup(within=config, dpath="noise"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
     log:

@@ -54,6 +54,12 @@ def run_seed(wildcards):
     return int(wildcards.seed)
 
 
+# WHAM! is an input of a training rule only when it mixes noise and the noise source is WHAM!
+# (dicts from the config, not input functions: functions belong in common.smk, says the linter).
+WHAM = {"wham": "resources/wham"} if config["noise"]["source"] == "wham" else {}
+CLASSIFIER_WHAM = WHAM if config["classifier"]["noise"]["enabled"] else {}
+
+
 def evaluation_inputs(wildcards):
     """The trained checkpoint for learned methods; interferer archives and ground truth as needed."""
     inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),

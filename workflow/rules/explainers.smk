@@ -2,8 +2,6 @@
 
 
 # WHAM! is an input of the L-MAC trainings only when they mix noise and its source is WHAM!
-# (a dict from the config, not an input function: functions belong in common.smk, says the linter).
-WHAM = {"wham": "resources/wham"} if config["noise"]["source"] == "wham" else {}
 LMAC_WHAM = WHAM if config["lmac"]["noise"] else {}
 LMAC_TD_WHAM = WHAM if config.get("lmac_td", {}).get("noise") else {}
 

@@ -1,8 +1,10 @@
 """Fine-tune (or train from scratch) the CNN14 classifier on a prepared dataset.
 
 As the reference classification recipe: Adam, plain cross-entropy, optional 0 dB noise mixing
-(the paper-era classifier was trained with WHAM! mixed in), and the checkpoint with the best
-validation accuracy is exported to a stable path. Initialisation from a checkpoint given by path:
+from the top-level ``noise`` source (the paper-era classifier was trained with WHAM! mixed in),
+an optional cyclic learning rate (``classifier.scheduler``, SpeechBrain's ``CyclicLRScheduler`` as
+the recipe configures it), and the checkpoint with the best validation accuracy is exported to a
+stable path. Initialisation from a checkpoint given by path:
 an lmac classifier, or SpeechBrain's ``embedding_model.ckpt`` (+ optional ``classifier.ckpt``
 head, used only when its class count matches). ``permute_labels: true`` in ``cfg`` (set by the
 data-randomisation sanity check, not a config key) trains on a seeded permutation of the
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 
 from ..checkpoints import load_torch_file
 from ..data.batches import split
-from ..data.noise import GeneratedNoise, mix
+from ..data.noise import mix, noise_source
 from ..data.prepare import load_prepared
 from ..errors import LmacError
 from ..frontend import FrontEndConfig
@@ -79,8 +81,26 @@ def _checked(state: dict, module: torch.nn.Module, path: str) -> dict:
     return state
 
 
+def cyclic_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> torch.optim.lr_scheduler.CyclicLR | None:
+    """The recipe's triangular cyclic learning rate, stepped once per batch; None for a constant rate.
+
+    SpeechBrain's ``CyclicLRScheduler`` sets batch k's rate to clr(k) before its update; torch's
+    ``CyclicLR`` gives batch k clr(k - 1): one step of ``step_size`` (65 000 in the recipe) apart.
+    """
+    sched_cfg = sched_cfg or {}
+    if sched_cfg.get("type", "constant") == "constant":
+        return None
+    return torch.optim.lr_scheduler.CyclicLR(
+        opt, base_lr=sched_cfg.get("base_lr", 1e-8), max_lr=sched_cfg.get("max_lr", 2e-4),
+        step_size_up=int(sched_cfg.get("step_size", 65000)), mode="triangular", cycle_momentum=False)
+
+
 def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_history: str,
-                     work_dir: str, cfg: dict, frontend: dict, seed: int, device: str = "auto") -> dict:
+                     work_dir: str, cfg: dict, frontend: dict, seed: int, device: str = "auto", *,
+                     noise_cfg: dict | None = None, wham_dir: str | None = None) -> dict:
+    """Train and export the classifier. ``noise_cfg`` is the top-level ``noise`` section (source,
+    peak) used when ``cfg["noise"]["enabled"]``; ``wham_dir`` the extracted WHAM! folder when its
+    source is ``wham``."""
     seed_everything(seed)
     dev = pick_device(device)
     audio, manifest, classes = load_prepared(prepared_dir)
@@ -97,14 +117,21 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
              cfg["width"], sum(p.numel() for p in model.parameters()) / 1e6, len(classes),
              len(train), len(valid), len(test), dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    noise_cfg = cfg.get("noise", {}) or {}
-    noise = GeneratedNoise(seed + 1, model.frontend.cfg.sample_rate) if noise_cfg.get("enabled") else None
+    sched_cfg = cfg.get("scheduler") or {}
+    scheduler = cyclic_scheduler(opt, sched_cfg)
+    own_noise, noise_cfg = cfg.get("noise", {}) or {}, noise_cfg or {}
+    noise = (noise_source(noise_cfg, wham_dir, model.frontend.cfg.sample_rate, seed + 1)
+             if own_noise.get("enabled") else None)
     bs = cfg["batch_size"]
+    log.info("training noise %s; learning rate %s", noise or "off",
+             f"cyclic {sched_cfg.get('base_lr', 1e-8):g}..{sched_cfg.get('max_lr', 2e-4):g} "
+             f"(step size {sched_cfg.get('step_size', 65000)})" if scheduler else f"constant {cfg['lr']:g}")
 
     def maybe_noisy(wav: torch.Tensor) -> torch.Tensor:
         if noise is None:
             return wav
-        return mix(wav, noise.draw(wav.shape[0], wav.shape[1]), noise_cfg.get("snr_db", 0.0))
+        return mix(wav, noise.draw(wav.shape[0], wav.shape[1]), own_noise.get("snr_db", 0.0),
+                   noise_cfg.get("peak", "abs"))
 
     def train_step(batch) -> float:
         wav, labels, _ = batch
@@ -123,13 +150,21 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
             correct += (logits.argmax(-1).cpu() == labels).sum().item()
         return {"valid_loss": sum(losses) / len(data), "valid_acc": correct / len(data)}
 
+    def validate() -> dict:
+        if scheduler is not None and sched_cfg.get("count_valid_batches", False):
+            for _ in range(valid.n_batches(bs)):  # the recipe advances its schedule on validation batches too
+                scheduler.step()
+        return evaluate(valid)
+
     settings = {"cfg": cfg, "frontend": frontend, "seed": seed, "classes": classes,
                 "prepared": str(Path(prepared_dir).resolve())}
+    if noise is not None:  # the source matters only when noise is mixed in
+        settings["noise"] = noise_cfg
     best_state, history = run_training(
         module=model, optimizer=opt, train_batches=lambda ep: train.batches(bs, True, seed, ep),
-        steps_per_epoch=train.n_batches(bs), train_step=train_step, validate=lambda: evaluate(valid),
+        steps_per_epoch=train.n_batches(bs), train_step=train_step, validate=validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_acc", mode="max", select=cfg.get("select", "best")),
-        work_dir=work_dir, settings=settings)
+        work_dir=work_dir, settings=settings, step_scheduler=scheduler)
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
