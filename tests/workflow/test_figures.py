@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from snakemake_runs import job_counts, run_snakemake, show  # noqa: E402
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 CAPTIONS = REPO / "workflow" / "report"
@@ -40,25 +42,8 @@ REPORTED = {"results/tables/metrics.html": "metrics_table",
 
 
 def snakemake(workdir: Path, configfile: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", SNAKEFILE, "--directory", workdir,
-                           "--configfile", configfile, "--workflow-profile", "none", *map(str, args)],
-                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
-    proc.output = proc.stdout + proc.stderr
-    return proc
-
-
-def show(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- output ---\n{proc.output}"
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """rule -> number of jobs, from the "Job stats" table Snakemake prints."""
-    counts: dict[str, int] = {}
-    for line in output.split("Job stats:", 1)[-1].splitlines():
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if match and match.group(1) != "total":
-            counts[match.group(1)] = int(match.group(2))
-    return counts
+    return run_snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", configfile,
+                         "--workflow-profile", "none", *args, cwd=workdir, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

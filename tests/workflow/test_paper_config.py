@@ -22,6 +22,8 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from snakemake_runs import run_snakemake, show  # noqa: E402
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 PAPER = REPO / "config" / "paper.yaml"
@@ -33,15 +35,8 @@ from esc50_fixture import serve_files, sha256_of  # noqa: E402
 
 
 def snakemake(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", SNAKEFILE, "--directory", cwd,
-                           "--workflow-profile", "none", *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=timeout, env=LOOPBACK)
-    proc.output = proc.stdout + proc.stderr
-    return proc
-
-
-def show(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- output ---\n{proc.output}"
+    return run_snakemake("--snakefile", SNAKEFILE, "--directory", cwd, "--workflow-profile", "none", *args,
+                         cwd=cwd, timeout=timeout, env=LOOPBACK)
 
 
 def load(path: Path) -> dict:

@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from snakemake_runs import run_snakemake  # noqa: E402
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 STEPS = list(range(8))
@@ -35,11 +37,8 @@ def shrunk(tmp_path: Path, **sanity) -> Path:
 
 
 def snakemake(workdir: Path, config: Path, *args, timeout: float = 1200) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args, "--snakefile", str(SNAKEFILE),
-                           "--directory", str(workdir), "--configfile", str(config), "--workflow-profile", "none"],
-                          cwd=workdir, capture_output=True, text=True, timeout=timeout)
-    proc.output = proc.stdout + proc.stderr
-    return proc
+    return run_snakemake(*args, "--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", config,
+                         "--workflow-profile", "none", cwd=workdir, timeout=timeout)
 
 
 def read_csv(path: Path) -> list[dict]:

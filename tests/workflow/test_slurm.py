@@ -31,11 +31,12 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from snakemake_runs import run_snakemake as snakemake, show as show_tail  # noqa: E402
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 FAKE_BIN = REPO / "tests" / "fakeslurm" / "bin"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 # what each rule kind must ask for
 TRAINING_RULES = ["train_classifier", "train_lmac", "train_lmac_ft", "train_lmac_td"]
@@ -48,15 +49,8 @@ TIMEOUT_WATCH = "results/work/explainers/lmac/seed1234/last.pt"
 LMAC_EPOCHS = 3
 
 
-def snakemake(*args, cwd: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-    proc.output = proc.stdout + proc.stderr
-    return proc
-
-
 def show(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- output ---\n{proc.output[-20000:]}"
+    return show_tail(proc, 20000)
 
 
 def dry_run_jobs(output: str) -> list[tuple[str, dict[str, str]]]:

@@ -24,9 +24,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from snakemake_runs import run_snakemake, show  # noqa: E402
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 METRICS = ["AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM"]
 LOCALISATION = ["RMA", "RRA", "PG", "IoU"]
@@ -66,14 +67,7 @@ BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explaine
 
 
 def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-    proc.output = proc.stdout + proc.stderr
-    return proc
-
-
-def show(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- output ---\n{proc.output}"
+    return run_snakemake(*args, cwd=cwd, timeout=timeout, env=env)
 
 
 def tiny_config() -> dict:
