@@ -89,13 +89,13 @@ def _download_dataset(args, cfg):
 
 
 def _evaluate(args, cfg):
-    from .evaluation.evaluate import EvalJob, evaluate
-    job = EvalJob.from_config(cfg, args.method, args.condition, explainer_path=args.explainer,
-                              event_masks=args.event_masks, wham_dir=args.wham, ljspeech_dir=args.ljspeech,
-                              split=args.split)
-    out = Path(args.out)
-    evaluate(args.data, args.classifier, job, str(out / f"{args.method}.csv"), str(out / f"{args.method}.npz"),
-             device=args.device or cfg.get("device", "auto"))
+    from .evaluation.evaluate import EvalJob, evaluate_methods, learned_checkpoints
+    jobs = EvalJob.group_from_config(cfg, args.method, args.condition,
+                                     explainer_paths=learned_checkpoints(args.method, args.explainer or []),
+                                     event_masks=args.event_masks, wham_dir=args.wham, ljspeech_dir=args.ljspeech,
+                                     split=args.split)
+    outputs = [(str(Path(args.out) / f"{m}.csv"), str(Path(args.out) / f"{m}.npz")) for m in args.method]
+    evaluate_methods(args.data, args.classifier, jobs, outputs, device=args.device or cfg.get("device", "auto"))
 
 
 def _explain(args, cfg):
@@ -134,8 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
         for arg in extra:
             p.add_argument(f"--{arg}", required=True, help=f"{arg} checkpoint")
         if name == "evaluate":
-            p.add_argument("--method", required=True, help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …)")
-            p.add_argument("--explainer", help="trained checkpoint (learned methods)")
+            p.add_argument("--method", required=True, nargs="+",
+                           help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …); several are "
+                                "evaluated in one pass over the data, each written to OUT/<method>.csv and .npz")
+            p.add_argument("--explainer", nargs="+", help="trained checkpoints of the learned methods, in their order")
             p.add_argument("--condition", default="clean",
                            choices=["clean", "in_domain", "mixture", "speech", "white_noise"])
             p.add_argument("--split", choices=["train", "valid", "test"], help="default: the config's")

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from lmac.classifier.model import AudioClassifier
+from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.data.noise import GeneratedNoise
 from lmac.data.speech import SyntheticSpeech
 from lmac.errors import LmacError
-from lmac.evaluation.evaluate import EvalJob, evaluate
+from lmac.evaluation.evaluate import EvalJob, evaluate, evaluate_methods, learned_checkpoints
 from lmac.evaluation.localisation import LOCALISATION_METRICS
 from lmac.evaluation.metrics import METRICS
+from lmac.evaluation.scoring import classify
+from lmac.explainers.lmac import LmacExplainer
+from lmac.explainers.lmac_td import build_lmac_td
 from lmac.explainers.registry import build_explainer, expand_methods, is_learned
 from lmac.reporting.tables import aggregate, to_latex, to_markdown, to_nested, write_tables
 
@@ -23,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
 
 SR = TINY_SR
+TINY_TD = {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 2, "inter_layers": 1,
+           "inter_heads": 2, "d_ffn": 16}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +88,77 @@ def test_all_masks_kept_on_request(setup):
     assert list(npz["mask_ids"]) == frame["id"].tolist()
     masks = npz["masks"].astype(np.float32)
     np.testing.assert_allclose(masks.reshape(len(masks), -1).mean(1), frame["MM"], atol=2e-3)
+
+
+def _job(setup, method: str, condition: str, **kw) -> EvalJob:
+    root = setup["root"]
+    return EvalJob(method=method, condition=condition, batch_size=2, seed=5, keep_examples=2,
+                   event_masks=setup["events"], noise_source=GeneratedNoise(1, SR), speech_source=SyntheticSpeech(SR, 2),
+                   explainer_path=str(root / "lmac.pt") if is_learned(method) else None, **kw)
+
+
+def test_grouped_evaluation_writes_what_each_method_writes_alone(setup):
+    root = Path(setup["root"])
+    classifier = load_classifier(root / "classifier.pt")
+    # an L-MAC on the recipe's frame count crops its logspec: it gets its own reference, not the shared one
+    LmacExplainer(classifier, frames="reference").save(root / "lmac_cropped.pt")
+    torch.manual_seed(1)  # LMAC-TD: its heard masked-in is its masked-in, classified once
+    build_lmac_td(classifier, TINY_TD, "nov2024", 0.75).save(root / "lmac_td.pt")
+    base = _job(setup, "lmac", "speech", keep_all_masks=True)
+    jobs = [base, replace(base, method="lmac_ft", explainer_path=str(root / "lmac_cropped.pt")),
+            replace(base, method="lmac_td_a0.75", explainer_path=str(root / "lmac_td.pt")),
+            *(replace(base, method=m, explainer_path=None) for m in ("all_ones", "random", "saliency"))]
+    out = root / "grouped"
+    grouped = evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"), jobs,
+                               [(str(out / f"{j.method}.csv"), str(out / f"{j.method}.npz")) for j in jobs], device="cpu")
+    for job, frame in zip(jobs, grouped):
+        alone = evaluate(str(root / "prepared"), str(root / "classifier.pt"), job, str(root / "alone.csv"),
+                         str(root / "alone.npz"), device="cpu")
+        pd.testing.assert_frame_equal(frame.drop(columns="explain_s"), alone.drop(columns="explain_s"), check_exact=True)
+        pd.testing.assert_frame_equal(pd.read_csv(out / f"{job.method}.csv").drop(columns="explain_s"),
+                                      pd.read_csv(root / "alone.csv").drop(columns="explain_s"), check_exact=True)
+        with np.load(out / f"{job.method}.npz") as a, np.load(root / "alone.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            for key in a.files:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{job.method}: {key}")
+    assert len(grouped[0]) == 6 and grouped[1]["AI"].notna().all()
+    with np.load(out / "lmac.npz") as padded, np.load(out / "lmac_ft.npz") as cropped:
+        assert cropped["logspec"].shape[1] < padded["logspec"].shape[1]
+
+
+def test_grouped_methods_must_share_everything_but_the_method(setup):
+    base = _job(setup, "all_ones", "clean")
+    root = setup["root"]
+    with pytest.raises(LmacError, match="differ in 'condition'"):
+        evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"),
+                         [base, replace(base, method="random", condition="mixture")], [("a", "b"), ("c", "d")])
+    with pytest.raises(LmacError, match="listed twice"):
+        evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"), [base, base], [("a", "b"), ("c", "d")])
+    assert learned_checkpoints(["saliency", "lmac", "lmac_td_a0"], ["l.pt", "t.pt"]) == \
+        {"lmac": "l.pt", "lmac_td_a0": "t.pt"}
+    with pytest.raises(LmacError, match="one per learned method"):
+        learned_checkpoints(["lmac", "saliency"], [])
+
+
+def test_concatenated_forward_gives_the_separate_passes_logits():
+    torch.manual_seed(0)
+    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval().requires_grad_(False)
+    x = torch.rand(3, 40, 513) * 2
+    specs = {"in": x * 0.5, "out": x * 0.25, "dup": x * 0.5, "short": x[:, :33], "same": x.clone()}
+    specs["same"][1] *= 0.1  # rows 0 and 2 are the reference's input, row 1 is not
+    with torch.no_grad():
+        reference = classifier.classify_logspec(x)
+        separate = {name: classifier.classify_logspec(spec) for name, spec in specs.items()}
+        rows = []
+        forward = classifier.classify_logspec
+        classifier.classify_logspec = lambda spec: rows.append(len(spec)) or forward(spec)
+        batched = classify(classifier, specs, [(x, reference)])
+    # BatchNorm in eval mode: a row's logits do not depend on the rows classified with it
+    for name, logits in separate.items():
+        torch.testing.assert_close(batched[name], logits, rtol=1e-5, atol=1e-6)
+    assert torch.equal(batched["same"][[0, 2]], reference[[0, 2]])  # the reference's rows get its very logits
+    # one forward per grid: in, out and the odd row of same; dup is in's; then short
+    assert sorted(rows) == [3, 7]
 
 
 def test_learned_method_without_checkpoint_and_unknown_method_are_one_line_errors(setup):

@@ -10,7 +10,8 @@
 
 They read only the :class:`~lmac.explainers.base.Explanation` fields and the condition's known
 components, so every method goes through the same code. Each costs a few classifier passes and
-STFTs per batch, small next to any explainer.
+STFTs per batch, small next to any explainer; :mod:`lmac.evaluation.scoring` shares what every
+method of a batch has in common and batches the rest.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import torch
 from ..classifier.model import AudioClassifier
 from ..errors import LmacError
 from ..explainers.base import Explanation
-from .listenability import LISTENABILITY_METRICS, listenability
-from .metrics import FAITHFULNESS_METRICS, faithfulness
-from .operators import FILL_OPERATORS, fill, masked_pair
+from .listenability import LISTENABILITY_METRICS
+from .metrics import FAITHFULNESS_METRICS
+from .operators import FILL_OPERATORS
 from .roundtrip import SUFFIX as ROUNDTRIP_SUFFIX
-from .roundtrip import heard_logspecs
+from .scoring import reference, score_explanation
 
 EXTRAS = ("listenability", "roundtrip", "robustness")
 
@@ -53,26 +54,13 @@ def extra_columns(extras: Sequence[str]) -> list[str]:
 def extra_scores(extras: Sequence[str], classifier: AudioClassifier, exp: Explanation, wav: torch.Tensor,
                  target: torch.Tensor, interferer: torch.Tensor, reference_logits: torch.Tensor,
                  item_ids: Sequence[str], seed: int, version: int) -> dict[str, torch.Tensor]:
-    """{column: [B]} for the requested extras.
+    """{column: [B]} for the requested extras of one explanation (the evaluation scores them with the
+    other metrics through :func:`lmac.evaluation.scoring.score_explanation`, sharing the reference).
 
     ``wav`` is the explained input [B, L], ``target``/``interferer`` its known components (zeros
     for no interferer), ``reference_logits`` the classifier on ``exp.logspec`` (the spectrogram-domain
     reference, shared with the fill operators), ``item_ids``/``seed``/``version`` seed the noise fill.
     """
-    out: dict[str, torch.Tensor] = {}
-    fe = classifier.frontend
-    if "listenability" in extras:
-        out.update(listenability(fe, exp.waveform, target, interferer))
-    if "roundtrip" in extras:
-        heard_input, heard_in, heard_out = heard_logspecs(fe, wav, exp.logspec, exp.masked_out, exp.waveform)
-        scores = faithfulness(classifier.classify_logspec(heard_input), classifier.classify_logspec(heard_in),
-                              classifier.classify_logspec(heard_out), exp.target)
-        out.update({m + ROUNDTRIP_SUFFIX: scores[m] for m in FAITHFULNESS_METRICS})
-    if "robustness" in extras:
-        for op in FILL_OPERATORS:
-            value = fill(op, exp.logspec, item_ids, seed, version)
-            masked_in, masked_out = masked_pair(exp.mask, exp.masked_in, exp.masked_out, value)
-            scores = faithfulness(reference_logits, classifier.classify_logspec(masked_in),
-                                  classifier.classify_logspec(masked_out), exp.target)
-            out.update({f"{m}_{op}": scores[m] for m in FAITHFULNESS_METRICS})
-    return out
+    ref = reference(extras, classifier, exp.logspec, wav, item_ids, seed, version, logits=reference_logits)
+    scores = score_explanation(extras, classifier, exp, wav, target, interferer, ref)
+    return {column: scores[column] for column in extra_columns(extras)}

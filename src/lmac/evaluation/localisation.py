@@ -50,6 +50,7 @@ import torch
 
 from ..errors import LmacError
 from ..frontend import FrontEnd
+from .metrics import sort_rows
 
 LOCALISATION_METRICS = ("RMA", "RRA", "PG", "IoU")
 LOCALISATION_HIGHER_IS_BETTER = {"RMA": True, "RRA": True, "PG": True, "IoU": True}
@@ -105,12 +106,12 @@ def ground_truth(frontend: FrontEnd, target: torch.Tensor, interferer: torch.Ten
     return dominates & audible & has_interferer[:, None, None]
 
 
-def _tie_share(values: torch.Tensor, gt: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Expected number of GT bins among the top ``k`` of ``values`` [B, N] under random tie-breaking."""
-    b = values.shape[0]
+def _tie_share(values: torch.Tensor, ascending: torch.Tensor, gt: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Expected number of GT bins among the top ``k`` of ``values`` [B, N] under random tie-breaking
+    (``ascending``: each row of ``values`` sorted)."""
+    b, n = values.shape
     kk = k.clamp(min=1)
-    sorted_vals = values.sort(dim=1, descending=True).values
-    kth = sorted_vals.gather(1, (kk - 1)[:, None])  # [B, 1] value of the k-th largest bin
+    kth = ascending.gather(1, (n - kk)[:, None])  # [B, 1] value of the k-th largest bin
     above = values > kth
     tied = values == kth
     n_above = above.sum(1)
@@ -145,8 +146,10 @@ def localisation_metrics(mask: torch.Tensor, gt: torch.Tensor,
     pos = a.clamp(min=0)
     total = pos.sum(1)
     rma = torch.where(empty | (total <= 0), nan, (pos * g).sum(1) / total.clamp(min=torch.finfo(a.dtype).tiny))
-    rra = torch.where(empty, nan, _tie_share(a, g, n_gt) / n_gt.clamp(min=1))
-    pg = torch.where(empty, nan, _tie_share(a, g, torch.ones_like(n_gt)))
+    # once for RRA and PG, in the mask's dtype: widening to float64 afterwards keeps the order exactly
+    ascending = sort_rows(mask.detach().flatten(1)).to(a.dtype)
+    rra = torch.where(empty, nan, _tie_share(a, ascending, g, n_gt) / n_gt.clamp(min=1))
+    pg = torch.where(empty, nan, _tie_share(a, ascending, g, torch.ones_like(n_gt)))
     binary = a >= iou_threshold
     inter = (binary & g).sum(1).to(a.dtype)
     union = (binary | g).sum(1).to(a.dtype)

@@ -27,6 +27,7 @@ reference computes with the double softmax kept here as AD_ref. Denominators are
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM")
@@ -67,6 +68,14 @@ def faithfulness(logits: torch.Tensor, logits_in: torch.Tensor, logits_out: torc
     }
 
 
+def sort_rows(values: torch.Tensor) -> torch.Tensor:
+    """Each row of [B, N] sorted ascending, on the values' device."""
+    if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64):
+        # NumPy's SIMD sort is ~20x torch's on CPU (2·10⁵ float32 bins: 14 ms vs 260 ms per 16 rows)
+        return torch.from_numpy(np.sort(values.numpy(), axis=1))
+    return values.sort(dim=1).values
+
+
 def sparseness(maps: torch.Tensor) -> torch.Tensor:
     """Gini index per map [B, ...] → [B], exactly ``quantus.Sparseness(abs=True)`` on one map.
 
@@ -78,10 +87,12 @@ def sparseness(maps: torch.Tensor) -> torch.Tensor:
     time (as the paper-era harness did). An all-zero map has no value: Quantus refuses it (an
     AssertionError the reference catches and skips); here it is NaN, which the report drops.
     """
-    a = maps.flatten(1).double().abs()
-    peak = a.amax(1, keepdim=True)
-    a = a / torch.where(peak > 0, peak, torch.ones_like(peak))
-    a, _ = (a + GINI_OFFSET).sort(dim=1)
+    # |a|/max + 1e-7 is monotone in |a|, so sorting |a| in the map's own dtype gives the order of
+    # the float64 values Quantus sorts; widening only the sorted values keeps the sum bit for bit
+    a = maps.detach().flatten(1)
+    a = sort_rows((a if a.is_floating_point() else a.double()).abs()).double()
+    peak = a[:, -1:]
+    a = a / torch.where(peak > 0, peak, torch.ones_like(peak)) + GINI_OFFSET
     d = a.shape[1]
     i = torch.arange(1, d + 1, device=a.device, dtype=a.dtype)
     gini = ((2 * i - d - 1) * a).sum(1) / (d * a.sum(1))

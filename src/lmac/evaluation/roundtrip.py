@@ -13,7 +13,9 @@ Here every method's audio goes through the same round trip, waveform → STFT �
   round-trip error.
 
 The columns are the faithfulness metrics with the suffix ``_rt`` (AI_rt, AD_rt, …). For LMAC-TD
-masked-in is unchanged (its masked-in already is log1p|STFT(ŝ)|).
+masked-in is unchanged (its masked-in already is log1p|STFT(ŝ)|, so the evaluation classifies it
+once). The heard input depends only on the input's spectrogram, so the evaluation computes it once
+per batch for every method (:mod:`lmac.evaluation.scoring`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,18 @@ from ..frontend import FrontEnd
 SUFFIX = "_rt"
 
 
+def heard_input(frontend: FrontEnd, wav: torch.Tensor, logspec: torch.Tensor) -> torch.Tensor:
+    """The heard input [B, T, F]: the same for every method whose ``logspec`` is the input's."""
+    return frontend.log_spectrogram(frontend.resynthesise(logspec, wav))
+
+
+def heard_explanation(frontend: FrontEnd, wav: torch.Tensor, masked_out: torch.Tensor,
+                      explanation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(heard masked-in, heard masked-out) log1p spectrograms [B, T, F] of one explanation."""
+    return frontend.log_spectrogram(explanation), frontend.log_spectrogram(frontend.resynthesise(masked_out, wav))
+
+
 def heard_logspecs(frontend: FrontEnd, wav: torch.Tensor, logspec: torch.Tensor, masked_out: torch.Tensor,
                    explanation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(heard input, heard masked-in, heard masked-out) log1p spectrograms [B, T, F] (module docstring)."""
-    heard_input = frontend.log_spectrogram(frontend.resynthesise(logspec, wav))
-    heard_in = frontend.log_spectrogram(explanation)
-    heard_out = frontend.log_spectrogram(frontend.resynthesise(masked_out, wav))
-    return heard_input, heard_in, heard_out
+    return (heard_input(frontend, wav, logspec), *heard_explanation(frontend, wav, masked_out, explanation))
