@@ -150,3 +150,30 @@ def test_write_claims_reports_every_verdict(tmp_path):
     assert "preliminary" not in md  # three seeds
     assert set(pd.read_csv(out["csv"])["claim"]) == {"good", "bad", "absent", "sane"}
     assert "FAIL" in out["tex"].read_text() and "<table" in out["html"].read_text()
+
+
+def test_claims_figure_orients_every_rule_so_that_right_is_better(tmp_path):
+    from lmac.reporting.claims_figure import claims_figure, oriented
+
+    (tmp_path / "claims.yaml").write_text(
+        "claims:\n"
+        "  - {id: good, statement: s, source: p, rule: better, method: lmac, versus: [saliency], metrics: [AI, AD]}\n"
+        "  - {id: low, statement: s, source: p, rule: below, method: saliency, metrics: [AI], threshold: {AI: 10}}\n"
+        "  - {id: sane, statement: s, source: p, rule: randomisation_degrades, method: lmac, decoder: fixed, threshold: 0.5}\n")
+    frame = per_sample({"lmac": {"AI": 40.0, "AD": 5.0}, "saliency": {"AI": 5.0, "AD": 50.0}})
+    out = {k: tmp_path / f"claims.{k}" for k in ("csv", "md", "tex")}
+    write_claims(tmp_path / "claims.yaml", frame, out["csv"], out["md"], out["tex"], None, ["mixture"], [1, 2, 3],
+                 n_boot=200)
+    rows = pd.read_csv(out["csv"])
+    ai, ad, below = (rows[(rows["claim"] == c) & (rows["metric"] == m)].iloc[0]
+                     for c, m in (("good", "AI"), ("good", "AD"), ("low", "AI")))
+    # AI ↑: lmac − saliency ≈ +35 stays positive; AD ↓: lmac − saliency ≈ −45 becomes +45; both right of 0
+    low, mean, high, line = oriented(ai)
+    assert line == 0 and 0 < low <= mean <= high and mean == pytest.approx(35, abs=3)
+    low, mean, high, line = oriented(ad)
+    assert line == 0 and 0 < low <= mean <= high and mean == pytest.approx(45, abs=3)
+    # below 10: saliency's AI ≈ 5 is drawn as −5 against −10, right of the line (a PASS)
+    low, mean, high, line = oriented(below)
+    assert below["verdict"] == PASS and line == -10 and low > line and mean == pytest.approx(-5, abs=1)
+    claims_figure(out["csv"], tmp_path / "claims.png", tmp_path / "claims.pdf")
+    assert (tmp_path / "claims.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "claims.pdf").read_bytes()[:4] == b"%PDF"

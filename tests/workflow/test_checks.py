@@ -1,4 +1,4 @@
-"""`snakemake claims` and the tables beyond the papers, on a shrunk tiny configuration with three claims seeds.
+"""`snakemake claims_seeds` (`make claims`) and the tables beyond the papers, on a shrunk tiny configuration with three claims seeds.
 
 Runs in a temporary working directory (never the repository's results/). The explainers of the extra
 claims seeds are trained on demand by the ordinary rules, which accept any seed.
@@ -43,7 +43,7 @@ def snakemake(workdir: Path, *args, timeout: float = 1500, config: str = "config
 def checks_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("checks_run")
     (workdir / "config.yaml").write_text(yaml.safe_dump(shrunk_config(), sort_keys=False))
-    targets = ["claims", *(f"results/tables/{t}.md" for t in TABLES[:3]),
+    targets = ["claims_seeds", "results/figures/claims_seeds.png", *(f"results/tables/{t}.md" for t in TABLES[:3]),
                *(f"results/figures/{f}.png" for f in FIGURES)]
     proc = snakemake(workdir, *targets)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
@@ -55,7 +55,7 @@ def test_claims_pool_three_seeds_and_report_every_verdict(checks_run):
     for seed in (1, 2, 3):  # each claims seed trained and evaluated its own explainers
         assert (checks_run / f"results/explainers/lmac/seed{seed}/model.pt").exists()
         assert (checks_run / f"results/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv").exists()
-    comparisons = pd.read_csv(checks_run / "results/tables/claims.csv")
+    comparisons = pd.read_csv(checks_run / "results/tables/claims_seeds.csv")
     assert set(comparisons["verdict"]) <= {"PASS", "FAIL", "NOT RUN"}
     ran = comparisons[comparisons["verdict"] != "NOT RUN"]
     assert len(ran) and (ran.loc[ran["rule"] != "randomisation_degrades", "n_seeds"] == 3).all()
@@ -65,11 +65,12 @@ def test_claims_pool_three_seeds_and_report_every_verdict(checks_run):
     randomisation = comparisons[comparisons["rule"].str.startswith("randomisation")]
     assert (randomisation["verdict"] == "NOT RUN").all()
     assert randomisation["note"].str.contains("claims.randomisation is false").all()
-    md = (checks_run / "results/tables/claims.md").read_text()
+    md = (checks_run / "results/tables/claims_seeds.md").read_text()
     for claim in set(comparisons["claim"]):
         assert f"### {claim}:" in md
     assert "Seeds 1, 2, 3" in md
-    assert {"claims.tex", "claims.html"} <= {p.name for p in (checks_run / "results/tables").iterdir()}
+    assert {"claims_seeds.tex", "claims_seeds.html"} <= {p.name for p in (checks_run / "results/tables").iterdir()}
+    assert (checks_run / "results/figures/claims_seeds.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
@@ -98,6 +99,6 @@ def test_checks_target_also_wants_the_sanity_outputs(checks_run):
     config = shrunk_config()
     config["claims"]["randomisation"] = True
     (checks_run / "sanity.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = snakemake(checks_run, "-n", "claims", timeout=300, config="sanity.yaml")
+    proc = snakemake(checks_run, "-n", "claims_seeds", timeout=300, config="sanity.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "rule sanity_cascading_summary" in proc.stdout and "rule sanity_data_randomisation" not in proc.stdout

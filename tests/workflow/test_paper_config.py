@@ -135,7 +135,8 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "train_lmac": seeds * bool({"lmac", "lmac_ft"} & set(methods)),   # L-MAC FT starts from L-MAC
         "train_lmac_ft": seeds * ("lmac_ft" in methods),
         "train_lmac_td": seeds * len(alphas),
-        "evaluate": seeds * len(methods) * len(ev["conditions"]),
+        # evaluation.group: one job per method, or one per condition that runs every method
+        "evaluate": seeds * len(ev["conditions"]) * (len(methods) if ev.get("group", "condition") == "method" else 1),
         "metrics_table": 1,
         "paper_tables": 1,
         "all": 1,

@@ -35,8 +35,12 @@ RANGES = {"AI": (0, 100), "AD": (0, 100), "AD_ref": (0, 100), "AG": (0, 100), "F
           "FidIn": (0, 1), "SPS": (0, 1), "COMP": (0, math.inf), "MM": (0, 1),
           "RMA": (0, 1), "RRA": (0, 1), "PG": (0, 1), "IoU": (0, 1)}
 RULES = ["synthesize_dataset", "prepare_dataset", "train_classifier", "train_lmac", "train_lmac_ft",
-         "train_lmac_td", "evaluate", "metrics_table", "paper_tables", "metrics_table_html", "faithfulness_bars",
-         "localisation_bars", "alpha_ablation", "training_curves", "example_figure", "provenance"]
+         "pretrain_lmac_td_encoder_decoder", "train_lmac_td", "evaluate", "metrics_table", "paper_tables",
+         "metrics_table_html", "faithfulness_bars", "localisation_bars", "alpha_ablation", "training_curves",
+         "example_figure", "provenance", "claims", "claims_figure"]
+# the rules that can use a GPU (resources gpu and threads depend on the device)
+GPU_RULES = ("train_classifier", "train_lmac", "train_lmac_ft", "pretrain_lmac_td_encoder_decoder", "train_lmac_td",
+             "evaluate")
 # what tests/workflow/tiny.yaml evaluates: lmac_td expands to one method per α (0 and 0.75)
 TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "all_ones"]
 TINY_CONDITIONS = ["clean", "mixture"]
@@ -47,8 +51,10 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "train_classifier": ["logs/classifier/train_classifier.log"],
     "train_lmac": ["logs/explainers/lmac/seed1234.log"],
     "train_lmac_ft": ["logs/explainers/lmac_ft/seed1234.log"],
+    "pretrain_lmac_td_encoder_decoder": ["logs/explainers/lmac_td_encoder_decoder.log"],
     "train_lmac_td": ["logs/explainers/lmac_td_a0/seed1234.log", "logs/explainers/lmac_td_a0.75/seed1234.log"],
-    "evaluate": [f"logs/evaluate/{c}/{m}/seed1234.log" for c in TINY_CONDITIONS for m in TINY_METHODS],
+    # evaluation.group: condition (the default): one job per condition evaluates every method
+    "evaluate": [f"logs/evaluate/{c}/seed1234.log" for c in TINY_CONDITIONS],
     "metrics_table": ["logs/report/metrics_table.log"],
     "paper_tables": ["logs/report/paper_tables.log"],
     "metrics_table_html": ["logs/report/metrics_table_html.log"],
@@ -60,10 +66,14 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "example_figure": ["logs/report/example_figure/clean/example1.log", "logs/report/example_figure/clean/example2.log",
                        "logs/report/example_figure/mixture/example1.log"],
     "provenance": ["logs/report/provenance.log"],
+    # the claims on the run's seed (part of `all`) and their figure
+    "claims": ["logs/checks/claims.log"],
+    "claims_figure": ["logs/checks/claims_figure.log"],
 }
 BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/lmac/seed1234.tsv",
+              "benchmarks/explainers/lmac_td_encoder_decoder.tsv",
               "benchmarks/explainers/lmac_ft/seed1234.tsv", "benchmarks/explainers/lmac_td_a0/seed1234.tsv",
-              *(f"benchmarks/evaluate/{c}/{m}/seed1234.tsv" for c in TINY_CONDITIONS for m in TINY_METHODS)]
+              *(f"benchmarks/evaluate/{c}/seed1234.tsv" for c in TINY_CONDITIONS)]
 
 
 def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -111,6 +121,7 @@ def tiny_run(tmp_path_factory) -> Path:
     if proc.returncode != 0:
         print(proc.output)
     assert proc.returncode == 0, show(proc)
+    (workdir / "snakemake.out").write_text(proc.output)
     return workdir
 
 
@@ -281,10 +292,23 @@ def test_default_dry_run_lists_every_rule(clean_clone_dir, profile):
     # a dry run writes nothing but Snakemake's own metadata
     assert sorted(p.name for p in clean_clone_dir.iterdir()) == [".snakemake", "config"]
 
-    for rule in ("train_classifier", "train_lmac", "train_lmac_ft", "train_lmac_td", "evaluate"):
+    for rule in GPU_RULES:
         resources = next((line for line in blocks[rule].splitlines() if line.strip().startswith("resources:")), "")
+        # a dry run shows what a cluster job would ask for
         assert "gpu=1" in resources, f"{rule}: {resources!r}"
         assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: {resources!r}"
+
+
+@pytest.mark.slow
+def test_local_cpu_run_schedules_gpu_rules_side_by_side(tiny_run):
+    """On this CPU-only machine no job holds the `gpu` resource and each takes one thread, so --cores 2
+    runs two at once (a dry run and a cluster job keep the GPU request: see the dry-run test)."""
+    blocks = job_blocks((tiny_run / "snakemake.out").read_text())
+    for rule in GPU_RULES:
+        resources = next(line for line in blocks[rule].splitlines() if line.strip().startswith("resources:"))
+        # the classifier trains alone, so it takes both cores
+        threads = "threads: 2" in blocks[rule] if rule == "train_classifier" else "threads:" not in blocks[rule]
+        assert "gpu=0" in resources and threads, f"{rule}: {blocks[rule]}"
 
 
 def test_each_seed_trains_and_evaluates_its_own_explainers(tmp_path):
@@ -297,11 +321,23 @@ def test_each_seed_trains_and_evaluates_its_own_explainers(tmp_path):
     assert counts["train_classifier"] == "1"  # one classifier: the explainers of every seed explain it
     assert counts["train_lmac"] == counts["train_lmac_ft"] == "2"
     assert counts["train_lmac_td"] == "4"     # two α × two seeds
-    assert counts["evaluate"] == str(len(TINY_METHODS) * len(TINY_CONDITIONS) * 2)
+    assert counts["evaluate"] == str(len(TINY_CONDITIONS) * 2)  # one job per condition and seed
     for seed in (7, 11):
         assert f"results/explainers/lmac/seed{seed}/model.pt" in proc.output
         assert f"results/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv" in proc.output
     assert "seed1234" not in proc.output
+
+
+def test_evaluation_group_method_spreads_one_job_per_method(tmp_path):
+    config = tiny_config()
+    config["evaluation"]["group"] = "method"
+    configfile = write_config(tmp_path / "per_method.yaml", config)
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
+                     "--workflow-profile", "none", "-n", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
+    assert counts["evaluate"] == str(len(TINY_METHODS) * len(TINY_CONDITIONS))
+    assert "logs/evaluate/mixture/lmac_td_a0.75/seed1234.log" in proc.output
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,3 +423,15 @@ def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
     assert masks.shape[0] == len(per_clip) and masks.ndim == 3
     assert masks.min() >= 0 and masks.max() <= 1
     np.testing.assert_allclose(masks.reshape(len(masks), -1).mean(1), per_clip["MM"], atol=2e-3)
+
+
+def test_readme_quick_look_command_plans(tmp_path):
+    """The README's narrowed run: evaluation.methods without LMAC-TD also narrows the sanity retraining."""
+    readme = (REPO / "README.md").read_text()
+    override = re.search(r"--config (evaluation='\{[^']*\}')", readme).group(1)
+    value = override.split("=", 1)[1].strip("'")
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--cores", 2, "--workflow-profile", "none",
+                     "--config", f"evaluation={value}", "-n", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    assert "train_lmac_td" not in proc.output and "evaluate" in proc.output, show(proc)

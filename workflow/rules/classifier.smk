@@ -47,9 +47,9 @@ rule train_classifier:
         "../envs/lmac.yaml"
     benchmark:
         "benchmarks/classifier/train_classifier.tsv"
-    threads: 4
+    threads: classifier_threads
     resources:
-        gpu=1,
+        gpu=gpu_jobs,
         mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=lambda wc, attempt: 240 * attempt,
     script:

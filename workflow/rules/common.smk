@@ -10,6 +10,7 @@ from lmac.config import check_config
 from lmac.errors import LmacError
 from lmac.explainers.registry import expand_methods, is_learned
 from lmac.reporting.claims import claim_methods, load_claims
+from torch.cuda import is_available as cuda_available
 
 try:
     # a one-line message naming the key, before any job is scheduled
@@ -60,12 +61,31 @@ WHAM = {"wham": "resources/wham"} if config["noise"]["source"] == "wham" else {}
 CLASSIFIER_WHAM = WHAM if config["classifier"]["noise"]["enabled"] else {}
 
 
+# evaluation.group: one evaluate job per condition × seed runs every method, or one per method
+EVAL_GROUPED = EVAL["group"] == "condition"
+EVAL_JOB = "{condition}/seed{seed}" if EVAL_GROUPED else "{condition}/{method}/seed{seed}"
+EVAL_JOB_METHODS = len(METHODS) if EVAL_GROUPED else 1
+
+
+def evaluation_outputs(pattern):
+    """An evaluate job's files of a per-method ``pattern``: one per method when the job runs every method."""
+    if not EVAL_GROUPED:
+        return pattern
+    return expand(pattern.replace("{condition}", "{{condition}}").replace("{seed}", "{{seed}}"), method=METHODS)
+
+
+def evaluated_methods(wildcards):
+    """The methods one evaluate job runs, in the order of its outputs."""
+    return METHODS if EVAL_GROUPED else [wildcards.method]
+
+
 def evaluation_inputs(wildcards):
-    """The trained checkpoint for learned methods; interferer archives and ground truth as needed."""
+    """The learned methods' trained checkpoints (in method order); interferer archives and ground truth as needed."""
     inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
               "classifier": "results/classifier/model.pt"}
-    if is_learned(wildcards.method):
-        inputs["explainer"] = f"results/explainers/{wildcards.method}/seed{wildcards.seed}/model.pt"
+    learned = [m for m in evaluated_methods(wildcards) if is_learned(m)]
+    if learned:
+        inputs["explainers"] = [f"results/explainers/{m}/seed{wildcards.seed}/model.pt" for m in learned]
     if wildcards.condition == "in_domain" and config["noise"]["source"] == "wham":
         inputs["wham"] = "resources/wham"
     if wildcards.condition == "speech" and EVAL["speech"] == "ljspeech":
@@ -77,10 +97,12 @@ def evaluation_inputs(wildcards):
 
 def evaluation_config(wildcards):
     """The config keys EvalJob.from_config reads (as `lmac evaluate` does); only their changes rerun a job."""
-    return {"evaluation": EVAL, "noise": config["noise"], "seed": run_seed(wildcards),
+    # evaluation.group decides which job runs a method, not what it computes
+    return {"evaluation": {k: v for k, v in EVAL.items() if k != "group"}, "noise": config["noise"],
+            "seed": run_seed(wildcards),
             "dataset": {"sample_rate": config["dataset"]["sample_rate"]},
             "report": {"n_examples": config["report"]["n_examples"]},
-            "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})}}
+            "baselines": {m: config.get("baselines", {}).get(m, {}) for m in evaluated_methods(wildcards)}}
 
 
 # figures (workflow/rules/figures.smk)
@@ -150,11 +172,15 @@ def published_numbers(wildcards):
 # sanity checks (workflow/rules/sanity.smk)
 SANITY = config["sanity"]
 # learned methods whose decoder is also retrained on each randomised classifier
-SANITY_RETRAINED = expand_methods(SANITY["retrain_methods"], config.get("lmac_td", {}).get("alphas", []))
+# (those of them that are evaluated: narrowing evaluation.methods narrows the retraining with it)
+_ALPHAS = config.get("lmac_td", {}).get("alphas", [])
+_TRAINABLE = [m for m in expand_methods(["lmac", "lmac_ft", "lmac_td"], _ALPHAS) if is_learned(m)]
+SANITY_RETRAINED = expand_methods(SANITY["retrain_methods"], _ALPHAS)
 for _method in SANITY_RETRAINED:
-    if _method not in METHODS or not is_learned(_method):
+    if _method not in _TRAINABLE:
         raise WorkflowError(f"config key 'sanity.retrain_methods': {_method} is not an evaluated learned method "
-                            f"(evaluated: {', '.join(m for m in METHODS if is_learned(m)) or 'none'})")
+                            f"(learned methods of this configuration: {', '.join(_TRAINABLE)})")
+SANITY_RETRAINED = [m for m in SANITY_RETRAINED if m in METHODS]
 SANITY_TARGETS = [
     *expand("results/sanity/{check}{ext}", check=["cascading", "data_randomisation", "random_logit"],
             ext=[".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"]),
@@ -215,6 +241,12 @@ def claims_evaluations(wildcards):
                   method=CLAIMS_METHODS, seed=CLAIMS_CONFIG["seeds"])
 
 
+def run_claims_evaluations(wildcards):
+    """Per-sample results of the run's `seeds` on claims.conditions, for the claims table of `all`."""
+    return expand("results/evaluation/{condition}/{method}/seed{seed}.csv", condition=CLAIMS_CONDITIONS,
+                  method=CLAIMS_METHODS, seed=SEEDS)
+
+
 def cascading_summary(wildcards):
     """The sanity checks' cascading summary (randomisation claims); none when off or without the sanity rules: NOT RUN."""
     wanted = CLAIMS_CONFIG["randomisation"] and hasattr(rules, "sanity_cascading_summary")
@@ -224,3 +256,31 @@ def cascading_summary(wildcards):
 def sanity_outputs(wildcards):
     """Every file of the `sanity` target, for `checks`; none without the sanity rules."""
     return list(rules.sanity.input) if hasattr(rules, "sanity") else []
+
+
+# Jobs that can use a GPU (training, evaluation, sanity checks) take the `gpu` resource and 4 threads
+# only when they will run on one: the default profile allows one `gpu` job at a time, which on a
+# CPU-only machine would serialise them for nothing. Run locally on a CPU they take one thread each and
+# run side by side (small torch models scale poorly across threads), so `--cores N` runs N at once.
+def runs_on_gpu():
+    """Cluster jobs and dry runs: the declared GPU request; a local run: a CUDA device asked for or found."""
+    # evaluated per job, once the executor is known; a dry run cannot tell a cluster from this machine
+    if workflow.non_local_exec or workflow.dryrun:
+        return True
+    device = config["device"]
+    return device.startswith("cuda") or (device == "auto" and cuda_available())
+
+
+def gpu_jobs(wildcards):
+    """The `gpu` resource of a GPU-capable job: 1 on a GPU, 0 on a CPU."""
+    return 1 if runs_on_gpu() else 0
+
+
+def gpu_job_threads(wildcards):
+    """Threads of a GPU-capable job: 4 to feed a GPU, 1 on a CPU (jobs run side by side)."""
+    return 4 if runs_on_gpu() else 1
+
+
+def classifier_threads(wildcards):
+    """The classifier trains alone (every later job waits for it): on a CPU it takes every core."""
+    return 4 if runs_on_gpu() else max(1, workflow.cores)

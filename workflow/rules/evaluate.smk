@@ -1,26 +1,30 @@
-# Evaluation: every method through the same Explainer interface, one job per method × condition,
-# so a cluster runs them in parallel.
+# Evaluation: every method through the same Explainer interface. evaluation.group: condition (default)
+# runs one job per condition × seed that evaluates every method in one pass over the data (loading,
+# interferer synthesis and the reference passes shared); method runs one job per method × condition
+# × seed, so a cluster spreads them. Either way each method gets the same files.
 
 
 rule evaluate:
     input:
         unpack(evaluation_inputs),
     output:
-        per_sample="results/evaluation/{condition}/{method}/seed{seed}.csv",
-        explanations="results/explanations/{condition}/{method}/seed{seed}.npz",
+        per_sample=evaluation_outputs("results/evaluation/{condition}/{method}/seed{seed}.csv"),
+        explanations=evaluation_outputs("results/explanations/{condition}/{method}/seed{seed}.npz"),
     params:
         config=evaluation_config,
+        methods=evaluated_methods,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/evaluate/{condition}/{method}/seed{seed}.log",
+        f"logs/evaluate/{EVAL_JOB}.log",
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/evaluate/{condition}/{method}/seed{seed}.tsv"
-    threads: 4
+        f"benchmarks/evaluate/{EVAL_JOB}.tsv"
+    threads: gpu_job_threads
     resources:
-        gpu=1,
-        mem_mb=lambda wc, attempt: 8000 * attempt,
-        runtime=lambda wc, attempt: 120 * attempt,
+        gpu=gpu_jobs,
+        # a job's explainers run one after another: only their kept masks and examples add up
+        mem_mb=lambda wc, attempt: (8000 + 500 * (EVAL_JOB_METHODS - 1)) * attempt,
+        runtime=lambda wc, attempt: 120 * EVAL_JOB_METHODS * attempt,
     script:
         "../scripts/evaluate.py"

@@ -4,6 +4,15 @@
 # WHAM! is an input of the L-MAC trainings only when they mix noise and its source is WHAM!
 LMAC_WHAM = WHAM if config["lmac"]["noise"] else {}
 LMAC_TD_WHAM = WHAM if config.get("lmac_td", {}).get("noise") else {}
+# the lmac_td keys the pre-training reads: only their changes rerun it (not the masker's loss, lr or α)
+LMAC_TD_ED_CFG = {k: config.get("lmac_td", {}).get(k) for k in ("preset", "scale", "encoder_decoder", "noise")}
+# LMAC-TD starts from the pre-trained encoder/decoder when asked to and no other pair is given
+LMAC_TD_ED = (
+    {"encoder_decoder": "results/explainers/lmac_td_encoder_decoder/model.pt"}
+    if config.get("lmac_td", {}).get("encoder_decoder", {}).get("pretrain")
+    and not config["lmac_td"].get("pretrained_encoder_decoder")
+    else {}
+)
 
 
 rule train_lmac:
@@ -27,9 +36,9 @@ rule train_lmac:
         "../envs/lmac.yaml"
     benchmark:
         "benchmarks/explainers/lmac/seed{seed}.tsv"
-    threads: 4
+    threads: gpu_job_threads
     resources:
-        gpu=1,
+        gpu=gpu_jobs,
         mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=lambda wc, attempt: 600 * attempt,
     script:
@@ -60,19 +69,52 @@ rule train_lmac_ft:
         "../envs/lmac.yaml"
     benchmark:
         "benchmarks/explainers/lmac_ft/seed{seed}.tsv"
-    threads: 4
+    threads: gpu_job_threads
     resources:
-        gpu=1,
+        gpu=gpu_jobs,
         mem_mb=lambda wc, attempt: 16000 * attempt,
         runtime=lambda wc, attempt: 600 * attempt,
     script:
         "../scripts/train_lmac_ft.py"
 
 
+# LMAC-TD's encoder E and decoder D pre-trained as an autoencoder of the training audio
+# (lmac_td.encoder_decoder): one pair for every α and seed, since it does not read the classifier.
+rule pretrain_lmac_td_encoder_decoder:
+    input:
+        **LMAC_TD_WHAM,
+        audio=prepared("audio.npy"),
+        manifest=prepared("manifest.csv"),
+    output:
+        model="results/explainers/lmac_td_encoder_decoder/model.pt",
+        history="results/explainers/lmac_td_encoder_decoder/history.csv",
+    params:
+        work="results/work/explainers/lmac_td_encoder_decoder",
+        cfg=LMAC_TD_ED_CFG,
+        noise=lookup(within=config, dpath="noise"),
+        sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
+        seed=lookup(within=config, dpath="seed"),
+        device=lookup(within=config, dpath="device"),
+    log:
+        "logs/explainers/lmac_td_encoder_decoder.log",
+    conda:
+        "../envs/lmac.yaml"
+    benchmark:
+        "benchmarks/explainers/lmac_td_encoder_decoder.tsv"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    script:
+        "../scripts/pretrain_lmac_td_ed.py"
+
+
 # LMAC-TD: one time-domain explainer per mixing weight α in lmac_td.alphas (methods §4).
 rule train_lmac_td:
     input:
         **LMAC_TD_WHAM,
+        **LMAC_TD_ED,
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
         classifier="results/classifier/model.pt",
@@ -92,9 +134,9 @@ rule train_lmac_td:
         "../envs/lmac.yaml"
     benchmark:
         "benchmarks/explainers/lmac_td_a{alpha}/seed{seed}.tsv"
-    threads: 4
+    threads: gpu_job_threads
     resources:
-        gpu=1,
+        gpu=gpu_jobs,
         mem_mb=lambda wc, attempt: 24000 * attempt,
         runtime=lambda wc, attempt: 1440 * attempt,
     script:

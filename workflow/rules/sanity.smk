@@ -55,6 +55,8 @@ use rule train_classifier as sanity_permuted_classifier with:
         "logs/sanity/classifiers/permuted.log",
     benchmark:
         "benchmarks/sanity/classifiers/permuted.tsv"
+    # unlike the main classifier it trains beside other jobs: one thread on a CPU
+    threads: gpu_job_threads
 
 
 use rule train_lmac as sanity_retrain_lmac with:
@@ -98,6 +100,7 @@ use rule train_lmac_ft as sanity_retrain_lmac_ft with:
 use rule train_lmac_td as sanity_retrain_lmac_td with:
     input:
         **LMAC_TD_WHAM,
+        **LMAC_TD_ED,
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
         classifier=sanity_classifier,
@@ -132,9 +135,9 @@ rule sanity_checks:
         "../envs/lmac.yaml"
     benchmark:
         "benchmarks/sanity/checks/{method}/seed{seed}.tsv"
-    threads: 4
+    threads: gpu_job_threads
     resources:
-        gpu=1,
+        gpu=gpu_jobs,
         mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
     script:

@@ -15,9 +15,8 @@ def step():
     files = list(sm.input.per_sample)
     # no claimed method evaluated: every comparison is NOT RUN, which the table says
     frame = read_per_sample(files) if files else pd.DataFrame(columns=["condition", "method", "id", "seed", "version"])
-    cascading = sm.input.cascading[0] if len(sm.input.cascading) else None
-    missing = ("claims.randomisation is false: the sanity checks were not run for the claims"
-               if not sm.params.randomisation else None)
+    cascading = sm.input.cascading[0] if len(sm.input.get("cascading", [])) else None
+    missing = None if cascading else sm.params.missing
     verdicts = write_claims(sm.input.claims, frame, out.csv, out.md, out.tex, cascading, sm.params.conditions,
                             sm.params.seeds, sm.params.n_boot, sm.params.seed, out_html=out.html,
                             cascading_missing=missing)

@@ -104,3 +104,9 @@ def noise_source(cfg_noise: dict, wham_dir: str | os.PathLike | None, sample_rat
             raise LmacError(f"{root}: no tr/ folder (not an extracted wham_noise.zip?)")
         return AudioFolder(tr, sample_rate, offset="first", seed=seed)
     raise LmacError(f"noise.source: unknown value '{source}' ({' or '.join(SOURCES)})")
+
+
+def describe(source) -> str:
+    """A stable description of a noise source for a resume fingerprint (never an address)."""
+    own_repr = type(source).__repr__ is not object.__repr__
+    return repr(source) if own_repr else type(source).__name__

@@ -46,6 +46,7 @@ from ..classifier.model import AudioClassifier
 from ..errors import LmacError
 from ..frontend import FrontEnd
 from .base import Explainer, Explanation
+from .lmac_td_autoencoder import KIND as ED_KIND
 from .lmac_td_parts import TDUpsampler, build_masker, fit_to_encoder
 from .lmac_td_presets import (DEFAULT_PRESET, EMBEDDED_SCALE, TDArch, preset, resolve_arch,
                               resolve_feature_n_fft)
@@ -134,15 +135,15 @@ class LmacTD(nn.Module):
     def load_encoder_decoder(self, path: str | Path, freeze: bool = True) -> None:
         """Load E and D from an LMAC-TD checkpoint or a SpeechBrain folder; optionally freeze them.
 
-        ``path`` is either an lmac ``lmac_td`` checkpoint (its ``encoder.*``/``decoder.*``
-        weights) or a folder with SpeechBrain's ``encoder.ckpt`` and ``decoder.ckpt`` state
+        ``path`` is either an lmac ``lmac_td`` or ``lmac_td_ed`` checkpoint (the latter written by
+        :mod:`.lmac_td_autoencoder`; both hold ``encoder.*``/``decoder.*`` weights) or a folder with SpeechBrain's ``encoder.ckpt`` and ``decoder.ckpt`` state
         dicts (e.g. a SepFormer's, as the reference's ``pretrained_ed_path``).
         """
         path = Path(path)
         if path.is_dir():
             states = {name: load_torch_file(path / f"{name}.ckpt") for name in ("encoder", "decoder")}
         else:
-            state = load_checkpoint(path, KIND)["state_dict"]
+            state = load_checkpoint(path, (KIND, ED_KIND))["state_dict"]
             states = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
                       for name in ("encoder", "decoder")}
         for name, state in states.items():

@@ -18,6 +18,7 @@ a finished shorter run.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -25,7 +26,7 @@ import torch
 from ..classifier.model import load_classifier
 from ..data.batches import split
 from ..data.download import sha256_file
-from ..data.noise import mix
+from ..data.noise import describe, mix
 from ..data.noise import noise_source as build_noise_source
 from ..data.prepare import load_prepared
 from ..errors import LmacError
@@ -42,12 +43,6 @@ log = logging.getLogger("lmac.explainers")
 
 #: keys that do not change what one run computes (``alphas`` lists the runs; ``epochs`` may grow)
 NOT_FINGERPRINTED = ("epochs", "alphas")
-
-
-def describe(source) -> str:
-    """A stable description of a noise source for the resume fingerprint (never an address)."""
-    own_repr = type(source).__repr__ is not object.__repr__
-    return repr(source) if own_repr else type(source).__name__
 
 
 def build_from_config(classifier, cfg: dict, alpha: float) -> LmacTDExplainer:
@@ -126,6 +121,9 @@ def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_h
     settings = {"cfg": {k: v for k, v in cfg.items() if k not in NOT_FINGERPRINTED}, "alpha": float(alpha),
                 "seed": seed, "classifier": classifier.config(), "prepared": prepared_dir,
                 "classifier_sha256": sha256_file(classifier_path),
+                # the pre-trained encoder/decoder's content, not only its path (a rerun pre-training rewrites it)
+                "encoder_decoder_sha256": (sha256_file(cfg["pretrained_encoder_decoder"])
+                                           if Path(cfg.get("pretrained_encoder_decoder") or "").is_file() else None),
                 "noise": {"cfg": noise_cfg, "source": describe(noise_source)} if noisy else None}
     state, history = run_training(
         module=explainer, optimizer=opt,

@@ -1,0 +1,143 @@
+"""Are the embedded default's learned explainers converged? Their scores at the default epochs vs twice them.
+
+Trains every learned explainer of config/config.yaml (L-MAC, L-MAC FT, LMAC-TD per α, and LMAC-TD's
+pre-trained encoder/decoder) once with the configured epochs and once with twice as many, evaluates
+both on the clean and mixture conditions, and compares each faithfulness metric: a model counts as
+converged on a metric when the two means differ by no more than the half-width of the default run's
+95 % bootstrap CI (clips resampled). Everything upstream of the explainers (data, classifier) is
+computed once and shared. LMAC-TD's resynthesis quality, the SI-SNR of D(E(x)) to x on the
+validation clips, is reported from the training histories. Writes ``benchmarks/convergence.json``;
+``benchmarks/render_docs.py`` turns it into docs/convergence.md. Usage:
+
+    .venv/bin/python benchmarks/convergence.py [--cores 2] [--default-run DIR]
+
+``--default-run`` reuses a finished run of the embedded default (e.g. ``embedded_default.py --keep DIR``)
+for the default-epoch side instead of training it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from lmac.evaluation.metrics import FAITHFULNESS_METRICS  # noqa: E402
+from lmac.explainers.registry import expand_methods, is_learned  # noqa: E402
+from lmac.reporting.clip_stats import read_per_sample, summary  # noqa: E402
+
+CONDITIONS = ("clean", "mixture")
+# shared upstream outputs the doubled run takes from the default one (mtimes kept: Snakemake sees them done)
+SHARED = ("resources", "results/data", "results/classifier")
+
+
+def doubled(config: dict) -> dict:
+    """The overlay that doubles every explainer training (and LMAC-TD's encoder/decoder pre-training)."""
+    td = config.get("lmac_td", {})
+    overlay = {"lmac": {"epochs": 2 * config["lmac"]["epochs"]},
+               "lmac_ft": {"epochs": 2 * config.get("lmac_ft", {}).get("epochs", config["lmac"]["epochs"])},
+               "lmac_td": {"epochs": 2 * td.get("epochs", 1)}}
+    if td.get("encoder_decoder", {}).get("pretrain"):
+        overlay["lmac_td"]["encoder_decoder"] = {"epochs": 2 * td["encoder_decoder"].get("epochs", 8)}
+    return overlay
+
+
+def run(workdir: Path, overlay: dict, targets: list[str], cores: int) -> float:
+    """snakemake on the embedded default plus ``overlay`` in ``workdir``; returns the wall time."""
+    (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+    snakemake = Path(sys.executable).with_name("snakemake")
+    # targets first: --configfile and --resources take every word after them
+    cmd = [str(snakemake), *targets, "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory", str(workdir),
+           "--cores", str(cores), "--workflow-profile", str(ROOT / "workflow" / "profiles" / "default"),
+           "--configfile", str(workdir / "overlay.yaml")]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n", file=sys.stderr)
+        raise SystemExit(f"snakemake failed in {workdir}")
+    return time.monotonic() - t0
+
+
+def history(workdir: Path, model: str, seed: int) -> pd.DataFrame:
+    path = workdir / "results" / "explainers" / model / (f"seed{seed}" if seed is not None else "") / "history.csv"
+    return pd.read_csv(path)
+
+
+def compare(default: pd.DataFrame, longer: pd.DataFrame, n_boot: int, seed: int) -> list[dict]:
+    rows = []
+    for (condition, method), base in default.groupby(["condition", "method"]):
+        other = longer[(longer["condition"] == condition) & (longer["method"] == method)]
+        for metric in FAITHFULNESS_METRICS:
+            a = summary(base[metric], base["id"] + "@" + base["version"].astype(str), n_boot, seed)
+            b = summary(other[metric], other["id"] + "@" + other["version"].astype(str), n_boot, seed)
+            half = (a["ci_high"] - a["ci_low"]) / 2
+            rows.append({"condition": condition, "method": method, "metric": metric, "default": a["mean"],
+                         "default_ci_low": a["ci_low"], "default_ci_high": a["ci_high"], "doubled": b["mean"],
+                         "delta": b["mean"] - a["mean"], "ci_half_width": half,
+                         "converged": bool(abs(b["mean"] - a["mean"]) <= half)})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--default-run", help="a finished embedded-default run folder to reuse")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "convergence.json"))
+    args = parser.parse_args()
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    methods = [m for m in expand_methods(["lmac", "lmac_ft", "lmac_td"], config["lmac_td"]["alphas"]) if is_learned(m)]
+    seed = config["seeds"][0]
+    targets = [f"results/evaluation/{c}/{m}/seed{seed}.csv" for c in CONDITIONS for m in methods]
+    restrict = {"evaluation": {"methods": ["lmac", "lmac_ft", "lmac_td"], "conditions": list(CONDITIONS)}}
+    with tempfile.TemporaryDirectory(prefix="lmac-convergence-") as tmp:
+        base = Path(args.default_run) if args.default_run else Path(tmp, "default")
+        walls = {}
+        if not args.default_run:
+            base.mkdir()
+            shutil.copytree(ROOT / "config", base / "config")
+            walls["default"] = run(base, restrict, targets, args.cores)
+        longer = Path(tmp, "doubled")
+        longer.mkdir()
+        shutil.copytree(ROOT / "config", longer / "config")
+        for name in SHARED:
+            if (base / name).exists():
+                shutil.copytree(base / name, longer / name)
+        walls["doubled"] = run(longer, {**restrict, **doubled(config)}, targets, args.cores)
+        frames = [read_per_sample([str(d / t) for t in targets]) for d in (base, longer)]
+        rows = compare(*frames, n_boot=config["report"]["n_boot"], seed=config["seed"])
+        resynthesis = {}
+        for name, d in (("default", base), ("doubled", longer)):
+            entry = {m: float(history(d, m, seed)["valid_sisnr"].iloc[-1]) for m in methods if m.startswith("lmac_td")}
+            if config["lmac_td"].get("encoder_decoder", {}).get("pretrain"):
+                entry["encoder_decoder"] = float(history(d, "lmac_td_encoder_decoder", None)["valid_sisnr"].max())
+            resynthesis[name] = entry
+        epochs = {name: {m: len(history(d, m, seed)) for m in methods} for name, d in (("default", base), ("doubled", longer))}
+        # the doubled run's trajectories (validation loss, mask mean, Fid-In per epoch): where each one settles
+        keep = ["epoch", "lr", "valid_loss", "valid_mask_mean", "valid_fid_in"]
+        curves = {m: history(longer, m, seed).reindex(columns=keep).round(4).to_dict(orient="list") for m in methods}
+    report = {"date": date.today().isoformat(), "cores": args.cores, "conditions": list(CONDITIONS),
+              "wall_seconds": {k: round(v, 1) for k, v in walls.items()}, "epochs": epochs,
+              "resynthesis_sisnr_db": resynthesis, "doubled_histories": curves, "comparisons": rows,
+              "all_converged": all(r["converged"] for r in rows)}
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    failing = [r for r in rows if not r["converged"]]
+    print(f"{len(rows) - len(failing)}/{len(rows)} comparisons within the default run's CI half-width")
+    for r in failing:
+        print(f"  moved: {r['method']} {r['condition']} {r['metric']}: {r['default']:.3f} -> {r['doubled']:.3f} "
+              f"(half-width {r['ci_half_width']:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
