@@ -39,7 +39,7 @@ dryrun: $(STAMP)
 #   make figures   every table (results/tables/) and figure (results/figures/, PNG + PDF)
 #   make report    the self-contained HTML report of them, results/report.html
 FIGURE_RULES := metrics_table paper_tables metrics_table_html faithfulness_bars localisation_bars \
-	alpha_ablation training_curves example_figure
+	alpha_ablation training_curves example_figure claims claims_figure
 
 .PHONY: figures report
 

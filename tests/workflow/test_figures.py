@@ -27,18 +27,20 @@ CONDITIONS = ["clean", "mixture"]
 N_EXAMPLES = 2
 TRAINED = ["classifier", "lmac", "lmac_td_a0", "lmac_td_a1"]
 # every figure (PNG + PDF); examples: N_EXAMPLES clips on the first condition, one on the others
-FIGURES = ["metrics_faithfulness", "metrics_localisation", "alpha_ablation",
+FIGURES = ["metrics_faithfulness", "metrics_localisation", "alpha_ablation", "claims",
            *(f"training/{m}" for m in TRAINED),
            *(f"examples/clean/example{k}" for k in range(1, N_EXAMPLES + 1)), "examples/mixture/example1"]
 FIGURE_RULES = {"metrics_table_html", "faithfulness_bars", "localisation_bars", "alpha_ablation",
-                "training_curves", "example_figure", "figures"}
+                "training_curves", "example_figure", "figures", "claims_figure"}
 # the caption of each result in the report (workflow/report/<caption>.rst)
 REPORTED = {"results/tables/metrics.html": "metrics_table",
             "results/figures/metrics_faithfulness.png": "faithfulness_bars",
             "results/figures/metrics_localisation.png": "localisation_bars",
             "results/figures/alpha_ablation.png": "alpha_ablation",
             **{f"results/figures/training/{m}.png": "training_curves" for m in TRAINED},
-            **{f"results/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")}}
+            **{f"results/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")},
+            # the claims on the run's seed, part of `all`
+            "results/tables/claims.html": "claims", "results/figures/claims.png": "claims_figure"}
 
 
 def snakemake(workdir: Path, configfile: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -94,7 +96,7 @@ def test_report_holds_every_figure_and_table_with_its_caption(run):
     assert results["results/figures/examples/mixture/example1.png"]["labels"] == {"condition": "mixture",
                                                                                   "example": "1"}
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", text, re.S).group(1))
-    assert set(categories) == {"Metrics", "Training", "Examples"}
+    assert set(categories) == {"Metrics", "Training", "Examples", "Beyond the papers"}
     assert set(categories["Examples"]) == set(CONDITIONS)
     assert "lmac: L-MAC and LMAC-TD explanations, reproduced end to end." in text
 
@@ -109,7 +111,7 @@ def test_make_figures_forcerun_list_reruns_only_figures_and_tables(run):
                      timeout=120)
     assert proc.returncode == 0, show(proc)
     counts = job_counts(proc.output)
-    assert set(counts) == FIGURE_RULES | {"metrics_table", "paper_tables"}, show(proc)
+    assert set(counts) == FIGURE_RULES | {"metrics_table", "paper_tables", "claims"}, show(proc)
     assert counts["example_figure"] == N_EXAMPLES + len(CONDITIONS) - 1
     assert counts["training_curves"] == len(TRAINED)
 

@@ -130,9 +130,11 @@ def example_explanations(wildcards):
 
 
 def figure_targets():
-    """Every table and figure (PNG + PDF); examples: `report.n_examples` clips on the first condition, one on the others."""
-    tables = expand("results/tables/metrics.{ext}", ext=["csv", "md", "tex", "json", "html"])
-    figures = ["metrics_faithfulness", "metrics_localisation", *(f"training/{m}" for m in TRAINED_MODELS)]
+    """Every table and figure (PNG + PDF); examples: `report.n_examples` clips on the first condition, one on the others;
+    the claims on the run's seeds (their table and figure)."""
+    tables = [*expand("results/tables/metrics.{ext}", ext=["csv", "md", "tex", "json", "html"]),
+              *expand("results/tables/claims.{ext}", ext=["csv", "md", "tex", "html"])]
+    figures = ["metrics_faithfulness", "metrics_localisation", "claims", *(f"training/{m}" for m in TRAINED_MODELS)]
     if "lmac_td" in EVAL["methods"] and config.get("lmac_td", {}).get("alphas"):
         figures.append("alpha_ablation")
     n_first = config["report"]["n_examples"]
