@@ -163,7 +163,7 @@ def test_upsampler_at_width_1_is_the_reference_geometry_and_size():
              (256, 256, 7 * 11), (256, 256, 4 * 3), (256, 128, 10 * 7), (128, 1, 8 * 10)]
     expected = sum(i * o * k + o for i, o, k in specs)
     assert sum(p.numel() for p in u.parameters()) == expected
-    assert 139.0e6 < expected < 139.2e6                      # methods.md: ≈ 139 M
+    assert 139.0e6 < expected < 139.2e6                      # the reference: ≈ 139 M
 
 
 @pytest.mark.parametrize("preset, intra", [("nov2024", (8, 8)), ("pr2838", (4, 4))])

@@ -64,7 +64,7 @@ def test_ad_ref_is_the_double_softmax_and_differs_from_ad():
 
 
 def test_reference_ad_applies_softmax_twice():
-    # evaluation.md §1.3: 50 classes, p_c 0.95 → 0.0 gives true AD 100 %, reported ≈ 60.9 %
+    # the reference harness: 50 classes, p_c 0.95 → 0.0 gives true AD 100 %, reported ≈ 60.9 %
     def probs(pc):
         rest = (1 - pc) / 49
         return [[max(pc, 1e-12)] + [rest] * 49]

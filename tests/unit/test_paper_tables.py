@@ -29,11 +29,11 @@ SMALL = {
                 "PG": {"published_as": "pointing game"}, "frame_F1": {"published_as": "frame F1", "computed": False},
                 "test_accuracy": {"published_as": "test accuracy"}},
     "notes": [
-        {"id": "double", "text": "published AD applies softmax twice", "source": "m §9 item 1",
+        {"id": "double", "text": "published AD applies softmax twice", "source": "reference item 1",
          "applies": {"metrics": ["AD_ref"]}},
-        {"id": "td", "text": "LMAC-TD config unknown", "source": "m §9 item 7",
+        {"id": "td", "text": "LMAC-TD config unknown", "source": "reference item 7",
          "applies": {"methods": ["lmac_td_a0.75"], "conditions": ["mixture"]}},
-        {"id": "whole", "text": "the OOD type is unstated", "source": "e §9.1", "applies": {"tables": ["A"]}},
+        {"id": "whole", "text": "the OOD type is unstated", "source": "reference README", "applies": {"tables": ["A"]}},
     ],
     "tables": [
         {"id": "A", "title": "OOD 50% & more_stuff", "paper": "readme", "source": "README #1", "url": "https://example.org/a",
@@ -147,7 +147,7 @@ def test_classifier_accuracy_in_percent(small):
 
 def test_notes_follow_their_selectors(small):
     compared = compare(small, OURS)
-    double, td = "published AD applies softmax twice (m §9 item 1)", "LMAC-TD config unknown (m §9 item 7)"
+    double, td = "published AD applies softmax twice (reference item 1)", "LMAC-TD config unknown (reference item 7)"
     assert double in row(compared, "A", "lmac", "AD_ref").notes
     assert double not in row(compared, "A", "lmac", "AI").notes
     assert td in row(compared, "A", "lmac_td_a0.75", "AI").notes          # method and condition both match

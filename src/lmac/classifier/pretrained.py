@@ -1,10 +1,10 @@
 """Published classifier checkpoints given by URL: where they are stored and how they are fetched.
 
 ``classifier.init_checkpoint`` / ``classifier.init_head`` take a local path or a URL. A URL (for
-the paper: SpeechBrain's ``embedding_model.ckpt`` / ``classifier.ckpt`` on the HuggingFace hub,
-methods.md §2.3) is fetched once by the ``download_classifier`` local rule into
-``resources/checkpoints/classifier/<file name>``, so GPU jobs and compute nodes never reach a hub
-(pipeline.md §4); ``train_classifier`` then reads the local copy. Downloads go through
+the paper: SpeechBrain's ``embedding_model.ckpt`` / ``classifier.ckpt`` on the HuggingFace hub, as the
+reference recipe) is fetched once by the ``download_classifier`` local rule into
+``resources/checkpoints/classifier/<file name>``, so GPU jobs and compute nodes never reach a hub;
+``train_classifier`` then reads the local copy. Downloads go through
 :func:`lmac.data.download.download_file`: resumable, retried, sha256-checked, written atomically.
 """
 

@@ -1,6 +1,6 @@
 """LMAC-TD: a SepFormer-style mask in a learned encoder space, decoded straight to a waveform.
 
-Pipeline (methods.md §4.2), for a waveform x [B, L]:
+Pipeline (the reference's ``train_lmactd.py``), for a waveform x [B, L]:
 
 1. the frozen classifier reads x through the *feature* front end (the classifier's own, or an
    n_fft-overridden copy for the ``pr2838`` preset, see :mod:`.lmac_td_presets`): ŷ and

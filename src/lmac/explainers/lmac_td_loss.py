@@ -1,4 +1,4 @@
-"""LMAC-TD's training objective (``train_lmactd.py::compute_objectives``, methods.md §4.3).
+"""LMAC-TD's training objective (the reference's ``train_lmactd.py::compute_objectives``).
 
 loss = λ_in·CE(f(i), ŷ) − λ_out·CE(f(o), ŷ) + λ_L1·mean(log1p|STFT(i)|) + λ_sisnr·(−SI-SNR(i + o, x))
 

@@ -1,6 +1,6 @@
 """LMAC-TD's two published configurations, its architecture settings and the embedded CPU scale.
 
-Two versions of the reference code disagree (methods.md §4.2–4.3, §9 item 7):
+Two versions of the reference code (PR #2838 and lmac-td-code) disagree:
 
 =============================  =====================  ==========================
 setting                        ``pr2838`` (PR #2838)  ``nov2024`` (lmac-td-code)

@@ -345,7 +345,7 @@ def _header(info: RunInfo) -> list[str]:
                      "run config/paper.yaml for a comparison.")
     if info.split and info.split != "valid":
         lines.append(f"Ours are on split {info.split}; the reference's eval.py scores fold 4 (valid), the fold "
-                     "its learning-rate schedule watches (methods.md §9 item 5).")
+                     "its learning-rate schedule watches (README, 'Faithful to the reference').")
     return lines
 
 
