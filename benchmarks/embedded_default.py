@@ -32,16 +32,18 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from lmac.reporting.claims import overall_verdict  # noqa: E402
 
 
 def claim_verdicts(claims_csv: Path) -> list[dict]:
-    """Each claim's verdict from its comparisons: FAIL if any fails, else NOT RUN if any lacks data, else PASS."""
+    """Each claim's verdict from its comparisons (``lmac.reporting.claims.overall_verdict``)."""
     rows = list(csv.DictReader(claims_csv.open()))
     out = []
     for claim in dict.fromkeys(r["claim"] for r in rows):
         verdicts = [r["verdict"] for r in rows if r["claim"] == claim]
-        overall = "FAIL" if "FAIL" in verdicts else "NOT RUN" if "NOT RUN" in verdicts else "PASS"
-        out.append({"claim": claim, "verdict": overall, "passed": verdicts.count("PASS"),
+        out.append({"claim": claim, "verdict": overall_verdict(verdicts), "passed": verdicts.count("PASS"),
                     "failed": verdicts.count("FAIL"), "not_run": verdicts.count("NOT RUN")})
     return out
 

@@ -239,6 +239,14 @@ def _randomisation(claim: Claim, cascading: pd.DataFrame | None, method: str, wh
             "note": f"last step {int(last['step'])}{block}", "verdict": PASS if ok else FAIL}
 
 
+def overall_verdict(verdicts: Sequence[str]) -> str:
+    """A claim's verdict from its comparisons': FAIL if any fails, PASS if all pass, else NOT RUN."""
+    verdicts = list(verdicts)
+    if FAIL in verdicts:
+        return FAIL
+    return PASS if verdicts and all(v == PASS for v in verdicts) else NOT_RUN
+
+
 def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.DataFrame | None = None,
                  conditions: Sequence[str] = (), n_boot: int = 1000, seed: int = 0,
                  cascading_missing: str = "no cascading-randomisation summary (results/sanity/cascading_summary.csv)"
@@ -265,7 +273,7 @@ def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.Dat
         mine = comparisons[comparisons["claim"] == claim.id]
         counts = mine["verdict"].value_counts()
         n_fail, n_pass = int(counts.get(FAIL, 0)), int(counts.get(PASS, 0))
-        verdict = FAIL if n_fail else PASS if n_pass == len(mine) and len(mine) else NOT_RUN
+        verdict = overall_verdict(mine["verdict"])
         verdicts.append({"claim": claim.id, "statement": claim.statement, "source": claim.source, "rule": claim.rule,
                          "decision": RULE_TEXT[claim.rule], "verdict": verdict, "passed": n_pass, "failed": n_fail,
                          "not_run": len(mine) - n_pass - n_fail, "comparisons": len(mine)})

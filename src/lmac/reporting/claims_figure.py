@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .claims import DIRECTION, FAIL, NOT_RUN, PASS
+from .claims import DIRECTION, FAIL, NOT_RUN, PASS, overall_verdict
 from .plotting import read_table, save_figure
 
 COLOURS = {PASS: "#2a9d3b", FAIL: "#c0392b", NOT_RUN: "#888888"}
@@ -55,8 +55,7 @@ def claims_figure(claims_csv: str | os.PathLike, png: str | os.PathLike, pdf: st
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, claim in zip(axes[:, 0], claims):
         rows = frame[frame["claim"] == claim].reset_index(drop=True)
-        verdicts = set(rows["verdict"])
-        overall = FAIL if FAIL in verdicts else (NOT_RUN if NOT_RUN in verdicts else PASS)
+        overall = overall_verdict(rows["verdict"])
         for y, row in rows.iterrows():
             if row["verdict"] == NOT_RUN or not np.isfinite(row["method_mean"]):
                 ax.text(0.01, y, f"NOT RUN: {str(row['note'])[:70]}", transform=ax.get_yaxis_transform(),
