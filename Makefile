@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
+# the run folder of config/config.yaml (its `run` key): results/embedded/, logs/embedded/, benchmarks/embedded/
+RUN ?= embedded
 
 .PHONY: reproduce test lint dryrun clean-results venv
 
@@ -19,10 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# the whole workflow, then its self-contained HTML report (results/report.html)
+# the whole workflow, then its self-contained HTML report (results/embedded/report.html)
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake --report results/$(RUN)/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -36,8 +38,8 @@ dryrun: $(STAMP)
 # Figures and tables from finished results (README, "Figures and tables"): the figure and table rules
 # are forced to rerun; upstream jobs run only if an output is missing or older than its inputs
 # (--rerun-triggers mtime: an edited script or config does not retrain here; `make reproduce` does).
-#   make figures   every table (results/tables/) and figure (results/figures/, PNG + PDF)
-#   make report    the self-contained HTML report of them, results/report.html
+#   make figures   every table (results/embedded/tables/) and figure (results/embedded/figures/, PNG + PDF)
+#   make report    the self-contained HTML report of them, results/embedded/report.html
 FIGURE_RULES := metrics_table paper_tables metrics_table_html faithfulness_bars localisation_bars \
 	alpha_ablation training_curves example_figure claims claims_figure
 
@@ -47,22 +49,23 @@ figures: $(STAMP)
 	$(BIN)/snakemake figures --cores $(CORES) --rerun-triggers mtime --forcerun $(FIGURE_RULES)
 
 report: $(STAMP)
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake --report results/$(RUN)/report.html
 
 # Checks beyond the papers (README, "Beyond the papers"): listenability, round-trip and masking-operator
 # tables and figures, the sanity checks and the papers' claims on claims.seeds (trains those seeds' explainers)
-#   make checks    all of them;   make claims   only results/tables/claims_seeds.* (with the sanity checks)
-# (`make reproduce` already writes results/tables/claims.*: the claims on the run's seeds, without the sanity checks)
+#   make checks    all of them;   make claims   only results/embedded/tables/claims_seeds.* (with the sanity checks)
+# (`make reproduce` already writes results/embedded/tables/claims.*: the claims on the run's seeds, without the sanity checks)
 .PHONY: checks claims
 
 checks: $(STAMP)
 	$(BIN)/snakemake checks --cores $(CORES)
 
 claims: $(STAMP)
-	$(BIN)/snakemake claims_seeds results/figures/claims_seeds.png --cores $(CORES)
+	$(BIN)/snakemake claims_seeds results/$(RUN)/figures/claims_seeds.png --cores $(CORES)
 
+# removes one run's folders (RUN=paper for config/paper.yaml's); other runs and the downloads stay
 clean-results:
-	rm -rf results/data results/classifier results/explainers results/explanations results/evaluation results/tables results/figures results/provenance.json results/work logs benchmarks/*.tsv .snakemake
+	rm -rf results/$(RUN) logs/$(RUN) benchmarks/$(RUN)
 
 # DVC versions the results; Snakemake alone runs the workflow (README, "Versioning with DVC"):
 #   make dvc-track   dvc add the results worth keeping; then `git add` the *.dvc pointers it prints, commit

@@ -39,8 +39,10 @@ from lmac.explainers.registry import expand_methods, is_learned  # noqa: E402
 from lmac.reporting.clip_stats import read_per_sample, summary  # noqa: E402
 
 CONDITIONS = ("clean", "mixture")
+# the run folders (results/<run>/) of the default and the doubled runs
+RUNS = {"default": "embedded", "doubled": "doubled"}
 # shared upstream outputs the doubled run takes from the default one (mtimes kept: Snakemake sees them done)
-SHARED = ("resources", "results/data", "results/classifier", "results/explainers/lmac_td_encoder_decoder")
+SHARED_RESULTS = ("data", "classifier", "explainers/lmac_td_encoder_decoder")
 
 
 def doubled(config: dict) -> dict:
@@ -66,8 +68,9 @@ def run(workdir: Path, overlay: dict, targets: list[str], cores: int) -> float:
     return time.monotonic() - t0
 
 
-def history(workdir: Path, model: str, seed: int) -> pd.DataFrame:
-    path = workdir / "results" / "explainers" / model / (f"seed{seed}" if seed is not None else "") / "history.csv"
+def history(workdir: Path, run_name: str, model: str, seed: int) -> pd.DataFrame:
+    path = (workdir / "results" / run_name / "explainers" / model / (f"seed{seed}" if seed is not None else "")
+            / "history.csv")
     return pd.read_csv(path)
 
 
@@ -95,7 +98,9 @@ def main() -> int:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     methods = [m for m in expand_methods(["lmac", "lmac_ft", "lmac_td"], config["lmac_td"]["alphas"]) if is_learned(m)]
     seed = config["seeds"][0]
-    targets = [f"results/evaluation/{c}/{m}/seed{seed}.csv" for c in CONDITIONS for m in methods]
+    def targets(side: str) -> list[str]:
+        return [f"results/{RUNS[side]}/evaluation/{c}/{m}/seed{seed}.csv" for c in CONDITIONS for m in methods]
+
     restrict = {"evaluation": {"methods": ["lmac", "lmac_ft", "lmac_td"], "conditions": list(CONDITIONS)}}
     with tempfile.TemporaryDirectory(prefix="lmac-convergence-") as tmp:
         base = Path(args.default_run) if args.default_run else Path(tmp, "default")
@@ -103,26 +108,32 @@ def main() -> int:
         if not args.default_run:
             base.mkdir()
             shutil.copytree(ROOT / "config", base / "config")
-            walls["default"] = run(base, restrict, targets, args.cores)
+            walls["default"] = run(base, {**restrict, "run": RUNS["default"]}, targets("default"), args.cores)
         longer = Path(tmp, "doubled")
         longer.mkdir()
         shutil.copytree(ROOT / "config", longer / "config")
-        for name in SHARED:
-            if (base / name).exists():
-                shutil.copytree(base / name, longer / name)
-        walls["doubled"] = run(longer, {**restrict, **doubled(config)}, targets, args.cores)
-        frames = [read_per_sample([str(d / t) for t in targets]) for d in (base, longer)]
+        shutil.copytree(base / "resources", longer / "resources")
+        for name in SHARED_RESULTS:
+            if (base / "results" / RUNS["default"] / name).exists():
+                shutil.copytree(base / "results" / RUNS["default"] / name, longer / "results" / RUNS["doubled"] / name)
+        walls["doubled"] = run(longer, {**restrict, **doubled(config), "run": RUNS["doubled"]}, targets("doubled"),
+                               args.cores)
+        frames = [read_per_sample([str(d / t) for t in targets(side)]) for side, d in (("default", base),
+                                                                                       ("doubled", longer))]
         rows = compare(*frames, n_boot=config["report"]["n_boot"], seed=config["seed"])
         resynthesis = {}
-        for name, d in (("default", base), ("doubled", longer)):
-            entry = {m: float(history(d, m, seed)["valid_sisnr"].iloc[-1]) for m in methods if m.startswith("lmac_td")}
+        sides = (("default", base), ("doubled", longer))
+        for name, d in sides:
+            entry = {m: float(history(d, RUNS[name], m, seed)["valid_sisnr"].iloc[-1])
+                     for m in methods if m.startswith("lmac_td")}
             if config["lmac_td"].get("encoder_decoder", {}).get("pretrain"):
-                entry["encoder_decoder"] = float(history(d, "lmac_td_encoder_decoder", None)["valid_sisnr"].max())
+                entry["encoder_decoder"] = float(
+                    history(d, RUNS[name], "lmac_td_encoder_decoder", None)["valid_sisnr"].max())
             resynthesis[name] = entry
-        epochs = {name: {m: len(history(d, m, seed)) for m in methods} for name, d in (("default", base), ("doubled", longer))}
+        epochs = {name: {m: len(history(d, RUNS[name], m, seed)) for m in methods} for name, d in sides}
         # the doubled run's trajectories (validation loss, mask mean, Fid-In per epoch): where each one settles
         keep = ["epoch", "lr", "valid_loss", "valid_mask_mean", "valid_fid_in"]
-        curves = {m: history(longer, m, seed).reindex(columns=keep).round(4).to_dict(orient="list") for m in methods}
+        curves = {m: history(longer, RUNS["doubled"], m, seed).reindex(columns=keep).round(4).to_dict(orient="list") for m in methods}
     report = {"date": date.today().isoformat(), "cores": args.cores, "conditions": list(CONDITIONS),
               "wall_seconds": {k: round(v, 1) for k, v in walls.items()}, "epochs": epochs,
               "resynthesis_sisnr_db": resynthesis, "doubled_histories": curves, "comparisons": rows,

@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lmac.reporting.claims import overall_verdict  # noqa: E402
 
+RUN = "embedded"  # config/config.yaml's run folder
+
 
 def claim_verdicts(claims_csv: Path) -> list[dict]:
     """Each claim's verdict from its comparisons (``lmac.reporting.claims.overall_verdict``)."""
@@ -62,7 +64,7 @@ def main() -> int:
         base = [str(snakemake), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory", tmp,
                 "--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
         t0 = time.monotonic()
-        for extra in (["--cores", str(args.cores)], ["--report", "results/report.html"]):
+        for extra in (["--cores", str(args.cores)], ["--report", f"results/{RUN}/report.html"]):
             proc = subprocess.run(base + extra, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n", file=sys.stderr)
@@ -73,16 +75,17 @@ def main() -> int:
                 n_jobs = int(steps[-1][1]) if steps else None
         wall = time.monotonic() - t0
         rules = {}
-        bench_dir = Path(tmp, "benchmarks")
+        bench_dir = Path(tmp, "benchmarks", RUN)
         for tsv in sorted(bench_dir.rglob("*.tsv")):
             header, values = tsv.read_text().splitlines()[:2]
             row = dict(zip(header.split("\t"), values.split("\t")))
             job = str(tsv.relative_to(bench_dir).with_suffix(""))
             rules[job] = {"seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"])}
-        table = Path(tmp, "results", "tables", "metrics.md").read_text()
-        claims_table = Path(tmp, "results", "tables", "claims.md").read_text()
-        claims_verdicts = claim_verdicts(Path(tmp, "results", "tables", "claims.csv"))
-        accuracy = json.loads(Path(tmp, "results", "classifier", "metrics.json").read_text())["test_accuracy"]
+        results = Path(tmp, "results", RUN)
+        table = (results / "tables" / "metrics.md").read_text()
+        claims_table = (results / "tables" / "claims.md").read_text()
+        claims_verdicts = claim_verdicts(results / "tables" / "claims.csv")
+        accuracy = json.loads((results / "classifier" / "metrics.json").read_text())["test_accuracy"]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     report = {
         "date": date.today().isoformat(), "wall_seconds": round(wall, 1),

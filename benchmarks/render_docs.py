@@ -72,7 +72,7 @@ def readme_block(bench: dict) -> str:
              "Per-rule times, the run's metrics and claims tables: [docs/embedded_default.md](docs/embedded_default.md);",
              "convergence of every learned explainer: [docs/convergence.md](docs/convergence.md).", ""]
     if bench.get("claims_verdicts"):
-        lines += ["The papers' claims on this run (`results/tables/claims.md`; discussed in",
+        lines += ["The papers' claims on this run (`results/embedded/tables/claims.md`; discussed in",
                   "[docs/embedded_default.md](docs/embedded_default.md#claims)):", "",
                   "| claim | verdict | comparisons |", "|---|---|---|", *verdict_lines(bench), ""]
     return "\n".join(lines)

@@ -151,9 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="explain audio files: listenable explanation, figure and metrics per file")
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC, OGG, ...; any rate and channels)")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--classifier", help="classifier checkpoint (default: results/classifier/model.pt)")
+    p.add_argument("--classifier", help="classifier checkpoint (default: results/embedded/classifier/model.pt)")
     p.add_argument("--explainer", help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
-                                       "(default: results/explainers/lmac/seed1234/model.pt)")
+                                       "(default: results/embedded/explainers/lmac/seed1234/model.pt)")
     p.add_argument("--top-k", type=int, default=5, help="class probabilities to report (default: 5)")
     p.add_argument("--normalisation", default="peak_abs",
                    help="peak_abs (default), peak_signed or none: as the classifier's training data were")

@@ -51,8 +51,8 @@ from .training import pick_device
 log = logging.getLogger("lmac.explain")
 
 #: The models ``make reproduce`` trains, relative to the current directory.
-DEFAULT_CLASSIFIER = "results/classifier/model.pt"
-DEFAULT_EXPLAINER = "results/explainers/lmac/seed1234/model.pt"  # the embedded default's first seed
+DEFAULT_CLASSIFIER = "results/embedded/classifier/model.pt"
+DEFAULT_EXPLAINER = "results/embedded/explainers/lmac/seed1234/model.pt"  # the embedded run's first seed
 OUTPUT_SUFFIXES = (".explanation.wav", ".masked_out.wav", ".png", ".json")  # the JSON is moved last
 WAV_SUBTYPE = "FLOAT"
 

@@ -1,7 +1,7 @@
 """What produced a result: code revision, package versions, machine, device and settings.
 
 Every training and evaluation job writes one JSON record next to its first output (see
-:func:`job_record_path`), and the workflow writes a run-level ``results/provenance.json`` after the
+:func:`job_record_path`), and the workflow writes a run-level ``results/<run>/provenance.json`` after the
 tables. The records travel with the results when DVC moves them, so a number in a table can be
 traced back to the code, the environment and the configuration that made it.
 
@@ -164,9 +164,9 @@ def collect(path: str | os.PathLike = ".", **fields: Any) -> dict[str, Any]:
 def job_record_path(output: str | os.PathLike) -> Path:
     """Where a job's record goes: beside its first output, with that output's stem.
 
-    ``results/classifier/model.pt`` -> ``results/classifier/model.provenance.json``;
-    ``results/evaluation/clean/lmac/seed1234.csv`` -> ``.../lmac/seed1234.provenance.json``;
-    a directory output ``resources/synthetic`` -> ``resources/synthetic.provenance.json``.
+    ``results/<run>/classifier/model.pt`` -> ``results/<run>/classifier/model.provenance.json``;
+    ``results/<run>/evaluation/clean/lmac/seed1234.csv`` -> ``.../lmac/seed1234.provenance.json``;
+    a directory output ``resources/synthetic/<id>`` -> ``resources/synthetic/<id>.provenance.json``.
     The first output is unique per job, so records never collide.
     """
     out = Path(output)

@@ -22,20 +22,28 @@ def make_tree(root, paths):
 
 
 def test_results_are_tracked_but_not_work_state_or_restricted_data(tmp_path):
-    make_tree(tmp_path, ["results/classifier/model.pt", "results/explainers/lmac/seed1/model.pt",
-                         "results/tables/metrics.json", "results/provenance.json", "results/sanity/a.csv",
-                         "results/work/classifier/ckpt.pt", "results/README.md", "results/tables.dvc",
-                         "results/data/synthetic/audio.npy", "results/data/esc50/audio.npy",
-                         "resources/synthetic/meta/x.csv", "resources/synthetic.provenance.json",
+    make_tree(tmp_path, ["results/embedded/classifier/model.pt", "results/embedded/explainers/lmac/seed1/model.pt",
+                         "results/embedded/tables/metrics.json", "results/embedded/provenance.json",
+                         "results/embedded/sanity/a.csv", "results/embedded/work/classifier/ckpt.pt",
+                         "results/README.md", "results/embedded/tables.dvc",
+                         "results/embedded/data/synthetic/audio.npy", "results/embedded/data/esc50/audio.npy",
+                         "resources/synthetic/1a2b/meta/x.csv", "resources/synthetic/1a2b.provenance.json",
                          "resources/esc50/audio/1.wav", "resources/archives/esc50.zip", "resources/wham/tr/a.wav"])
     assert tracked_paths(tmp_path) == [
-        "results/classifier", "results/explainers", "results/provenance.json", "results/sanity", "results/tables",
-        "results/data/synthetic", "resources/synthetic", "resources/synthetic.provenance.json"]
+        "results/embedded/classifier", "results/embedded/explainers", "results/embedded/provenance.json",
+        "results/embedded/sanity", "results/embedded/tables", "results/embedded/data/synthetic", "resources/synthetic"]
+
+
+def test_every_run_folder_is_tracked(tmp_path):
+    make_tree(tmp_path, ["results/embedded/tables/metrics.json", "results/paper/tables/metrics.json",
+                         "results/paper/data/esc50/audio.npy", "results/.hidden/x"])
+    assert tracked_paths(tmp_path) == ["results/embedded/tables", "results/paper/tables"]
 
 
 def test_an_esc50_run_tracks_no_audio(tmp_path):
-    make_tree(tmp_path, ["results/classifier/model.pt", "results/data/esc50/audio.npy", "resources/esc50/a.wav"])
-    assert tracked_paths(tmp_path) == ["results/classifier"]
+    make_tree(tmp_path, ["results/paper/classifier/model.pt", "results/paper/data/esc50/audio.npy",
+                         "resources/esc50/a.wav"])
+    assert tracked_paths(tmp_path) == ["results/paper/classifier"]
 
 
 def test_nothing_to_track_is_a_one_line_error(tmp_path):
@@ -45,16 +53,17 @@ def test_nothing_to_track_is_a_one_line_error(tmp_path):
 
 SUMMARY = "\t".join(["output_file", "date", "rule", "log-file(s)", "status", "plan"]) + "\n" + "\n".join(
     "\t".join(row) for row in [
-        ["results/tables/metrics.csv", "-", "metrics_table", "-", "missing", "update pending"],
-        ["results/data/esc50/audio.npy", "-", "prepare_dataset", "-", "missing", "update pending"],
+        ["results/paper/tables/metrics.csv", "-", "metrics_table", "-", "missing", "update pending"],
+        ["results/paper/data/esc50/audio.npy", "-", "prepare_dataset", "-", "missing", "update pending"],
         ["resources/esc50", "-", "download_esc50", "-", "missing", "update pending"],
         ["resources/wham", "Tue Nov 24 10:00:00 2026", "download_wham", "-", "ok", "no update"],
-        ["results/classifier/model.pt", "-", "train_classifier", "-", "missing", "update pending"],
+        ["results/paper/classifier/model.pt", "-", "train_classifier", "-", "missing", "update pending"],
+        ["results/data/x.npy", "-", "train_classifier", "-", "missing", "update pending"],
     ])
 
 
 def test_restore_rebuilds_only_missing_downloads_and_prepared_data():
-    assert missing_rebuildable(SUMMARY) == ["results/data/esc50/audio.npy", "resources/esc50"]
+    assert missing_rebuildable(SUMMARY) == ["results/paper/data/esc50/audio.npy", "resources/esc50"]
     assert missing_rebuildable("output_file\tdate\trule\tlog-file(s)\tstatus\tplan\n") == []
 
 

@@ -43,8 +43,8 @@ def snakemake(workdir: Path, *args, timeout: float = 1500, config: str = "config
 def checks_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("checks_run")
     (workdir / "config.yaml").write_text(yaml.safe_dump(shrunk_config(), sort_keys=False))
-    targets = ["claims_seeds", "results/figures/claims_seeds.png", *(f"results/tables/{t}.md" for t in TABLES[:3]),
-               *(f"results/figures/{f}.png" for f in FIGURES)]
+    targets = ["claims_seeds", "results/tiny/figures/claims_seeds.png", *(f"results/tiny/tables/{t}.md" for t in TABLES[:3]),
+               *(f"results/tiny/figures/{f}.png" for f in FIGURES)]
     proc = snakemake(workdir, *targets)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     return workdir
@@ -53,9 +53,9 @@ def checks_run(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_claims_pool_three_seeds_and_report_every_verdict(checks_run):
     for seed in (1, 2, 3):  # each claims seed trained and evaluated its own explainers
-        assert (checks_run / f"results/explainers/lmac/seed{seed}/model.pt").exists()
-        assert (checks_run / f"results/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv").exists()
-    comparisons = pd.read_csv(checks_run / "results/tables/claims_seeds.csv")
+        assert (checks_run / f"results/tiny/explainers/lmac/seed{seed}/model.pt").exists()
+        assert (checks_run / f"results/tiny/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv").exists()
+    comparisons = pd.read_csv(checks_run / "results/tiny/tables/claims_seeds.csv")
     assert set(comparisons["verdict"]) <= {"PASS", "FAIL", "NOT RUN"}
     ran = comparisons[comparisons["verdict"] != "NOT RUN"]
     assert len(ran) and (ran.loc[ran["rule"] != "randomisation_degrades", "n_seeds"] == 3).all()
@@ -65,29 +65,29 @@ def test_claims_pool_three_seeds_and_report_every_verdict(checks_run):
     randomisation = comparisons[comparisons["rule"].str.startswith("randomisation")]
     assert (randomisation["verdict"] == "NOT RUN").all()
     assert randomisation["note"].str.contains("claims.randomisation is false").all()
-    md = (checks_run / "results/tables/claims_seeds.md").read_text()
+    md = (checks_run / "results/tiny/tables/claims_seeds.md").read_text()
     for claim in set(comparisons["claim"]):
         assert f"### {claim}:" in md
     assert "Seeds 1, 2, 3" in md
-    assert {"claims_seeds.tex", "claims_seeds.html"} <= {p.name for p in (checks_run / "results/tables").iterdir()}
-    assert (checks_run / "results/figures/claims_seeds.png").read_bytes()[:4] == b"\x89PNG"
+    assert {"claims_seeds.tex", "claims_seeds.html"} <= {p.name for p in (checks_run / "results/tiny/tables").iterdir()}
+    assert (checks_run / "results/tiny/figures/claims_seeds.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
 def test_tables_and_figures_beyond_the_papers(checks_run):
     for table in TABLES[:3]:
         for ext in ("csv", "md", "tex"):
-            assert (checks_run / f"results/tables/{table}.{ext}").stat().st_size > 0
-    listen = pd.read_csv(checks_run / "results/tables/listenability.csv")
+            assert (checks_run / f"results/tiny/tables/{table}.{ext}").stat().st_size > 0
+    listen = pd.read_csv(checks_run / "results/tiny/tables/listenability.csv")
     assert set(listen["condition"]) == {"mixture"}  # clean has no separate clean target
     assert set(listen["method"]) == {"lmac", "lmac_ft", "lmac_td_a0.75", "saliency"}
     assert listen.loc[listen["metric"] == "SI_SDR", "mean"].notna().all()
-    ranks = pd.read_csv(checks_run / "results/tables/robustness_ranks.csv")
+    ranks = pd.read_csv(checks_run / "results/tiny/tables/robustness_ranks.csv")
     # τ is NaN where an operator scores every method the same (e.g. AI = 0 for all on tiny models)
     assert set(ranks["condition"]) == {"clean", "mixture"} and ranks["kendall_tau"].dropna().between(-1, 1).all()
     for figure in FIGURES:
-        assert (checks_run / f"results/figures/{figure}.png").stat().st_size > 0
-        assert (checks_run / f"results/figures/{figure}.pdf").stat().st_size > 0
+        assert (checks_run / f"results/tiny/figures/{figure}.png").stat().st_size > 0
+        assert (checks_run / f"results/tiny/figures/{figure}.pdf").stat().st_size > 0
 
 
 @pytest.mark.slow

@@ -225,10 +225,10 @@ def test_output_names():
 
 
 def lay_out_results(root: Path, models: dict) -> None:
-    (root / "results" / "classifier").mkdir(parents=True)
-    (root / "results" / "explainers" / "lmac" / "seed1234").mkdir(parents=True)
-    shutil.copy(models["classifier"], root / "results" / "classifier" / "model.pt")
-    shutil.copy(models["explainer"], root / "results" / "explainers" / "lmac" / "seed1234" / "model.pt")
+    (root / "results" / "embedded" / "classifier").mkdir(parents=True)
+    (root / "results" / "embedded" / "explainers" / "lmac" / "seed1234").mkdir(parents=True)
+    shutil.copy(models["classifier"], root / "results" / "embedded" / "classifier" / "model.pt")
+    shutil.copy(models["explainer"], root / "results" / "embedded" / "explainers" / "lmac" / "seed1234" / "model.pt")
 
 
 def test_default_checkpoints_from_results(models, audio, tmp_path, monkeypatch):
@@ -236,11 +236,11 @@ def test_default_checkpoints_from_results(models, audio, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no config/config.yaml here: explain needs none
     assert run_cli("explain", audio["ogg"], "-o", "out", "--device", "cpu") == 0
     record = json.loads((tmp_path / "out" / "field.json").read_text())
-    assert record["classifier"]["checkpoint"] == "results/classifier/model.pt"
-    assert record["explainer"]["checkpoint"] == "results/explainers/lmac/seed1234/model.pt"
+    assert record["classifier"]["checkpoint"] == "results/embedded/classifier/model.pt"
+    assert record["explainer"]["checkpoint"] == "results/embedded/explainers/lmac/seed1234/model.pt"
 
 
-@pytest.mark.parametrize("missing", ["results/classifier/model.pt", "results/explainers/lmac/seed1234/model.pt"])
+@pytest.mark.parametrize("missing", ["results/embedded/classifier/model.pt", "results/embedded/explainers/lmac/seed1234/model.pt"])
 def test_missing_default_checkpoint(models, audio, tmp_path, monkeypatch, capsys, missing):
     lay_out_results(tmp_path, models)
     (tmp_path / missing).unlink()

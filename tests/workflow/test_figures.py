@@ -33,14 +33,14 @@ FIGURES = ["metrics_faithfulness", "metrics_localisation", "alpha_ablation", "cl
 FIGURE_RULES = {"metrics_table_html", "faithfulness_bars", "localisation_bars", "alpha_ablation",
                 "training_curves", "example_figure", "figures", "claims_figure"}
 # the caption of each result in the report (workflow/report/<caption>.rst)
-REPORTED = {"results/tables/metrics.html": "metrics_table",
-            "results/figures/metrics_faithfulness.png": "faithfulness_bars",
-            "results/figures/metrics_localisation.png": "localisation_bars",
-            "results/figures/alpha_ablation.png": "alpha_ablation",
-            **{f"results/figures/training/{m}.png": "training_curves" for m in TRAINED},
-            **{f"results/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")},
+REPORTED = {"results/tiny/tables/metrics.html": "metrics_table",
+            "results/tiny/figures/metrics_faithfulness.png": "faithfulness_bars",
+            "results/tiny/figures/metrics_localisation.png": "localisation_bars",
+            "results/tiny/figures/alpha_ablation.png": "alpha_ablation",
+            **{f"results/tiny/figures/training/{m}.png": "training_curves" for m in TRAINED},
+            **{f"results/tiny/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")},
             # the claims on the run's seed, part of `all`
-            "results/tables/claims.html": "claims", "results/figures/claims.png": "claims_figure"}
+            "results/tiny/tables/claims.html": "claims", "results/tiny/figures/claims.png": "claims_figure"}
 
 
 def snakemake(workdir: Path, configfile: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -67,13 +67,13 @@ def run(tmp_path_factory) -> tuple[Path, Path]:
 def test_every_figure_is_a_png_and_a_pdf(run):
     workdir, _ = run
     for name in FIGURES:
-        png, pdf = workdir / f"results/figures/{name}.png", workdir / f"results/figures/{name}.pdf"
+        png, pdf = workdir / f"results/tiny/figures/{name}.png", workdir / f"results/tiny/figures/{name}.pdf"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000, name
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1_000, name
-    html = (workdir / "results/tables/metrics.html").read_text()
+    html = (workdir / "results/tiny/tables/metrics.html").read_text()
     assert html.count("<table") == len(CONDITIONS)
-    for log in ["logs/report/faithfulness_bars.log", "logs/report/example_figure/mixture/example1.log",
-                "logs/report/training_curves/lmac_td_a1.log"]:
+    for log in ["logs/tiny/report/faithfulness_bars.log", "logs/tiny/report/example_figure/mixture/example1.log",
+                "logs/tiny/report/training_curves/lmac_td_a1.log"]:
         assert "finished in" in (workdir / log).read_text(), log
 
 
@@ -93,7 +93,7 @@ def test_report_holds_every_figure_and_table_with_its_caption(run):
         lead = re.sub(r"\{\{ snakemake\.wildcards\.(\w+) \}\}", lambda m: wildcards[m.group(1)], lead)
         assert " ".join(lead.split()) in " ".join(results[path]["caption"].split()), (path, lead)
         assert results[path]["data_uri"].startswith("data:" + ("text/html" if path.endswith("html") else "image/png"))
-    assert results["results/figures/examples/mixture/example1.png"]["labels"] == {"condition": "mixture",
+    assert results["results/tiny/figures/examples/mixture/example1.png"]["labels"] == {"condition": "mixture",
                                                                                   "example": "1"}
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", text, re.S).group(1))
     assert set(categories) == {"Metrics", "Training", "Examples", "Beyond the papers"}
@@ -119,12 +119,12 @@ def test_make_figures_forcerun_list_reruns_only_figures_and_tables(run):
 @pytest.mark.slow
 def test_figures_target_after_deleting_figures_runs_only_figure_jobs(run):
     workdir, configfile = run
-    shutil.rmtree(workdir / "results/figures")
+    shutil.rmtree(workdir / "results/tiny/figures")
     proc = snakemake(workdir, configfile, "figures", "--cores", 2, timeout=600)
     assert proc.returncode == 0, show(proc)
     counts = job_counts(proc.output)
     assert set(counts) == FIGURE_RULES - {"metrics_table_html"}, show(proc)
     for name in FIGURES:
-        assert (workdir / f"results/figures/{name}.png").is_file() and (workdir / f"results/figures/{name}.pdf").is_file()
+        assert (workdir / f"results/tiny/figures/{name}.png").is_file() and (workdir / f"results/tiny/figures/{name}.pdf").is_file()
     again = snakemake(workdir, configfile, "-n", timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)

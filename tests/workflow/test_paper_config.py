@@ -164,10 +164,10 @@ def test_paper_dry_run_targets_every_method_condition_and_seed(paper_dry_run):
     for method in expand_methods(ev["methods"], paper["lmac_td"]["alphas"]):
         for condition in ev["conditions"]:
             for seed in paper["seeds"]:
-                assert f"results/evaluation/{condition}/{method}/seed{seed}.csv" in output, (method, condition, seed)
+                assert f"results/paper/evaluation/{condition}/{method}/seed{seed}.csv" in output, (method, condition, seed)
     train = re.search(r"rule train_classifier:\n\s+input: ([^\n]+)", output).group(1)
     assert "resources/checkpoints/classifier/embedding_model.ckpt" in train
-    assert "results/data/esc50/audio.npy" in train
+    assert "results/paper/data/esc50/audio.npy" in train
     assert "resources/wham" in train   # the paper's classifier mixes WHAM! (classifier.noise with noise.source wham)
 
 
@@ -204,21 +204,21 @@ def test_classifier_starts_from_checkpoints_fetched_by_url(tmp_path):
     with serve_files(tmp_path / "served") as (url, stats):
         # a learning rate of 1e-12 leaves the weights where the checkpoints put them
         configfile = url_config(tmp_path, url, init_checkpoint_sha256=sha256_of(served["emb"]), epochs=1, lr=1e-12)
-        proc = snakemake("--configfile", configfile, "--cores", 2, "results/classifier/model.pt", cwd=tmp_path)
+        proc = snakemake("--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", cwd=tmp_path)
         assert proc.returncode == 0, show(proc)
         assert sorted(path for path, _, _ in stats.requests) == ["/hub/classifier.ckpt", "/hub/embedding_model.ckpt"]
-        again = snakemake("--configfile", configfile, "--cores", 2, "results/classifier/model.pt", "-n", cwd=tmp_path)
+        again = snakemake("--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", "-n", cwd=tmp_path)
         assert "Nothing to be done" in again.output, show(again)
         assert stats.count == 2   # nothing fetched twice
 
     local = tmp_path / "resources" / "checkpoints" / "classifier"
     assert (local / "embedding_model.ckpt").read_bytes() == served["emb"].read_bytes()
     assert (local / "classifier.ckpt").read_bytes() == served["head"].read_bytes()
-    log = (tmp_path / "logs" / "classifier" / "train_classifier.log").read_text()
+    log = (tmp_path / "logs" / "tiny" / "classifier" / "train_classifier.log").read_text()
     assert "initialised from resources/checkpoints/classifier/embedding_model.ckpt + head " \
            "resources/checkpoints/classifier/classifier.ckpt" in log, log
 
-    trained = torch.load(tmp_path / "results" / "classifier" / "model.pt", weights_only=True)["state_dict"]
+    trained = torch.load(tmp_path / "results" / "tiny" / "classifier" / "model.pt", weights_only=True)["state_dict"]
     emb, head = torch.load(served["emb"], weights_only=True), torch.load(served["head"], weights_only=True)
     for key in ("conv_block1.conv1.weight", "conv_block6.conv2.weight"):
         assert torch.allclose(trained[f"net.embedding_model.{key}"], emb[key], atol=1e-6), key
@@ -234,7 +234,7 @@ def test_wrong_checkpoint_digest_fails_in_one_line(tmp_path):
                          "resources/checkpoints/classifier/embedding_model.ckpt", cwd=tmp_path)
     assert proc.returncode != 0, show(proc)
     assert "Error in rule download_classifier" in proc.output and "Traceback" not in proc.output, show(proc)
-    last = (tmp_path / "logs/classifier/download_embedding_model.ckpt.log").read_text().strip().splitlines()[-1]
+    last = (tmp_path / "logs/tiny/classifier/download_embedding_model.ckpt.log").read_text().strip().splitlines()[-1]
     assert "ERROR" in last and "checksum mismatch" in last and "embedding_model.ckpt" in last, last
     assert not (tmp_path / "resources/checkpoints/classifier/embedding_model.ckpt").exists()
 
@@ -261,11 +261,11 @@ def ours_table() -> pd.DataFrame:
 
 
 def test_paper_tables_rule_renders_on_the_tiny_config(tmp_path):
-    (tmp_path / "results" / "tables").mkdir(parents=True)
-    (tmp_path / "results" / "classifier").mkdir(parents=True)
-    ours_table().to_csv(tmp_path / "results" / "tables" / "metrics.csv", index=False)
-    (tmp_path / "results" / "classifier" / "metrics.json").write_text(json.dumps({"test_accuracy": 0.75}))
-    outputs = [f"results/tables/paper_vs_ours.{ext}" for ext in ("md", "tex", "csv")]
+    (tmp_path / "results" / "tiny" / "tables").mkdir(parents=True)
+    (tmp_path / "results" / "tiny" / "classifier").mkdir(parents=True)
+    ours_table().to_csv(tmp_path / "results" / "tiny" / "tables" / "metrics.csv", index=False)
+    (tmp_path / "results" / "tiny" / "classifier" / "metrics.json").write_text(json.dumps({"test_accuracy": 0.75}))
+    outputs = [f"results/tiny/tables/paper_vs_ours.{ext}" for ext in ("md", "tex", "csv")]
     # targets first: --allowed-rules takes every following word
     proc = snakemake(*outputs, "--configfile", TINY, "--cores", 1, "--allowed-rules", "paper_tables", cwd=tmp_path)
     assert proc.returncode == 0, show(proc)
@@ -274,22 +274,22 @@ def test_paper_tables_rule_renders_on_the_tiny_config(tmp_path):
     assert "| L-MAC (`lmac`) | AI ↑ | 61.62 | 40.00 [39.00, 41.00] | -21.62 | no |" in md
     assert "| CNN14 (SpeechBrain ESC-50 recipe) (`classifier`) | test accuracy | 82.00 | 75.00 | -7.00 |" in md
     assert r"\begin{tabular}" in (tmp_path / outputs[1]).read_text()
-    assert (tmp_path / "logs" / "report" / "paper_tables.log").is_file()
+    assert (tmp_path / "logs" / "tiny" / "report" / "paper_tables.log").is_file()
 
 
 def test_bad_published_file_stops_the_rule_in_one_line(tmp_path):
-    (tmp_path / "results" / "tables").mkdir(parents=True)
-    (tmp_path / "results" / "classifier").mkdir(parents=True)
-    ours_table().to_csv(tmp_path / "results" / "tables" / "metrics.csv", index=False)
-    (tmp_path / "results" / "classifier" / "metrics.json").write_text(json.dumps({"test_accuracy": 0.75}))
+    (tmp_path / "results" / "tiny" / "tables").mkdir(parents=True)
+    (tmp_path / "results" / "tiny" / "classifier").mkdir(parents=True)
+    ours_table().to_csv(tmp_path / "results" / "tiny" / "tables" / "metrics.csv", index=False)
+    (tmp_path / "results" / "tiny" / "classifier" / "metrics.json").write_text(json.dumps({"test_accuracy": 0.75}))
     published = load(REPO / "config" / "published.yaml")
     published["tables"][1]["rows"][0]["AI"] = "sixty"
     (tmp_path / "published.yaml").write_text(yaml.safe_dump(published, allow_unicode=True))
     config = load(TINY)
     config["report"]["published"] = str(tmp_path / "published.yaml")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake("results/tables/paper_vs_ours.md", "--configfile", tmp_path / "config.yaml", "--cores", 1,
+    proc = snakemake("results/tiny/tables/paper_vs_ours.md", "--configfile", tmp_path / "config.yaml", "--cores", 1,
                      "--allowed-rules", "paper_tables", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.output, show(proc)
-    last = (tmp_path / "logs" / "report" / "paper_tables.log").read_text().strip().splitlines()[-1]
+    last = (tmp_path / "logs" / "tiny" / "report" / "paper_tables.log").read_text().strip().splitlines()[-1]
     assert "key 'tables.1.rows.0.AI'" in last and "published.yaml" in last, last

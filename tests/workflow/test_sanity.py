@@ -56,10 +56,10 @@ def test_dry_run_retrains_each_learned_method_per_step_and_on_the_permuted_class
     out = proc.output
     for method in ("lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75"):
         for variant in ("step0", "step3", "permuted"):
-            assert f"results/sanity/retrained/{variant}/{method}/seed1234/model.pt" in out, (method, variant)
-        assert f"results/sanity/retrained/step7/{method}" not in out
+            assert f"results/tiny/sanity/retrained/{variant}/{method}/seed1234/model.pt" in out, (method, variant)
+        assert f"results/tiny/sanity/retrained/step7/{method}" not in out
     # the randomised classifier is written only for the retrained steps > 0; step 0 is the trained one
-    assert "results/sanity/classifiers/step3/seed1234/model.pt" in out
+    assert "results/tiny/sanity/classifiers/step3/seed1234/model.pt" in out
     assert "classifiers/step0" not in out
     counts = dict(re.findall(r"^(sanity_\w+)\s+(\d+)$", out, flags=re.M))
     assert counts["sanity_retrain_lmac_td"] == "6" and counts["sanity_retrain_lmac_ft"] == "3"
@@ -78,17 +78,17 @@ def sanity_run(tmp_path_factory) -> Path:
 def test_every_sanity_output_is_made(sanity_run):
     for check in ("cascading", "data_randomisation", "random_logit"):
         for suffix in (".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"):
-            assert (sanity_run / f"results/sanity/{check}{suffix}").stat().st_size > 0, (check, suffix)
+            assert (sanity_run / f"results/tiny/sanity/{check}{suffix}").stat().st_size > 0, (check, suffix)
     for figure in ("sanity_cascading", "sanity_data_randomisation"):
         for ext in ("png", "pdf"):
-            assert (sanity_run / f"results/figures/{figure}.{ext}").stat().st_size > 1000
-    metrics = yaml.safe_load((sanity_run / "results/sanity/classifiers/permuted/metrics.json").read_text())
+            assert (sanity_run / f"results/tiny/figures/{figure}.{ext}").stat().st_size > 1000
+    metrics = yaml.safe_load((sanity_run / "results/tiny/sanity/classifiers/permuted/metrics.json").read_text())
     assert metrics["permuted_labels"] is True and 0 <= metrics["train_accuracy"] <= 1
 
 
 @pytest.mark.slow
 def test_cascading_rows(sanity_run):
-    rows = read_csv(sanity_run / "results/sanity/cascading.csv")
+    rows = read_csv(sanity_run / "results/tiny/sanity/cascading.csv")
     assert list(rows[0]) == ["method", "seed", "decoder", "step", "block", "id", "spearman", "ssim"]
     runs = {(r["method"], r["decoder"]) for r in rows}
     assert runs == {("lmac", "fixed"), ("lmac", "retrained"), ("saliency", "none"), ("all_ones", "none")}
@@ -102,7 +102,7 @@ def test_cascading_rows(sanity_run):
             assert spearman == pytest.approx(1) and ssim == pytest.approx(1), row  # the reference itself
         if row["method"] == "all_ones":
             assert spearman == pytest.approx(1) and ssim == pytest.approx(1), row  # model-independent: fails
-    summary = read_csv(sanity_run / "results/sanity/cascading_summary.csv")
+    summary = read_csv(sanity_run / "results/tiny/sanity/cascading_summary.csv")
     assert len(summary) == 3 * len(STEPS) + 2
     for row in summary:
         assert int(row["n"]) == N_CLIPS
@@ -113,11 +113,11 @@ def test_cascading_rows(sanity_run):
 
 @pytest.mark.slow
 def test_data_randomisation_and_random_logit_rows(sanity_run):
-    rows = read_csv(sanity_run / "results/sanity/data_randomisation.csv")
+    rows = read_csv(sanity_run / "results/tiny/sanity/data_randomisation.csv")
     assert {(r["method"], r["decoder"]) for r in rows} == {("lmac", "fixed"), ("lmac", "retrained"),
                                                             ("saliency", "none"), ("all_ones", "none")}
     assert all(-1 <= float(r["spearman"]) <= 1 and r["classifier"] == "permuted" for r in rows)
-    logit = {r["method"]: r for r in read_csv(sanity_run / "results/sanity/random_logit_summary.csv")}
+    logit = {r["method"]: r for r in read_csv(sanity_run / "results/tiny/sanity/random_logit_summary.csv")}
     # not applicable: no score (an empty CSV cell, NaN for pandas) and the reason
     assert logit["lmac"]["spearman_mean"] == "" and "not applicable" in logit["lmac"]["note"]
     assert logit["all_ones"]["spearman_mean"] == "" and int(logit["all_ones"]["n"]) == 0
@@ -130,21 +130,21 @@ def test_retraining_a_method_that_is_not_evaluated_is_a_one_line_error(tmp_path)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(tmp_path, tmp_path / "config.yaml", "sanity", "-n", "--cores", "1")
     assert proc.returncode != 0
-    assert "sanity.retrain_methods': lmac_td_a0.5 is not an evaluated learned method" in proc.output
+    assert "sanity.retrain_methods': lmac_td_a0.5 is not a learned method of this configuration" in proc.output
     assert "Traceback" not in proc.output
 
 
 @pytest.mark.slow
 def test_sanity_logs_benchmarks_and_a_second_run_has_nothing_to_do(sanity_run):
-    logs = {p.relative_to(sanity_run / "logs" / "sanity").as_posix() for p in (sanity_run / "logs" / "sanity").rglob("*.log")}
+    logs = {p.relative_to(sanity_run / "logs" / "tiny" / "sanity").as_posix() for p in (sanity_run / "logs" / "tiny" / "sanity").rglob("*.log")}
     expected = {*(f"checks/{m}/seed1234.log" for m in METHODS), "classifiers/permuted.log",
                 "classifiers/step7/seed1234.log", *(f"retrained/{v}/lmac/seed1234.log" for v in ("step0", "step7", "permuted")),
                 *(f"{c}_summary.log" for c in ("cascading", "data_randomisation", "random_logit"))}
     assert logs == expected
     for log in logs:
-        text = (sanity_run / "logs" / "sanity" / log).read_text()
+        text = (sanity_run / "logs" / "tiny" / "sanity" / log).read_text()
         assert "finished in" in text and "Traceback" not in text, log
     for method in METHODS:
-        assert (sanity_run / f"benchmarks/sanity/checks/{method}/seed1234.tsv").is_file()
+        assert (sanity_run / f"benchmarks/tiny/sanity/checks/{method}/seed1234.tsv").is_file()
     proc = snakemake(sanity_run, sanity_run / "config.yaml", "sanity", "-n", "--cores", "2")
     assert proc.returncode == 0 and "Nothing to be done" in proc.output, proc.output

@@ -45,7 +45,7 @@ LOCAL_RULES = ["all", "metrics_table", "example_figure", "download_esc50", "down
 CPUS_PER_GPU = 4
 ACCOUNT, PARTITION = "fakeacct", "gpu"
 # the L-MAC training the fake wall clock kills once, as soon as its first epoch is saved
-TIMEOUT_WATCH = "results/work/explainers/lmac/seed1234/last.pt"
+TIMEOUT_WATCH = "results/tiny/work/explainers/lmac/seed1234/last.pt"
 LMAC_EPOCHS = 3
 
 
@@ -250,12 +250,12 @@ def _submissions(run) -> dict[str, list[dict[str, str]]]:
 def test_fake_slurm_run_completes(fake_slurm_run):
     proc, workdir = fake_slurm_run["proc"], fake_slurm_run["workdir"]
     assert proc.returncode == 0, show(proc)
-    for path in ("results/tables/metrics.csv", "results/tables/metrics.md",
-                 "results/classifier/model.pt", "results/explainers/lmac/seed1234/model.pt",
-                 "results/evaluation/clean/lmac/seed1234.csv", "resources/esc50/meta/esc50.csv",
+    for path in ("results/tiny/tables/metrics.csv", "results/tiny/tables/metrics.md",
+                 "results/tiny/classifier/model.pt", "results/tiny/explainers/lmac/seed1234/model.pt",
+                 "results/tiny/evaluation/clean/lmac/seed1234.csv", "resources/esc50/meta/esc50.csv",
                  "resources/wham/metadata/noise_meta_tr.csv", "resources/ljspeech/metadata.csv"):
         assert (workdir / path).is_file(), path
-    rows = list(csv.DictReader(open(workdir / "results/tables/metrics.csv")))
+    rows = list(csv.DictReader(open(workdir / "results/tiny/tables/metrics.csv")))
     assert {r["method"] for r in rows} == {"lmac", "all_ones"}
 
 
@@ -303,8 +303,8 @@ def test_fake_slurm_timeout_is_retried_longer_and_resumes(fake_slurm_run):
     assert [c["-t"] for c in calls] == ["600", "1200"]  # runtime = 600 * attempt
     assert [c["--mem"] for c in calls] == ["16000", "32000"]
     # the retry continued from the work dir's last epoch instead of starting over
-    log = (workdir / "logs/explainers/lmac/seed1234.log").read_text()
+    log = (workdir / "logs/tiny/explainers/lmac/seed1234.log").read_text()
     resumed = re.search(r"resuming from \S+last\.pt after epoch (\d+)", log)
     assert resumed and 1 <= int(resumed.group(1)) < LMAC_EPOCHS, log
-    epochs = [int(r["epoch"]) for r in csv.DictReader(open(workdir / "results/explainers/lmac/seed1234/history.csv"))]
+    epochs = [int(r["epoch"]) for r in csv.DictReader(open(workdir / "results/tiny/explainers/lmac/seed1234/history.csv"))]
     assert epochs == list(range(1, LMAC_EPOCHS + 1))

@@ -46,34 +46,34 @@ TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "a
 TINY_CONDITIONS = ["clean", "mixture"]
 TINY_ITEMS = {"clean": 3, "mixture": 6}  # 3 test clips; mixtures have 2 versions per clip
 LOGS = {  # rule -> its logs under the working directory, for the tiny run
-    "synthesize_dataset": ["logs/data/synthesize_dataset.log"],
-    "prepare_dataset": ["logs/data/prepare_synthetic.log"],
-    "train_classifier": ["logs/classifier/train_classifier.log"],
-    "train_lmac": ["logs/explainers/lmac/seed1234.log"],
-    "train_lmac_ft": ["logs/explainers/lmac_ft/seed1234.log"],
-    "pretrain_lmac_td_encoder_decoder": ["logs/explainers/lmac_td_encoder_decoder.log"],
-    "train_lmac_td": ["logs/explainers/lmac_td_a0/seed1234.log", "logs/explainers/lmac_td_a0.75/seed1234.log"],
+    "synthesize_dataset": ["logs/tiny/data/synthesize_dataset.log"],
+    "prepare_dataset": ["logs/tiny/data/prepare_synthetic.log"],
+    "train_classifier": ["logs/tiny/classifier/train_classifier.log"],
+    "train_lmac": ["logs/tiny/explainers/lmac/seed1234.log"],
+    "train_lmac_ft": ["logs/tiny/explainers/lmac_ft/seed1234.log"],
+    "pretrain_lmac_td_encoder_decoder": ["logs/tiny/explainers/lmac_td_encoder_decoder.log"],
+    "train_lmac_td": ["logs/tiny/explainers/lmac_td_a0/seed1234.log", "logs/tiny/explainers/lmac_td_a0.75/seed1234.log"],
     # evaluation.group: condition (the default): one job per condition evaluates every method
-    "evaluate": [f"logs/evaluate/{c}/seed1234.log" for c in TINY_CONDITIONS],
-    "metrics_table": ["logs/report/metrics_table.log"],
-    "paper_tables": ["logs/report/paper_tables.log"],
-    "metrics_table_html": ["logs/report/metrics_table_html.log"],
-    "faithfulness_bars": ["logs/report/faithfulness_bars.log"],
-    "localisation_bars": ["logs/report/localisation_bars.log"],
-    "alpha_ablation": ["logs/report/alpha_ablation.log"],
-    "training_curves": [f"logs/report/training_curves/{m}.log" for m in ["classifier", *TINY_METHODS[:4]]],
+    "evaluate": [f"logs/tiny/evaluate/{c}/seed1234.log" for c in TINY_CONDITIONS],
+    "metrics_table": ["logs/tiny/report/metrics_table.log"],
+    "paper_tables": ["logs/tiny/report/paper_tables.log"],
+    "metrics_table_html": ["logs/tiny/report/metrics_table_html.log"],
+    "faithfulness_bars": ["logs/tiny/report/faithfulness_bars.log"],
+    "localisation_bars": ["logs/tiny/report/localisation_bars.log"],
+    "alpha_ablation": ["logs/tiny/report/alpha_ablation.log"],
+    "training_curves": [f"logs/tiny/report/training_curves/{m}.log" for m in ["classifier", *TINY_METHODS[:4]]],
     # report.n_examples (2) clips on the first condition, one on the others
-    "example_figure": ["logs/report/example_figure/clean/example1.log", "logs/report/example_figure/clean/example2.log",
-                       "logs/report/example_figure/mixture/example1.log"],
-    "provenance": ["logs/report/provenance.log"],
+    "example_figure": ["logs/tiny/report/example_figure/clean/example1.log", "logs/tiny/report/example_figure/clean/example2.log",
+                       "logs/tiny/report/example_figure/mixture/example1.log"],
+    "provenance": ["logs/tiny/report/provenance.log"],
     # the claims on the run's seed (part of `all`) and their figure
-    "claims": ["logs/checks/claims.log"],
-    "claims_figure": ["logs/checks/claims_figure.log"],
+    "claims": ["logs/tiny/checks/claims.log"],
+    "claims_figure": ["logs/tiny/checks/claims_figure.log"],
 }
-BENCHMARKS = ["benchmarks/classifier/train_classifier.tsv", "benchmarks/explainers/lmac/seed1234.tsv",
-              "benchmarks/explainers/lmac_td_encoder_decoder.tsv",
-              "benchmarks/explainers/lmac_ft/seed1234.tsv", "benchmarks/explainers/lmac_td_a0/seed1234.tsv",
-              *(f"benchmarks/evaluate/{c}/seed1234.tsv" for c in TINY_CONDITIONS)]
+BENCHMARKS = ["benchmarks/tiny/classifier/train_classifier.tsv", "benchmarks/tiny/explainers/lmac/seed1234.tsv",
+              "benchmarks/tiny/explainers/lmac_td_encoder_decoder.tsv",
+              "benchmarks/tiny/explainers/lmac_ft/seed1234.tsv", "benchmarks/tiny/explainers/lmac_td_a0/seed1234.tsv",
+              *(f"benchmarks/tiny/evaluate/{c}/seed1234.tsv" for c in TINY_CONDITIONS)]
 
 
 def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -133,7 +133,7 @@ def test_tiny_config_is_valid():
 
 @pytest.mark.slow
 def test_metrics_csv(tiny_run):
-    rows = read_csv(tiny_run / "results/tables/metrics.csv")
+    rows = read_csv(tiny_run / "results/tiny/tables/metrics.csv")
     blocks = {(r["condition"], r["method"]) for r in rows}
     assert blocks == {(c, m) for c in TINY_CONDITIONS for m in TINY_METHODS}
     for condition, method in blocks:
@@ -152,10 +152,10 @@ def test_metrics_csv(tiny_run):
 
 @pytest.mark.slow
 def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
-    rows = read_csv(tiny_run / "results/tables/metrics.csv")
+    rows = read_csv(tiny_run / "results/tiny/tables/metrics.csv")
     for condition in TINY_CONDITIONS:
         for method in TINY_METHODS:
-            per_sample = read_csv(tiny_run / f"results/evaluation/{condition}/{method}/seed1234.csv")
+            per_sample = read_csv(tiny_run / f"results/tiny/evaluation/{condition}/{method}/seed1234.csv")
             table = {r["metric"]: float(r["mean"]) for r in rows if (r["condition"], r["method"]) == (condition, method)}
             for metric in METRICS:
                 values = [float(r[metric]) for r in per_sample if r[metric] != ""]
@@ -164,7 +164,7 @@ def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
 
 @pytest.mark.slow
 def test_metrics_markdown(tiny_run):
-    text = (tiny_run / "results/tables/metrics.md").read_text()
+    text = (tiny_run / "results/tiny/tables/metrics.md").read_text()
     lines = text.splitlines()
     assert sum(line.startswith("### Condition:") for line in lines) == len(TINY_CONDITIONS)
     header = next(line for line in lines if line.startswith("| method |"))
@@ -174,15 +174,15 @@ def test_metrics_markdown(tiny_run):
         rows = [line for line in lines if line.startswith(f"| {method} |")]
         assert len(rows) == len(TINY_CONDITIONS), method
         assert rows[0].count("|") == len(METRICS) + len(LOCALISATION) + 3
-    accuracy = json.loads((tiny_run / "results/classifier/metrics.json").read_text())["test_accuracy"]
+    accuracy = json.loads((tiny_run / "results/tiny/classifier/metrics.json").read_text())["test_accuracy"]
     assert f"Classifier test accuracy (clean test clips): {100 * accuracy:.1f} %" in text
-    tex = (tiny_run / "results/tables/metrics.tex").read_text()
+    tex = (tiny_run / "results/tiny/tables/metrics.tex").read_text()
     assert tex.count(r"\begin{tabular}") == len(TINY_CONDITIONS)
 
 
 @pytest.mark.slow
 def test_metrics_json(tiny_run):
-    nested = json.loads((tiny_run / "results/tables/metrics.json").read_text())
+    nested = json.loads((tiny_run / "results/tiny/tables/metrics.json").read_text())
     for condition in TINY_CONDITIONS:
         assert set(nested[condition]) == set(TINY_METHODS)
         assert set(nested[condition]["lmac"]) == set(METRICS + LOCALISATION)
@@ -191,7 +191,7 @@ def test_metrics_json(tiny_run):
 
 @pytest.mark.slow
 def test_example_figure_is_a_png(tiny_run):
-    png = tiny_run / "results/figures/examples/mixture/example1.png"
+    png = tiny_run / "results/tiny/figures/examples/mixture/example1.png"
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 5_000
@@ -201,12 +201,12 @@ def test_example_figure_is_a_png(tiny_run):
 
 @pytest.mark.slow
 def test_per_sample_rows_are_the_test_fold(tiny_run):
-    manifest = read_csv(tiny_run / "results/data/synthetic/manifest.csv")
+    manifest = read_csv(tiny_run / "results/tiny/data/synthetic/manifest.csv")
     test_ids = {r["id"] for r in manifest if r["split"] == "test"}
     assert len(test_ids) == 3
     assert {r["fold"] for r in manifest if r["split"] == "test"} == {"5"}
     for condition in TINY_CONDITIONS:
-        rows = read_csv(tiny_run / f"results/evaluation/{condition}/lmac/seed1234.csv")
+        rows = read_csv(tiny_run / f"results/tiny/evaluation/{condition}/lmac/seed1234.csv")
         assert len(rows) == TINY_ITEMS[condition]
         assert {r["id"] for r in rows} == test_ids
         assert {(r["method"], r["split"], r["condition"], r["seed"]) for r in rows} == {("lmac", "test", condition, "1234")}
@@ -246,7 +246,7 @@ def test_training_logs_show_progress_with_eta(tiny_run):
 def test_listenable_explanations_for_every_method(tiny_run):
     import numpy as np
     for method in TINY_METHODS:
-        data = np.load(tiny_run / "results" / "explanations" / "mixture" / method / "seed1234.npz")
+        data = np.load(tiny_run / "results" / "tiny" / "explanations" / "mixture" / method / "seed1234.npz")
         assert data["waveform"].shape == data["input"].shape == data["target"].shape, method
         assert np.isfinite(data["waveform"]).all() and np.abs(data["waveform"]).max() > 0, method
 
@@ -323,8 +323,8 @@ def test_each_seed_trains_and_evaluates_its_own_explainers(tmp_path):
     assert counts["train_lmac_td"] == "4"     # two α × two seeds
     assert counts["evaluate"] == str(len(TINY_CONDITIONS) * 2)  # one job per condition and seed
     for seed in (7, 11):
-        assert f"results/explainers/lmac/seed{seed}/model.pt" in proc.output
-        assert f"results/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv" in proc.output
+        assert f"results/tiny/explainers/lmac/seed{seed}/model.pt" in proc.output
+        assert f"results/tiny/evaluation/mixture/lmac_td_a0.75/seed{seed}.csv" in proc.output
     assert "seed1234" not in proc.output
 
 
@@ -337,7 +337,7 @@ def test_evaluation_group_method_spreads_one_job_per_method(tmp_path):
     assert proc.returncode == 0, show(proc)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
     assert counts["evaluate"] == str(len(TINY_METHODS) * len(TINY_CONDITIONS))
-    assert "logs/evaluate/mixture/lmac_td_a0.75/seed1234.log" in proc.output
+    assert "logs/tiny/evaluate/mixture/lmac_td_a0.75/seed1234.log" in proc.output
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,7 +401,7 @@ def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
     assert proc.returncode != 0, show(proc)
     assert "Error in rule download_esc50" in proc.output, show(proc)
     assert "Traceback" not in proc.output, show(proc)
-    log = (tmp_path / "logs/data/download_esc50.log").read_text()
+    log = (tmp_path / "logs/tiny/data/download_esc50.log").read_text()
     last = log.strip().splitlines()[-1]
     assert "ERROR" in last and "lmac" in last, log
     assert "HTTP 404" in last and "x.zip" in last, log
@@ -416,8 +416,8 @@ def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
     import numpy as np
     import pandas as pd
     root = tiny_run
-    data = np.load(root / "results" / "explanations" / "clean" / "lmac" / "seed1234.npz")
-    per_clip = pd.read_csv(root / "results" / "evaluation" / "clean" / "lmac" / "seed1234.csv")
+    data = np.load(root / "results" / "tiny" / "explanations" / "clean" / "lmac" / "seed1234.npz")
+    per_clip = pd.read_csv(root / "results" / "tiny" / "evaluation" / "clean" / "lmac" / "seed1234.csv")
     assert list(data["mask_ids"]) == per_clip["id"].tolist()
     masks = data["masks"].astype(np.float32)
     assert masks.shape[0] == len(per_clip) and masks.ndim == 3
@@ -435,3 +435,5 @@ def test_readme_quick_look_command_plans(tmp_path):
                      "--config", f"evaluation={value}", "-n", cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, show(proc)
     assert "train_lmac_td" not in proc.output and "evaluate" in proc.output, show(proc)
+    # its own run folder: the narrowed tables never overwrite the full run's
+    assert "results/embedded-" in proc.output and "results/embedded/" not in proc.output, show(proc)

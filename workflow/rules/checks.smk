@@ -6,17 +6,17 @@
 
 rule listenability_table:
     input:
-        per_sample=per_method_condition("results/evaluation/{condition}/{method}/seed{seed}.csv"),
+        per_sample=per_method_condition(results("evaluation/{condition}/{method}/seed{seed}.csv")),
     output:
-        csv="results/tables/listenability.csv",
-        md="results/tables/listenability.md",
-        tex="results/tables/listenability.tex",
+        csv=results("tables/listenability.csv"),
+        md=results("tables/listenability.md"),
+        tex=results("tables/listenability.tex"),
     params:
         kind="listenability",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/checks/listenability_table.log",
+        logs("checks/listenability_table.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -29,43 +29,43 @@ rule listenability_table:
 
 use rule listenability_table as roundtrip_table with:
     output:
-        csv="results/tables/roundtrip.csv",
-        md="results/tables/roundtrip.md",
-        tex="results/tables/roundtrip.tex",
+        csv=results("tables/roundtrip.csv"),
+        md=results("tables/roundtrip.md"),
+        tex=results("tables/roundtrip.tex"),
     params:
         kind="roundtrip",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/checks/roundtrip_table.log",
+        logs("checks/roundtrip_table.log"),
 
 
 # the operator table and the rank stability of the methods between operators (its own CSV)
 use rule listenability_table as robustness_table with:
     output:
-        csv="results/tables/robustness.csv",
-        ranks="results/tables/robustness_ranks.csv",
-        md="results/tables/robustness.md",
-        tex="results/tables/robustness.tex",
+        csv=results("tables/robustness.csv"),
+        ranks=results("tables/robustness_ranks.csv"),
+        md=results("tables/robustness.md"),
+        tex=results("tables/robustness.tex"),
     params:
         kind="robustness",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/checks/robustness_table.log",
+        logs("checks/robustness_table.log"),
 
 
 rule listenability_figure:
     input:
-        table="results/tables/listenability.csv",
+        table=results("tables/listenability.csv"),
     output:
-        png=report("results/figures/listenability.png", caption="../report/listenability.rst",
+        png=report(results("figures/listenability.png"), caption="../report/listenability.rst",
                    category="Beyond the papers", subcategory="Listenability", labels={"figure": "listenability"}),
-        pdf="results/figures/listenability.pdf",
+        pdf=results("figures/listenability.pdf"),
     params:
         kind="listenability",
     log:
-        "logs/checks/listenability_figure.log",
+        logs("checks/listenability_figure.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -78,53 +78,53 @@ rule listenability_figure:
 
 use rule listenability_figure as roundtrip_figure with:
     input:
-        table="results/tables/roundtrip.csv",
+        table=results("tables/roundtrip.csv"),
     output:
-        png=report("results/figures/roundtrip.png", caption="../report/roundtrip.rst",
+        png=report(results("figures/roundtrip.png"), caption="../report/roundtrip.rst",
                    category="Beyond the papers", subcategory="Round-trip faithfulness", labels={"figure": "round trip"}),
-        pdf="results/figures/roundtrip.pdf",
+        pdf=results("figures/roundtrip.pdf"),
     params:
         kind="roundtrip",
     log:
-        "logs/checks/roundtrip_figure.log",
+        logs("checks/roundtrip_figure.log"),
 
 
 use rule listenability_figure as robustness_figure with:
     input:
-        table="results/tables/robustness_ranks.csv",
+        table=results("tables/robustness_ranks.csv"),
     output:
-        png=report("results/figures/robustness.png", caption="../report/robustness.rst",
+        png=report(results("figures/robustness.png"), caption="../report/robustness.rst",
                    category="Beyond the papers", subcategory="Masking-operator robustness",
                    labels={"figure": "rank stability"}),
-        pdf="results/figures/robustness.pdf",
+        pdf=results("figures/robustness.pdf"),
     params:
         kind="robustness",
     log:
-        "logs/checks/robustness_figure.log",
+        logs("checks/robustness_figure.log"),
 
 
 # the papers' qualitative claims (config/claims.yaml), each PASS / FAIL / NOT RUN: on the run's `seeds` (part of
 # `all`; the randomisation claims need the sanity checks and are NOT RUN here, saying so) and, for
-# `make claims` / `snakemake claims_seeds`, on claims.seeds with the sanity checks (results/tables/claims_seeds.*)
+# `make claims` / `snakemake claims_seeds`, on claims.seeds with the sanity checks (results/<run>/tables/claims_seeds.*)
 rule claims:
     input:
         per_sample=run_claims_evaluations,
         claims=CLAIMS_FILE,
     output:
-        csv="results/tables/claims.csv",
-        md="results/tables/claims.md",
-        tex="results/tables/claims.tex",
-        html=report("results/tables/claims.html", caption="../report/claims.rst", category="Beyond the papers",
+        csv=results("tables/claims.csv"),
+        md=results("tables/claims.md"),
+        tex=results("tables/claims.tex"),
+        html=report(results("tables/claims.html"), caption="../report/claims.rst", category="Beyond the papers",
                     subcategory="Claims", labels={"table": "claims", "kind": "table"}),
     params:
         conditions=CLAIMS_CONDITIONS,
         seeds=SEEDS,
         missing="the randomisation claims read the sanity checks, which `make reproduce` does not run: "
-                "`make claims` checks them (results/tables/claims_seeds.*)",
+                f"`make claims` checks them ({results('tables/claims_seeds.*')})",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/checks/claims.log",
+        logs("checks/claims.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -138,15 +138,15 @@ rule claims:
 # every comparison's CI against the line its rule must clear, one panel per claim
 rule claims_figure:
     input:
-        table="results/tables/{table}.csv",
+        table=results("tables/{table}.csv"),
     output:
-        png=report("results/figures/{table}.png", caption="../report/claims_figure.rst", category="Beyond the papers",
+        png=report(results("figures/{table}.png"), caption="../report/claims_figure.rst", category="Beyond the papers",
                    subcategory="Claims", labels={"table": "{table}", "kind": "figure"}),
-        pdf="results/figures/{table}.pdf",
+        pdf=results("figures/{table}.pdf"),
     wildcard_constraints:
         table="claims|claims_seeds",
     log:
-        "logs/checks/{table}_figure.log",
+        logs("checks/{table}_figure.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -163,10 +163,10 @@ use rule claims as claims_seeds with:
         cascading=cascading_summary,
         claims=CLAIMS_FILE,
     output:
-        csv="results/tables/claims_seeds.csv",
-        md="results/tables/claims_seeds.md",
-        tex="results/tables/claims_seeds.tex",
-        html=report("results/tables/claims_seeds.html", caption="../report/claims.rst", category="Beyond the papers",
+        csv=results("tables/claims_seeds.csv"),
+        md=results("tables/claims_seeds.md"),
+        tex=results("tables/claims_seeds.tex"),
+        html=report(results("tables/claims_seeds.html"), caption="../report/claims.rst", category="Beyond the papers",
                     subcategory="Claims", labels={"table": "claims_seeds", "kind": "table"}),
     params:
         conditions=CLAIMS_CONDITIONS,
@@ -175,7 +175,7 @@ use rule claims as claims_seeds with:
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/checks/claims_seeds.log",
+        logs("checks/claims_seeds.log"),
 
 
 rule checks:
@@ -189,4 +189,4 @@ rule checks:
         rules.roundtrip_figure.output,
         rules.robustness_figure.output,
         rules.claims_seeds.output,
-        "results/figures/claims_seeds.png",
+        results("figures/claims_seeds.png"),

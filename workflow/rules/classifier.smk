@@ -12,7 +12,7 @@ rule download_classifier:
         url=downloaded_checkpoint_setting("url"),
         sha256=downloaded_checkpoint_setting("sha256"),
     log:
-        "logs/classifier/download_{checkpoint}.log",
+        logs("classifier/download_{checkpoint}.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -31,22 +31,22 @@ rule train_classifier:
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
     output:
-        model="results/classifier/model.pt",
-        metrics="results/classifier/metrics.json",
-        history="results/classifier/history.csv",
+        model=results("classifier/model.pt"),
+        metrics=results("classifier/metrics.json"),
+        history=results("classifier/history.csv"),
     params:
-        work="results/work/classifier",
+        work=results("work/classifier"),
         cfg=lookup(within=config, dpath="classifier"),
         frontend=lookup(within=config, dpath="frontend"),
         noise=lookup(within=config, dpath="noise"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/classifier/train_classifier.log",
+        logs("classifier/train_classifier.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/classifier/train_classifier.tsv"
+        benchmarks("classifier/train_classifier.tsv")
     threads: classifier_threads
     resources:
         gpu=gpu_jobs,

@@ -6,19 +6,62 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from lmac.classifier import pretrained
-from lmac.config import check_config
+from lmac.config import check_config, coerce_overrides, run_name, synthetic_id
+from lmac.config_rules import check_device, check_splits_config, sanity_retrained
 from lmac.errors import LmacError
 from lmac.explainers.registry import expand_methods, is_learned
 from lmac.reporting.claims import claim_methods, load_claims
-from torch.cuda import is_available as cuda_available
+from torch.cuda import device_count as cuda_count, is_available as cuda_available
 
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 try:
+    # nested --config values arrive as strings ('{epochs: 6}' gives '6'): back to the schema's types
+    coerce_overrides(config, workflow.config_settings.config, SCHEMA)
     # a one-line message naming the key, before any job is scheduled
-    check_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+    check_config(config, SCHEMA)
 except LmacError as err:
     raise WorkflowError(str(err)) from None
 # fills in the schema's defaults
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Every output of a run lives in its own folders, named by the configuration (lmac.config.run_name):
+# runs of different configurations in one working directory neither overwrite nor satisfy each other.
+try:
+    RUN = run_name(config, workflow.overwrite_configfiles, workflow.config_settings.config)
+    # cross-key rules, before any job runs (not inside one after others have): folds, device
+    check_splits_config(config, "resources/esc50/meta/esc50.csv")
+except LmacError as err:
+    raise WorkflowError(str(err)) from None
+
+
+def check_local_device():
+    """`device` against this machine, when it will run the jobs (onstart: after the DAG, before any job).
+
+    Only then is the executor known: a cluster's nodes have the GPUs its submit host may lack, and a
+    dry run computes nothing.
+    """
+    if workflow.non_local_exec:
+        return
+    try:
+        check_device(config["device"], cuda_count() if cuda_available() else 0)
+    except LmacError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def results(path):
+    return f"results/{RUN}/{path}"
+
+
+def logs(path):
+    return f"logs/{RUN}/{path}"
+
+
+def benchmarks(path):
+    return f"benchmarks/{RUN}/{path}"
+
+
+# generated from its settings alone: runs that agree on them share one copy
+SYNTHETIC = f"resources/synthetic/{synthetic_id(config)}"
 
 DATASET = config["dataset"]["name"]
 EVAL = config["evaluation"]
@@ -39,11 +82,11 @@ wildcard_constraints:
 
 
 def raw_dataset(wildcards):
-    return f"resources/{wildcards.dataset}"
+    return SYNTHETIC if wildcards.dataset == "synthetic" else f"resources/{wildcards.dataset}"
 
 
 def prepared(name):
-    return f"results/data/{DATASET}/{name}"
+    return results(f"data/{DATASET}/{name}")
 
 
 def per_method_condition(pattern):
@@ -82,16 +125,16 @@ def evaluated_methods(wildcards):
 def evaluation_inputs(wildcards):
     """The learned methods' trained checkpoints (in method order); interferer archives and ground truth as needed."""
     inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
-              "classifier": "results/classifier/model.pt"}
+              "classifier": results("classifier/model.pt")}
     learned = [m for m in evaluated_methods(wildcards) if is_learned(m)]
     if learned:
-        inputs["explainers"] = [f"results/explainers/{m}/seed{wildcards.seed}/model.pt" for m in learned]
+        inputs["explainers"] = [results(f"explainers/{m}/seed{wildcards.seed}/model.pt") for m in learned]
     if wildcards.condition == "in_domain" and config["noise"]["source"] == "wham":
         inputs["wham"] = "resources/wham"
     if wildcards.condition == "speech" and EVAL["speech"] == "ljspeech":
         inputs["ljspeech"] = "resources/ljspeech"
     if DATASET == "synthetic":  # the embedded dataset knows where each clip's event is
-        inputs["events"] = "resources/synthetic"
+        inputs["events"] = SYNTHETIC
     return inputs
 
 
@@ -113,8 +156,8 @@ TRAINED_MODELS = ["classifier", *(m for m in METHODS if is_learned(m))]
 def training_histories(wildcards):
     """One history per run: the classifier's, or the explainer's for every seed in `seeds`."""
     if wildcards.model == "classifier":
-        return ["results/classifier/history.csv"]
-    return expand("results/explainers/{model}/seed{seed}/history.csv", model=wildcards.model, seed=SEEDS)
+        return [results("classifier/history.csv")]
+    return expand(results("explainers/{model}/seed{seed}/history.csv"), model=wildcards.model, seed=SEEDS)
 
 
 def training_runs(wildcards):
@@ -125,22 +168,22 @@ def training_runs(wildcards):
 
 def example_explanations(wildcards):
     """Every method's explanations on one condition (the figure's rows), from the first of `seeds`."""
-    return expand("results/explanations/{condition}/{method}/seed{seed}.npz", condition=wildcards.condition,
+    return expand(results("explanations/{condition}/{method}/seed{seed}.npz"), condition=wildcards.condition,
                   method=METHODS, seed=SEEDS[0])
 
 
 def figure_targets():
     """Every table and figure (PNG + PDF); examples: `report.n_examples` clips on the first condition, one on the others;
     the claims on the run's seeds (their table and figure)."""
-    tables = [*expand("results/tables/metrics.{ext}", ext=["csv", "md", "tex", "json", "html"]),
-              *expand("results/tables/claims.{ext}", ext=["csv", "md", "tex", "html"])]
+    tables = [*expand(results("tables/metrics.{ext}"), ext=["csv", "md", "tex", "json", "html"]),
+              *expand(results("tables/claims.{ext}"), ext=["csv", "md", "tex", "html"])]
     figures = ["metrics_faithfulness", "metrics_localisation", "claims", *(f"training/{m}" for m in TRAINED_MODELS)]
     if "lmac_td" in EVAL["methods"] and config.get("lmac_td", {}).get("alphas"):
         figures.append("alpha_ablation")
     n_first = config["report"]["n_examples"]
     figures += [f"examples/{condition}/example{k}" for i, condition in enumerate(CONDITIONS)
                 for k in range(1, (n_first if i == 0 else 1) + 1)]
-    return [*tables, *expand("results/figures/{name}.{ext}", name=figures, ext=["png", "pdf"])]
+    return [*tables, *expand(results("figures/{name}.{ext}"), name=figures, ext=["png", "pdf"])]
 
 
 # classifier checkpoints given by URL (classifier.init_checkpoint / init_head) and the paper tables
@@ -173,29 +216,24 @@ def published_numbers(wildcards):
 
 # sanity checks (workflow/rules/sanity.smk)
 SANITY = config["sanity"]
-# learned methods whose decoder is also retrained on each randomised classifier
-# (those of them that are evaluated: narrowing evaluation.methods narrows the retraining with it)
-_ALPHAS = config.get("lmac_td", {}).get("alphas", [])
-_TRAINABLE = [m for m in expand_methods(["lmac", "lmac_ft", "lmac_td"], _ALPHAS) if is_learned(m)]
-SANITY_RETRAINED = expand_methods(SANITY["retrain_methods"], _ALPHAS)
-for _method in SANITY_RETRAINED:
-    if _method not in _TRAINABLE:
-        raise WorkflowError(f"config key 'sanity.retrain_methods': {_method} is not an evaluated learned method "
-                            f"(learned methods of this configuration: {', '.join(_TRAINABLE)})")
-SANITY_RETRAINED = [m for m in SANITY_RETRAINED if m in METHODS]
+# learned methods whose decoder is also retrained on each randomised classifier (of those evaluated)
+try:
+    SANITY_RETRAINED = sanity_retrained(config, METHODS)
+except LmacError as err:
+    raise WorkflowError(str(err)) from None
 SANITY_TARGETS = [
-    *expand("results/sanity/{check}{ext}", check=["cascading", "data_randomisation", "random_logit"],
+    *expand(results("sanity/{check}{ext}"), check=["cascading", "data_randomisation", "random_logit"],
             ext=[".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"]),
-    *expand("results/figures/sanity_{check}.{ext}", check=["cascading", "data_randomisation"], ext=["png", "pdf"]),
+    *expand(results("figures/sanity_{check}.{ext}"), check=["cascading", "data_randomisation"], ext=["png", "pdf"]),
 ]
 
 
 def sanity_classifier(wildcards):
     """The classifier a sanity decoder is retrained on: a cascading step's (step 0: the trained one) or the permuted-label one."""
     if wildcards.variant == "permuted":
-        return "results/sanity/classifiers/permuted/model.pt"
+        return results("sanity/classifiers/permuted/model.pt")
     step = int(wildcards.variant[len("step"):])
-    return "results/classifier/model.pt" if step == 0 else f"results/sanity/classifiers/step{step}/seed{wildcards.seed}/model.pt"
+    return results("classifier/model.pt") if step == 0 else results(f"sanity/classifiers/step{step}/seed{wildcards.seed}/model.pt")
 
 
 def sanity_retrain_steps(wildcards):
@@ -208,13 +246,13 @@ def sanity_inputs(wildcards):
     fixed) and, when retrained, the decoders retrained at each step and on the permuted-label classifier."""
     method, seed = wildcards.method, wildcards.seed
     inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
-              "classifier": "results/classifier/model.pt", "permuted": "results/sanity/classifiers/permuted/model.pt"}
+              "classifier": results("classifier/model.pt"), "permuted": results("sanity/classifiers/permuted/model.pt")}
     if is_learned(method):
-        inputs["explainer"] = f"results/explainers/{method}/seed{seed}/model.pt"
+        inputs["explainer"] = results(f"explainers/{method}/seed{seed}/model.pt")
     if method in SANITY_RETRAINED:
-        inputs["retrained"] = [f"results/sanity/retrained/step{k}/{method}/seed{seed}/model.pt"
+        inputs["retrained"] = [results(f"sanity/retrained/step{k}/{method}/seed{seed}/model.pt")
                                for k in sanity_retrain_steps(wildcards)]
-        inputs["permuted_retrained"] = f"results/sanity/retrained/permuted/{method}/seed{seed}/model.pt"
+        inputs["permuted_retrained"] = results(f"sanity/retrained/permuted/{method}/seed{seed}/model.pt")
     return inputs
 
 
@@ -239,20 +277,20 @@ CLAIMS_CONDITIONS = [c for c in CLAIMS_CONFIG["conditions"] if c in CONDITIONS]
 
 def claims_evaluations(wildcards):
     """Per-sample results of every claims seed (evaluations and explainer trainings any seed runs on demand)."""
-    return expand("results/evaluation/{condition}/{method}/seed{seed}.csv", condition=CLAIMS_CONDITIONS,
+    return expand(results("evaluation/{condition}/{method}/seed{seed}.csv"), condition=CLAIMS_CONDITIONS,
                   method=CLAIMS_METHODS, seed=CLAIMS_CONFIG["seeds"])
 
 
 def run_claims_evaluations(wildcards):
     """Per-sample results of the run's `seeds` on claims.conditions, for the claims table of `all`."""
-    return expand("results/evaluation/{condition}/{method}/seed{seed}.csv", condition=CLAIMS_CONDITIONS,
+    return expand(results("evaluation/{condition}/{method}/seed{seed}.csv"), condition=CLAIMS_CONDITIONS,
                   method=CLAIMS_METHODS, seed=SEEDS)
 
 
 def cascading_summary(wildcards):
     """The sanity checks' cascading summary (randomisation claims); none when off or without the sanity rules: NOT RUN."""
     wanted = CLAIMS_CONFIG["randomisation"] and hasattr(rules, "sanity_cascading_summary")
-    return ["results/sanity/cascading_summary.csv"] if wanted else []
+    return [results("sanity/cascading_summary.csv")] if wanted else []
 
 
 def sanity_outputs(wildcards):

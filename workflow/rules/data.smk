@@ -3,7 +3,7 @@
 
 rule synthesize_dataset:
     output:
-        directory("resources/synthetic"),
+        directory(SYNTHETIC),
     params:
         cfg=lookup(within=config, dpath="dataset/synthetic"),
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
@@ -11,7 +11,7 @@ rule synthesize_dataset:
         frontend=lookup(within=config, dpath="frontend"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/data/synthesize_dataset.log",
+        logs("data/synthesize_dataset.log"),
     conda:
         "../envs/lmac.yaml"
     resources:
@@ -29,7 +29,7 @@ rule download_esc50:
         url=lookup(within=config, dpath="dataset/esc50/url"),
         sha256=lookup(within=config, dpath="dataset/esc50/sha256"),
     log:
-        "logs/data/download_esc50.log",
+        logs("data/download_esc50.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -45,14 +45,14 @@ rule prepare_dataset:
     input:
         raw_dataset,
     output:
-        audio="results/data/{dataset}/audio.npy",
-        manifest="results/data/{dataset}/manifest.csv",
-        classes="results/data/{dataset}/classes.txt",
-        info="results/data/{dataset}/prepare.json",
+        audio=results("data/{dataset}/audio.npy"),
+        manifest=results("data/{dataset}/manifest.csv"),
+        classes=results("data/{dataset}/classes.txt"),
+        info=results("data/{dataset}/prepare.json"),
     params:
         dataset=lookup(within=config, dpath="dataset"),
     log:
-        "logs/data/prepare_{dataset}.log",
+        logs("data/prepare_{dataset}.log"),
     conda:
         "../envs/lmac.yaml"
     resources:
@@ -74,7 +74,7 @@ rule download_wham:
         sha256=lookup(within=config, dpath="dataset/wham/sha256"),
         marker="metadata/noise_meta_tr.csv",
     log:
-        "logs/data/download_wham.log",
+        logs("data/download_wham.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -95,7 +95,7 @@ rule download_ljspeech:
         sha256=lookup(within=config, dpath="dataset/ljspeech/sha256"),
         marker="metadata.csv",
     log:
-        "logs/data/download_ljspeech.log",
+        logs("data/download_ljspeech.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True

@@ -8,18 +8,18 @@ rule evaluate:
     input:
         unpack(evaluation_inputs),
     output:
-        per_sample=evaluation_outputs("results/evaluation/{condition}/{method}/seed{seed}.csv"),
-        explanations=evaluation_outputs("results/explanations/{condition}/{method}/seed{seed}.npz"),
+        per_sample=evaluation_outputs(results("evaluation/{condition}/{method}/seed{seed}.csv")),
+        explanations=evaluation_outputs(results("explanations/{condition}/{method}/seed{seed}.npz")),
     params:
         config=evaluation_config,
         methods=evaluated_methods,
         device=lookup(within=config, dpath="device"),
     log:
-        f"logs/evaluate/{EVAL_JOB}.log",
+        logs(f"evaluate/{EVAL_JOB}.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        f"benchmarks/evaluate/{EVAL_JOB}.tsv"
+        benchmarks(f"evaluate/{EVAL_JOB}.tsv")
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,

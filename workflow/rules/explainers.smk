@@ -8,7 +8,7 @@ LMAC_TD_WHAM = WHAM if config.get("lmac_td", {}).get("noise") else {}
 LMAC_TD_ED_CFG = {k: config.get("lmac_td", {}).get(k) for k in ("preset", "scale", "encoder_decoder", "noise")}
 # LMAC-TD starts from the pre-trained encoder/decoder when asked to and no other pair is given
 LMAC_TD_ED = (
-    {"encoder_decoder": "results/explainers/lmac_td_encoder_decoder/model.pt"}
+    {"encoder_decoder": results("explainers/lmac_td_encoder_decoder/model.pt")}
     if config.get("lmac_td", {}).get("encoder_decoder", {}).get("pretrain")
     and not config["lmac_td"].get("pretrained_encoder_decoder")
     else {}
@@ -20,22 +20,22 @@ rule train_lmac:
         **LMAC_WHAM,
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
-        classifier="results/classifier/model.pt",
+        classifier=results("classifier/model.pt"),
     output:
-        model="results/explainers/lmac/seed{seed}/model.pt",
-        history="results/explainers/lmac/seed{seed}/history.csv",
+        model=results("explainers/lmac/seed{seed}/model.pt"),
+        history=results("explainers/lmac/seed{seed}/history.csv"),
     params:
-        work="results/work/explainers/lmac/seed{seed}",
+        work=results("work/explainers/lmac/seed{seed}"),
         cfg=lookup(within=config, dpath="lmac"),
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/lmac/seed{seed}.log",
+        logs("explainers/lmac/seed{seed}.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/lmac/seed{seed}.tsv"
+        benchmarks("explainers/lmac/seed{seed}.tsv")
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
@@ -51,24 +51,24 @@ rule train_lmac_ft:
         **LMAC_WHAM,
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
-        classifier="results/classifier/model.pt",
-        init="results/explainers/lmac/seed{seed}/model.pt",
+        classifier=results("classifier/model.pt"),
+        init=results("explainers/lmac/seed{seed}/model.pt"),
     output:
-        model="results/explainers/lmac_ft/seed{seed}/model.pt",
-        history="results/explainers/lmac_ft/seed{seed}/history.csv",
+        model=results("explainers/lmac_ft/seed{seed}/model.pt"),
+        history=results("explainers/lmac_ft/seed{seed}/history.csv"),
     params:
-        work="results/work/explainers/lmac_ft/seed{seed}",
+        work=results("work/explainers/lmac_ft/seed{seed}"),
         cfg=lookup(within=config, dpath="lmac"),
         ft=lookup(within=config, dpath="lmac_ft"),
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/lmac_ft/seed{seed}.log",
+        logs("explainers/lmac_ft/seed{seed}.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/lmac_ft/seed{seed}.tsv"
+        benchmarks("explainers/lmac_ft/seed{seed}.tsv")
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
@@ -86,21 +86,21 @@ rule pretrain_lmac_td_encoder_decoder:
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
     output:
-        model="results/explainers/lmac_td_encoder_decoder/model.pt",
-        history="results/explainers/lmac_td_encoder_decoder/history.csv",
+        model=results("explainers/lmac_td_encoder_decoder/model.pt"),
+        history=results("explainers/lmac_td_encoder_decoder/history.csv"),
     params:
-        work="results/work/explainers/lmac_td_encoder_decoder",
+        work=results("work/explainers/lmac_td_encoder_decoder"),
         cfg=LMAC_TD_ED_CFG,
         noise=lookup(within=config, dpath="noise"),
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/lmac_td_encoder_decoder.log",
+        logs("explainers/lmac_td_encoder_decoder.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/lmac_td_encoder_decoder.tsv"
+        benchmarks("explainers/lmac_td_encoder_decoder.tsv")
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
@@ -117,23 +117,23 @@ rule train_lmac_td:
         **LMAC_TD_ED,
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
-        classifier="results/classifier/model.pt",
+        classifier=results("classifier/model.pt"),
     output:
-        model="results/explainers/lmac_td_a{alpha}/seed{seed}/model.pt",
-        history="results/explainers/lmac_td_a{alpha}/seed{seed}/history.csv",
+        model=results("explainers/lmac_td_a{alpha}/seed{seed}/model.pt"),
+        history=results("explainers/lmac_td_a{alpha}/seed{seed}/history.csv"),
     params:
-        work="results/work/explainers/lmac_td_a{alpha}/seed{seed}",
+        work=results("work/explainers/lmac_td_a{alpha}/seed{seed}"),
         cfg=lookup(within=config, dpath="lmac_td"),
         noise=lookup(within=config, dpath="noise"),
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/explainers/lmac_td_a{alpha}/seed{seed}.log",
+        logs("explainers/lmac_td_a{alpha}/seed{seed}.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/explainers/lmac_td_a{alpha}/seed{seed}.tsv"
+        benchmarks("explainers/lmac_td_a{alpha}/seed{seed}.tsv")
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,

@@ -1,16 +1,16 @@
 # Figures and the report's view of the tables: light jobs on finished results (no training).
-# `snakemake figures` makes every one; `snakemake --report results/report.html` collects them.
+# `snakemake figures` makes every one; `snakemake --report results/<run>/report.html` collects them.
 
 
 rule metrics_table_html:
     input:
-        table="results/tables/metrics.csv",
-        classifier_metrics="results/classifier/metrics.json",
+        table=results("tables/metrics.csv"),
+        classifier_metrics=results("classifier/metrics.json"),
     output:
-        html=report("results/tables/metrics.html", caption="../report/metrics_table.rst", category="Metrics",
+        html=report(results("tables/metrics.html"), caption="../report/metrics_table.rst", category="Metrics",
                     subcategory="Tables", labels={"result": "metrics table"}),
     log:
-        "logs/report/metrics_table_html.log",
+        logs("report/metrics_table_html.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -23,15 +23,15 @@ rule metrics_table_html:
 
 rule faithfulness_bars:
     input:
-        table="results/tables/metrics.csv",
+        table=results("tables/metrics.csv"),
     output:
-        png=report("results/figures/metrics_faithfulness.png", caption="../report/faithfulness_bars.rst",
+        png=report(results("figures/metrics_faithfulness.png"), caption="../report/faithfulness_bars.rst",
                    category="Metrics", subcategory="Faithfulness", labels={"figure": "faithfulness bars"}),
-        pdf="results/figures/metrics_faithfulness.pdf",
+        pdf=results("figures/metrics_faithfulness.pdf"),
     params:
         kind="faithfulness",
     log:
-        "logs/report/faithfulness_bars.log",
+        logs("report/faithfulness_bars.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -44,15 +44,15 @@ rule faithfulness_bars:
 
 rule localisation_bars:
     input:
-        table="results/tables/metrics.csv",
+        table=results("tables/metrics.csv"),
     output:
-        png=report("results/figures/metrics_localisation.png", caption="../report/localisation_bars.rst",
+        png=report(results("figures/metrics_localisation.png"), caption="../report/localisation_bars.rst",
                    category="Metrics", subcategory="Localisation", labels={"figure": "localisation bars"}),
-        pdf="results/figures/metrics_localisation.pdf",
+        pdf=results("figures/metrics_localisation.pdf"),
     params:
         kind="localisation",
     log:
-        "logs/report/localisation_bars.log",
+        logs("report/localisation_bars.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -65,13 +65,13 @@ rule localisation_bars:
 
 rule alpha_ablation:
     input:
-        table="results/tables/metrics.csv",
+        table=results("tables/metrics.csv"),
     output:
-        png=report("results/figures/alpha_ablation.png", caption="../report/alpha_ablation.rst",
+        png=report(results("figures/alpha_ablation.png"), caption="../report/alpha_ablation.rst",
                    category="Metrics", subcategory="LMAC-TD α ablation", labels={"figure": "α ablation"}),
-        pdf="results/figures/alpha_ablation.pdf",
+        pdf=results("figures/alpha_ablation.pdf"),
     log:
-        "logs/report/alpha_ablation.log",
+        logs("report/alpha_ablation.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -86,15 +86,15 @@ rule training_curves:
     input:
         histories=training_histories,
     output:
-        png=report("results/figures/training/{model}.png", caption="../report/training_curves.rst",
+        png=report(results("figures/training/{model}.png"), caption="../report/training_curves.rst",
                    category="Training", subcategory="Per model", labels={"model": "{model}"}),
-        pdf="results/figures/training/{model}.pdf",
+        pdf=results("figures/training/{model}.pdf"),
     params:
         runs=training_runs,
     wildcard_constraints:
         model="|".join(TRAINED_MODELS),
     log:
-        "logs/report/training_curves/{model}.log",
+        logs("report/training_curves/{model}.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -110,17 +110,17 @@ rule example_figure:
     input:
         explanations=example_explanations,
     output:
-        png=report("results/figures/examples/{condition}/example{example}.png", caption="../report/examples.rst",
+        png=report(results("figures/examples/{condition}/example{example}.png"), caption="../report/examples.rst",
                    category="Examples", subcategory="{condition}",
                    labels={"condition": "{condition}", "example": "{example}"}),
-        pdf="results/figures/examples/{condition}/example{example}.pdf",
+        pdf=results("figures/examples/{condition}/example{example}.pdf"),
     params:
         methods=METHODS,
         frontend=lookup(within=config, dpath="frontend"),
     wildcard_constraints:
         example=r"[0-9]+",
     log:
-        "logs/report/example_figure/{condition}/example{example}.log",
+        logs("report/example_figure/{condition}/example{example}.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True

@@ -4,15 +4,15 @@
 
 rule provenance:
     input:
-        tables="results/tables/metrics.json",
+        tables=results("tables/metrics.json"),
     output:
-        "results/provenance.json",
+        results("provenance.json"),
     params:
         # the whole configuration (what `--configfile` and the schema defaults made of it); no
         # single lookup() returns the root, and a config change should rewrite this record
         config=config,
     log:
-        "logs/report/provenance.log",
+        logs("report/provenance.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True

@@ -3,18 +3,18 @@
 
 rule metrics_table:
     input:
-        per_sample=per_method_condition("results/evaluation/{condition}/{method}/seed{seed}.csv"),
-        classifier_metrics="results/classifier/metrics.json",
+        per_sample=per_method_condition(results("evaluation/{condition}/{method}/seed{seed}.csv")),
+        classifier_metrics=results("classifier/metrics.json"),
     output:
-        csv="results/tables/metrics.csv",
-        md="results/tables/metrics.md",
-        tex="results/tables/metrics.tex",
-        json="results/tables/metrics.json",
+        csv=results("tables/metrics.csv"),
+        md=results("tables/metrics.md"),
+        tex=results("tables/metrics.tex"),
+        json=results("tables/metrics.json"),
     params:
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/report/metrics_table.log",
+        logs("report/metrics_table.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -32,17 +32,17 @@ rule metrics_table:
 # with Δ and the known reference defects that explain a difference.
 rule paper_tables:
     input:
-        metrics="results/tables/metrics.csv",
-        classifier_metrics="results/classifier/metrics.json",
+        metrics=results("tables/metrics.csv"),
+        classifier_metrics=results("classifier/metrics.json"),
         published=published_numbers,
     output:
-        md="results/tables/paper_vs_ours.md",
-        tex="results/tables/paper_vs_ours.tex",
-        csv="results/tables/paper_vs_ours.csv",
+        md=results("tables/paper_vs_ours.md"),
+        tex=results("tables/paper_vs_ours.tex"),
+        csv=results("tables/paper_vs_ours.csv"),
     params:
         dataset=lookup(within=config, dpath="dataset/name"),
     log:
-        "logs/report/paper_tables.log",
+        logs("report/paper_tables.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True

@@ -26,13 +26,13 @@ rule sanity:
 
 rule sanity_randomised_classifier:
     input:
-        classifier="results/classifier/model.pt",
+        classifier=results("classifier/model.pt"),
     output:
-        model="results/sanity/classifiers/step{step}/seed{seed}/model.pt",
+        model=results("sanity/classifiers/step{step}/seed{seed}/model.pt"),
     params:
         seed=run_seed,
     log:
-        "logs/sanity/classifiers/step{step}/seed{seed}.log",
+        logs("sanity/classifiers/step{step}/seed{seed}.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -45,16 +45,16 @@ rule sanity_randomised_classifier:
 
 use rule train_classifier as sanity_permuted_classifier with:
     output:
-        model="results/sanity/classifiers/permuted/model.pt",
-        metrics="results/sanity/classifiers/permuted/metrics.json",
-        history="results/sanity/classifiers/permuted/history.csv",
+        model=results("sanity/classifiers/permuted/model.pt"),
+        metrics=results("sanity/classifiers/permuted/metrics.json"),
+        history=results("sanity/classifiers/permuted/history.csv"),
     params:
-        work="results/work/sanity/classifiers/permuted",
+        work=results("work/sanity/classifiers/permuted"),
         cfg=SANITY_PERMUTED,
     log:
-        "logs/sanity/classifiers/permuted.log",
+        logs("sanity/classifiers/permuted.log"),
     benchmark:
-        "benchmarks/sanity/classifiers/permuted.tsv"
+        benchmarks("sanity/classifiers/permuted.tsv")
     # unlike the main classifier it trains beside other jobs: one thread on a CPU
     threads: gpu_job_threads
 
@@ -66,15 +66,15 @@ use rule train_lmac as sanity_retrain_lmac with:
         manifest=prepared("manifest.csv"),
         classifier=sanity_classifier,
     output:
-        model="results/sanity/retrained/{variant}/lmac/seed{seed}/model.pt",
-        history="results/sanity/retrained/{variant}/lmac/seed{seed}/history.csv",
+        model=results("sanity/retrained/{variant}/lmac/seed{seed}/model.pt"),
+        history=results("sanity/retrained/{variant}/lmac/seed{seed}/history.csv"),
     params:
-        work="results/work/sanity/retrained/{variant}/lmac/seed{seed}",
+        work=results("work/sanity/retrained/{variant}/lmac/seed{seed}"),
         cfg=SANITY_LMAC,
     log:
-        "logs/sanity/retrained/{variant}/lmac/seed{seed}.log",
+        logs("sanity/retrained/{variant}/lmac/seed{seed}.log"),
     benchmark:
-        "benchmarks/sanity/retrained/{variant}/lmac/seed{seed}.tsv"
+        benchmarks("sanity/retrained/{variant}/lmac/seed{seed}.tsv")
 
 
 use rule train_lmac_ft as sanity_retrain_lmac_ft with:
@@ -83,18 +83,18 @@ use rule train_lmac_ft as sanity_retrain_lmac_ft with:
         audio=prepared("audio.npy"),
         manifest=prepared("manifest.csv"),
         classifier=sanity_classifier,
-        init="results/sanity/retrained/{variant}/lmac/seed{seed}/model.pt",
+        init=results("sanity/retrained/{variant}/lmac/seed{seed}/model.pt"),
     output:
-        model="results/sanity/retrained/{variant}/lmac_ft/seed{seed}/model.pt",
-        history="results/sanity/retrained/{variant}/lmac_ft/seed{seed}/history.csv",
+        model=results("sanity/retrained/{variant}/lmac_ft/seed{seed}/model.pt"),
+        history=results("sanity/retrained/{variant}/lmac_ft/seed{seed}/history.csv"),
     params:
-        work="results/work/sanity/retrained/{variant}/lmac_ft/seed{seed}",
+        work=results("work/sanity/retrained/{variant}/lmac_ft/seed{seed}"),
         cfg=SANITY_LMAC,
         ft=SANITY_LMAC_FT,
     log:
-        "logs/sanity/retrained/{variant}/lmac_ft/seed{seed}.log",
+        logs("sanity/retrained/{variant}/lmac_ft/seed{seed}.log"),
     benchmark:
-        "benchmarks/sanity/retrained/{variant}/lmac_ft/seed{seed}.tsv"
+        benchmarks("sanity/retrained/{variant}/lmac_ft/seed{seed}.tsv")
 
 
 use rule train_lmac_td as sanity_retrain_lmac_td with:
@@ -105,15 +105,15 @@ use rule train_lmac_td as sanity_retrain_lmac_td with:
         manifest=prepared("manifest.csv"),
         classifier=sanity_classifier,
     output:
-        model="results/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}/model.pt",
-        history="results/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}/history.csv",
+        model=results("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}/model.pt"),
+        history=results("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}/history.csv"),
     params:
-        work="results/work/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}",
+        work=results("work/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}"),
         cfg=SANITY_LMAC_TD,
     log:
-        "logs/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}.log",
+        logs("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}.log"),
     benchmark:
-        "benchmarks/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}.tsv"
+        benchmarks("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}.tsv")
 
 
 # one job per method and seed: the three checks share the method's reference explanations
@@ -121,20 +121,20 @@ rule sanity_checks:
     input:
         unpack(sanity_inputs),
     output:
-        cascading="results/sanity/cascading/{method}/seed{seed}.csv",
-        random_logit="results/sanity/random_logit/{method}/seed{seed}.csv",
-        data_randomisation="results/sanity/data_randomisation/{method}/seed{seed}.csv",
+        cascading=results("sanity/cascading/{method}/seed{seed}.csv"),
+        random_logit=results("sanity/random_logit/{method}/seed{seed}.csv"),
+        data_randomisation=results("sanity/data_randomisation/{method}/seed{seed}.csv"),
     params:
         config=sanity_config,
         retrain_steps=sanity_retrain_steps,
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
     log:
-        "logs/sanity/checks/{method}/seed{seed}.log",
+        logs("sanity/checks/{method}/seed{seed}.log"),
     conda:
         "../envs/lmac.yaml"
     benchmark:
-        "benchmarks/sanity/checks/{method}/seed{seed}.tsv"
+        benchmarks("sanity/checks/{method}/seed{seed}.tsv")
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
@@ -146,23 +146,23 @@ rule sanity_checks:
 
 rule sanity_cascading_summary:
     input:
-        per_clip=expand("results/sanity/cascading/{method}/seed{seed}.csv", method=METHODS, seed=SEEDS),
+        per_clip=expand(results("sanity/cascading/{method}/seed{seed}.csv"), method=METHODS, seed=SEEDS),
     output:
-        rows="results/sanity/cascading.csv",
-        csv="results/sanity/cascading_summary.csv",
-        md="results/sanity/cascading_summary.md",
-        tex="results/sanity/cascading_summary.tex",
-        html=report("results/sanity/cascading_summary.html", caption="../report/sanity_cascading_table.rst",
+        rows=results("sanity/cascading.csv"),
+        csv=results("sanity/cascading_summary.csv"),
+        md=results("sanity/cascading_summary.md"),
+        tex=results("sanity/cascading_summary.tex"),
+        html=report(results("sanity/cascading_summary.html"), caption="../report/sanity_cascading_table.rst",
                     category="Sanity checks", labels={"check": "cascading randomisation", "kind": "table"}),
-        png=report("results/figures/sanity_cascading.png", caption="../report/sanity_cascading.rst",
+        png=report(results("figures/sanity_cascading.png"), caption="../report/sanity_cascading.rst",
                    category="Sanity checks", labels={"check": "cascading randomisation", "kind": "figure"}),
-        pdf="results/figures/sanity_cascading.pdf",
+        pdf=results("figures/sanity_cascading.pdf"),
     params:
         check="cascading",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
     log:
-        "logs/sanity/cascading_summary.log",
+        logs("sanity/cascading_summary.log"),
     conda:
         "../envs/lmac.yaml"
     localrule: True
@@ -175,35 +175,35 @@ rule sanity_cascading_summary:
 
 use rule sanity_cascading_summary as sanity_data_randomisation_summary with:
     input:
-        per_clip=expand("results/sanity/data_randomisation/{method}/seed{seed}.csv", method=METHODS, seed=SEEDS),
+        per_clip=expand(results("sanity/data_randomisation/{method}/seed{seed}.csv"), method=METHODS, seed=SEEDS),
     output:
-        rows="results/sanity/data_randomisation.csv",
-        csv="results/sanity/data_randomisation_summary.csv",
-        md="results/sanity/data_randomisation_summary.md",
-        tex="results/sanity/data_randomisation_summary.tex",
-        html=report("results/sanity/data_randomisation_summary.html",
+        rows=results("sanity/data_randomisation.csv"),
+        csv=results("sanity/data_randomisation_summary.csv"),
+        md=results("sanity/data_randomisation_summary.md"),
+        tex=results("sanity/data_randomisation_summary.tex"),
+        html=report(results("sanity/data_randomisation_summary.html"),
                     caption="../report/sanity_data_randomisation_table.rst", category="Sanity checks",
                     labels={"check": "data randomisation", "kind": "table"}),
-        png=report("results/figures/sanity_data_randomisation.png", caption="../report/sanity_data_randomisation.rst",
+        png=report(results("figures/sanity_data_randomisation.png"), caption="../report/sanity_data_randomisation.rst",
                    category="Sanity checks", labels={"check": "data randomisation", "kind": "figure"}),
-        pdf="results/figures/sanity_data_randomisation.pdf",
+        pdf=results("figures/sanity_data_randomisation.pdf"),
     params:
         check="data_randomisation",
     log:
-        "logs/sanity/data_randomisation_summary.log",
+        logs("sanity/data_randomisation_summary.log"),
 
 
 use rule sanity_cascading_summary as sanity_random_logit_summary with:
     input:
-        per_clip=expand("results/sanity/random_logit/{method}/seed{seed}.csv", method=METHODS, seed=SEEDS),
+        per_clip=expand(results("sanity/random_logit/{method}/seed{seed}.csv"), method=METHODS, seed=SEEDS),
     output:
-        rows="results/sanity/random_logit.csv",
-        csv="results/sanity/random_logit_summary.csv",
-        md="results/sanity/random_logit_summary.md",
-        tex="results/sanity/random_logit_summary.tex",
-        html=report("results/sanity/random_logit_summary.html", caption="../report/sanity_random_logit_table.rst",
+        rows=results("sanity/random_logit.csv"),
+        csv=results("sanity/random_logit_summary.csv"),
+        md=results("sanity/random_logit_summary.md"),
+        tex=results("sanity/random_logit_summary.tex"),
+        html=report(results("sanity/random_logit_summary.html"), caption="../report/sanity_random_logit_table.rst",
                     category="Sanity checks", labels={"check": "random logit", "kind": "table"}),
     params:
         check="random_logit",
     log:
-        "logs/sanity/random_logit_summary.log",
+        logs("sanity/random_logit_summary.log"),

@@ -99,7 +99,7 @@ def prepare_dataset(raw_dir, out_dir, sample_rate: int = 16000, clip_seconds: fl
         raise LmacError(f"clip_seconds must be positive, got {clip_seconds!r}")
     sample_rate = int(sample_rate)
     length = int(round(sample_rate * clip_seconds))
-    fold_to_split = _check_splits(DEFAULT_SPLITS if splits is None else splits)
+    fold_to_split = check_splits(DEFAULT_SPLITS if splits is None else splits)
 
     csv_path = raw_dir / "meta" / "esc50.csv"
     meta = _read_meta(csv_path)
@@ -198,7 +198,8 @@ def _invalidate(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def _check_splits(splits: Mapping[str, Sequence[int] | int]) -> dict[int, str]:
+def check_splits(splits: Mapping[str, Sequence[int] | int]) -> dict[int, str]:
+    """fold -> split name; ``LmacError`` for an empty mapping, a non-integer fold or a fold in two splits."""
     if not splits:
         raise LmacError("splits is empty")
     fold_to_split: dict[int, str] = {}

@@ -1,6 +1,6 @@
 """LMAC-TD's α ablation: each metric against the mixing weight α, one line per condition with 95 %
 bootstrap CIs, and L-MAC's mean as a dashed reference line in the same colour (the LMAC-TD paper
-compares α ∈ {0, 0.75, 1} with L-MAC). Reads ``results/tables/metrics.csv``, as the bar charts.
+compares α ∈ {0, 0.75, 1} with L-MAC). Reads ``results/<run>/tables/metrics.csv``, as the bar charts.
 """
 
 from __future__ import annotations

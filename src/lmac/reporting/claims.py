@@ -249,7 +249,7 @@ def overall_verdict(verdicts: Sequence[str]) -> str:
 
 def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.DataFrame | None = None,
                  conditions: Sequence[str] = (), n_boot: int = 1000, seed: int = 0,
-                 cascading_missing: str = "no cascading-randomisation summary (results/sanity/cascading_summary.csv)"
+                 cascading_missing: str = "no cascading-randomisation summary (results/<run>/sanity/cascading_summary.csv)"
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(comparisons, verdicts): one row per comparison, one per claim (see the module docstring)."""
     for key, default in (("seed", 0), ("version", 0)):

@@ -47,7 +47,7 @@ def label(row: pd.Series) -> str:
 
 
 def claims_figure(claims_csv: str | os.PathLike, png: str | os.PathLike, pdf: str | os.PathLike | None = None) -> None:
-    """Draw ``results/tables/claims.csv`` (one panel per claim) to PNG and PDF."""
+    """Draw ``results/<run>/tables/claims.csv`` (one panel per claim) to PNG and PDF."""
     frame = read_table(claims_csv, CLAIM_COLUMNS)
     claims = list(dict.fromkeys(frame["claim"]))
     heights = [max(1, int((frame["claim"] == c).sum())) for c in claims]

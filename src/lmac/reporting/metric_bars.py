@@ -1,7 +1,7 @@
 """Bar charts of the metrics table: one panel per metric (row) and condition (column), one bar per
 method with its 95 % bootstrap CI.
 
-The bars read ``results/tables/metrics.csv`` (means and CIs from :func:`tables.aggregate`), so a
+The bars read ``results/<run>/tables/metrics.csv`` (means and CIs from :func:`tables.aggregate`), so a
 figure shows exactly the numbers of the table. A panel without a value (localisation on an input
 that has no ground truth, SPS of an all-zero map) says "n/a" instead of drawing an empty axis.
 """

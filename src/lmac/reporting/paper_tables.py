@@ -1,6 +1,6 @@
 """Paper vs. ours: every published number next to our mean [95 % CI], the difference and why it may differ.
 
-Inputs: our aggregated table (``results/tables/metrics.csv`` from :mod:`lmac.reporting.tables`:
+Inputs: our aggregated table (``results/<run>/tables/metrics.csv`` from :mod:`lmac.reporting.tables`:
 one row per condition × method × metric with mean and bootstrap CI), the classifier's
 ``metrics.json`` and the published numbers (``config/published.yaml``: every number with its
 table, paper, condition, method, metric, source and provenance; known reference defects as notes
@@ -273,7 +273,7 @@ class RunInfo:
     dataset: str = "esc50"
     split: str | None = None
     n_seeds: int | None = None
-    source: str = "results/tables/metrics.csv"
+    source: str = "results/<run>/tables/metrics.csv"
 
     @property
     def paper_protocol(self) -> bool:

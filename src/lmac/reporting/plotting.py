@@ -16,7 +16,7 @@ from ..errors import LmacError  # noqa: E402
 from ..io import atomic_path  # noqa: E402
 from .tables import DIRECTION  # noqa: E402
 
-# the columns of results/tables/metrics.csv the figures read (written by tables.aggregate)
+# the columns of results/<run>/tables/metrics.csv the figures read (written by tables.aggregate)
 TABLE_COLUMNS = ("condition", "method", "metric", "mean", "ci_low", "ci_high")
 
 

@@ -1,0 +1,93 @@
+"""Runs of different configurations in one working directory keep their own results (README, "Runs").
+
+Each configuration writes under results/<run>/, logs/<run>/ and benchmarks/<run>/ (lmac.config.run_name):
+neither overwrites the other, and neither is taken for the other's finished outputs, with or without
+Snakemake's metadata (a copied or DVC-restored results/ has none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from snakemake_runs import run_snakemake, show  # noqa: E402
+
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+TINY = REPO / "tests" / "workflow" / "tiny.yaml"
+TARGET = "classifier/model.pt"
+
+
+def snakemake(workdir: Path, *args, timeout: float = 300):
+    return run_snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--workflow-profile", "none", *args,
+                         cwd=workdir, timeout=timeout)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> dict:
+    """The tiny configuration's classifier, then a second configuration's (other epochs, no `run` key) in one folder."""
+    workdir = tmp_path_factory.mktemp("two_runs")
+    other = yaml.safe_load(TINY.read_text())
+    del other["run"]                          # named by its file: longer.yaml -> results/longer/
+    other["classifier"]["epochs"] += 1
+    (workdir / "longer.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    first = snakemake(workdir, f"results/tiny/{TARGET}", "--configfile", TINY, "--cores", 2)
+    assert first.returncode == 0, show(first)
+    before = digest(workdir / "results" / "tiny" / TARGET)
+    second = snakemake(workdir, f"results/longer/{TARGET}", "--configfile", workdir / "longer.yaml", "--cores", 2)
+    assert second.returncode == 0, show(second)
+    return {"workdir": workdir, "first_digest": before, "second": second}
+
+
+def test_the_second_configuration_trains_its_own_classifier(two_runs):
+    workdir = two_runs["workdir"]
+    assert "rule train_classifier" in two_runs["second"].output, show(two_runs["second"])
+    assert (workdir / "results" / "longer" / TARGET).is_file()
+    assert (workdir / "logs" / "longer" / "classifier" / "train_classifier.log").is_file()
+    assert (workdir / "benchmarks" / "longer" / "classifier" / "train_classifier.tsv").is_file()
+
+
+def test_the_first_configuration_is_kept_and_still_up_to_date(two_runs):
+    workdir = two_runs["workdir"]
+    assert digest(workdir / "results" / "tiny" / TARGET) == two_runs["first_digest"]
+    again = snakemake(workdir, f"results/tiny/{TARGET}", "--configfile", TINY, "-n")
+    assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)
+
+
+def test_without_snakemake_metadata_another_configuration_is_not_satisfied(two_runs, tmp_path):
+    """A copied results/ (no .snakemake/): the paper-vs-embedded case that used to report "Nothing to be done"."""
+    copy = tmp_path / "copy"
+    shutil.copytree(two_runs["workdir"] / "results" / "tiny", copy / "results" / "tiny")
+    third = yaml.safe_load(TINY.read_text())
+    third["run"] = "third"
+    third["classifier"]["epochs"] += 2
+    (copy / "third.yaml").write_text(yaml.safe_dump(third, sort_keys=False))
+    proc = snakemake(copy, "--configfile", copy / "third.yaml", "-n")
+    assert proc.returncode == 0, show(proc)
+    assert "Nothing to be done" not in proc.output and "results/third/classifier/model.pt" in proc.output, show(proc)
+    assert "results/tiny/" not in proc.output, show(proc)
+
+
+def test_config_overrides_run_in_their_own_folder(two_runs):
+    workdir = two_runs["workdir"]
+    proc = snakemake(workdir, "--configfile", TINY, "--config", "classifier={epochs: 2}", "-n")
+    assert proc.returncode == 0, show(proc)
+    assert "results/tiny-" in proc.output and f"results/tiny/{TARGET}" not in proc.output, show(proc)
+    named = snakemake(workdir, "--configfile", TINY, "--config", "run=quick", "classifier={epochs: 2}", "-n")
+    assert named.returncode == 0 and f"results/quick/{TARGET}" in named.output, show(named)
+
+
+def test_a_bad_run_name_stops_before_any_job(tmp_path):
+    proc = snakemake(tmp_path, "--configfile", TINY, "--config", "run=../elsewhere", "-n")
+    assert proc.returncode != 0 and "config key 'run'" in proc.output, show(proc)
+    assert not (tmp_path / "results").exists()
