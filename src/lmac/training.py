@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,28 @@ from .io import atomic_path, write_json
 log = logging.getLogger("lmac.train")
 
 
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+
+
 def pick_device(requested: str = "auto") -> torch.device:
+    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; anything else is an LmacError.
+
+    Checked up front because ``torch.device`` accepts ``mps`` or ``cuda:7`` on a one-GPU machine
+    and the job then dies with a traceback when the first tensor moves, after the data were loaded.
+    """
+    if not isinstance(requested, str) or not (match := re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", requested)):
+        raise LmacError(f"device {requested!r}: not a device lmac runs on (use {DEVICE_FORMS})")
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise LmacError(f"device '{requested}' requested but no CUDA GPU is available")
+    if requested == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        # the README quotes this message for GPU nodes that lack a CUDA build of torch
+        raise LmacError(f"device '{requested}' requested but no CUDA GPU is available (use auto or cpu)")
+    index, count = match.group(1), torch.cuda.device_count()
+    if index is not None and int(index) >= count:
+        raise LmacError(f"device {requested!r}: this machine has {count} CUDA GPU(s) "
+                        f"(use auto, cpu, cuda or cuda:N with N from 0 to {count - 1})")
     return torch.device(requested)
 
 

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lmac.training import LoopSpec, run_training
+from lmac.errors import LmacError
+from lmac.training import LoopSpec, pick_device, run_training
 
 
 class Killed(Exception):
@@ -92,3 +93,52 @@ def test_changed_settings_start_afresh(tmp_path, caplog):
     assert [r["epoch"] for r in history] == [1, 2, 3]
     assert "different configuration; starting afresh" in caplog.text
     assert "resuming" not in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# device strings
+
+
+@pytest.mark.parametrize("value", ["foo", "cuda:x", "mps", "CPU", "cuda:", "cuda:0:1", " cpu", "", "meta"])
+def test_unknown_device_names_the_value_and_the_accepted_forms(value):
+    with pytest.raises(LmacError) as err:
+        pick_device(value)
+    message = str(err.value)
+    assert "\n" not in message and repr(value) in message and "auto, cpu, cuda or cuda:N" in message
+
+
+def test_mps_is_refused_even_where_torch_has_it(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    with pytest.raises(LmacError, match=r"device 'mps': not a device lmac runs on"):
+        pick_device("mps")
+
+
+@pytest.mark.parametrize("value", ["cuda", "cuda:0", "cuda:3"])
+def test_cuda_without_a_gpu(monkeypatch, value):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(LmacError, match=rf"device '{value}' requested but no CUDA GPU is available \(use auto or cpu\)"):
+        pick_device(value)
+    assert pick_device("auto") == torch.device("cpu")
+
+
+def test_cuda_index_beyond_the_gpus_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(LmacError, match=r"device 'cuda:7': this machine has 2 CUDA GPU\(s\) .*N from 0 to 1"):
+        pick_device("cuda:7")
+    with pytest.raises(LmacError, match="'cuda:2'"):
+        pick_device("cuda:2")
+    assert pick_device("cuda:1") == torch.device("cuda:1")
+    assert pick_device("cuda") == torch.device("cuda")
+    assert pick_device("auto") == torch.device("cuda")
+
+
+def test_valid_devices_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device() == torch.device("cpu")
+
+
+def test_non_string_device():
+    with pytest.raises(LmacError, match="device None: not a device"):
+        pick_device(None)
