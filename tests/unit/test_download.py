@@ -413,3 +413,13 @@ def test_extraction_below_a_file(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(LmacError, match=r"cannot create this folder"):
         dl.extract_archive(zip_path, tmp_path / "afile" / "ESC-50")
+
+
+def test_occupied_destination_is_refused_before_downloading(tmp_path, payload):
+    served, _, digest = payload
+    dest = tmp_path / "data" / "ESC-50"
+    dest.mkdir(parents=True)
+    (dest / "notes.txt").write_text("mine")
+    with serve_files(served) as (url, stats), pytest.raises(LmacError, match="exists but has no meta/esc50.csv"):
+        fetch_archive(f"{url}/blob.bin", digest, tmp_path / "blob.zip", dest, backoff=0.0)
+    assert stats.count == 0 and (dest / "notes.txt").read_text() == "mine"

@@ -273,6 +273,7 @@ def fetch_archive(url: str, sha256: str | None, archive_path: str | os.PathLike,
     if (extract_to / marker).is_file():
         log.info("%s already extracted (found %s)", extract_to, marker)
         return extract_to
+    _check_free(extract_to, marker)  # now, not after hours of downloading
     archive = download_file(url, archive_path, sha256, retries=retries, timeout=timeout, backoff=backoff)
     try:
         extract_archive(archive, extract_to, marker)
@@ -288,11 +289,9 @@ def extract_archive(archive: str | os.PathLike, extract_to: str | os.PathLike,
                     marker: str = "meta/esc50.csv") -> Path:
     """Safely extract ``archive`` (.zip or .tar[.gz|.bz2|.xz]) and move the marker's directory to ``extract_to``."""
     archive, extract_to = Path(archive), Path(extract_to)
+    _check_free(extract_to, marker)
     if extract_to.exists():
-        if extract_to.is_dir() and not any(extract_to.iterdir()):
-            extract_to.rmdir()     # an empty leftover directory: safe to take its place
-        else:
-            raise LmacError(f"{extract_to} exists but has no {marker}; remove it and rerun")
+        extract_to.rmdir()     # an empty leftover directory: safe to take its place
     make_dir(extract_to.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{extract_to.name}.extract-", dir=extract_to.parent))
     try:
@@ -314,6 +313,12 @@ def extract_archive(archive: str | os.PathLike, extract_to: str | os.PathLike,
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("extracted %s -> %s", archive, extract_to)
     return extract_to
+
+
+def _check_free(extract_to: Path, marker: str) -> None:
+    """``extract_to`` must be absent or an empty folder: extraction never overwrites what is there."""
+    if extract_to.exists() and not (extract_to.is_dir() and not any(extract_to.iterdir())):
+        raise LmacError(f"{extract_to} exists but has no {marker}; remove it and rerun")
 
 
 def make_dir(path: Path) -> None:
