@@ -95,6 +95,39 @@ def test_changed_settings_start_afresh(tmp_path, caplog):
     assert "resuming" not in caplog.text
 
 
+def _short_run(tmp_path, model, epochs=1):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(4, model.in_features)
+    return run_training(module=model, optimizer=opt, train_batches=lambda epoch: [x], steps_per_epoch=1,
+                        train_step=lambda batch: model(batch).pow(2).mean().item(),
+                        validate=lambda: {"valid_loss": 1.0}, spec=LoopSpec(epochs), work_dir=tmp_path / "work",
+                        settings={"test": 1})
+
+
+@pytest.mark.parametrize("change,why", [
+    (lambda state: state.update(model={**state["model"], "weight": torch.zeros(1, 4)}),
+     "weight 'weight' has shape (1, 4), the model needs (1, 3)"),
+    (lambda state: state["model"].pop("bias"), "lacks weight 'bias'"),
+    (lambda state: state.pop("torch_rng"), "it lacks torch_rng"),
+    (lambda state: state["optimizer"]["param_groups"].append(dict(state["optimizer"]["param_groups"][0])),
+     "its optimiser state does not fit"),
+])
+def test_work_dir_of_the_same_settings_but_another_model_starts_afresh(tmp_path, caplog, change, why):
+    """A last.pt left by another version of lmac (same settings, other model) is redone, not a traceback."""
+    _short_run(tmp_path, torch.nn.Linear(3, 1), epochs=2)
+    last = tmp_path / "work" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    change(state)
+    torch.save(state, last)
+    caplog.set_level("INFO", logger="lmac.train")
+    model = torch.nn.Linear(3, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state, history = _short_run(tmp_path, model, epochs=1)
+    assert [r["epoch"] for r in history] == [1]
+    assert f"{last} cannot be resumed (" in caplog.text and why in caplog.text and "resuming" not in caplog.text
+    assert all(torch.equal(v, before[k]) for k, v in state.items())  # its own weights, none of last.pt's
+
+
 # --------------------------------------------------------------------------------------------
 # device strings
 
