@@ -2,18 +2,21 @@
 
 Each subcommand reads ``--config`` (default ``config/config.yaml``), checks it against the
 workflow's schema (one-line error naming the key), and calls the same package function the
-Snakemake rule calls. Bad input exits with status 2 and one line, never a traceback.
+Snakemake rule calls. Bad input exits with status 2 and one line, never a traceback: a wrong
+option, config, device, digest, URL, input path or output folder is found before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
 from .config import check_config
-from .errors import LmacError, run_guarded
+from .errors import LmacError, fail, run_guarded
+from .io import check_output_dir, check_output_file
 from .logs import setup_logging
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -21,12 +24,18 @@ SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.
 
 def load_config(path: str) -> dict:
     file = Path(path)
+    if file.is_dir():
+        raise LmacError(f"{file}: is a folder, not a config file")
     if not file.is_file():
         raise LmacError(f"{file}: config file not found")
     try:
         config = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as err:
         raise LmacError(f"{file}: not valid YAML ({str(err).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise LmacError(f"{file}: not a text file (a config is YAML text)") from None
+    except OSError as err:
+        raise LmacError(f"{file}: cannot read the config ({err.strerror})") from None
     if SCHEMA.is_file():  # absent only when installed without the workflow
         check_config(config, SCHEMA)
         from snakemake.utils import validate
@@ -34,10 +43,45 @@ def load_config(path: str) -> dict:
     return config
 
 
+# Checks of the options, run before the step so that a bad one fails in a second, not after the work.
+
+
+def _out(args) -> Path:
+    return check_output_dir(args.out, "--out")
+
+
+def _device(args, cfg) -> str:
+    from .training import pick_device
+    device = args.device or cfg.get("device", "auto")
+    pick_device(device)
+    return device
+
+
+def _folder(value: str | None, option: str) -> str | None:
+    """An optional input folder: absent is fine, a path that is no folder is a typo to report now."""
+    if value is not None and not Path(value).is_dir():
+        raise LmacError(f"{option} {value}: no such folder")
+    return value
+
+
+def _source(args, cfg: dict, name: str) -> tuple[str, str | None]:
+    """(URL, sha256) of dataset ``name``: the options, else the config's, checked before any request."""
+    from .data.download import check_sha256, check_url
+    section = (cfg.get("dataset") or {}).get(name) or {}
+    key = f"config key 'dataset.{name}"
+    url = check_url(args.url, "--url") if args.url is not None else check_url(section.get("url"), f"{key}.url'")
+    sha256 = (check_sha256(args.sha256, "--sha256") if args.sha256 is not None
+              else check_sha256(section.get("sha256"), f"{key}.sha256'"))
+    check_output_file(args.archive, "--archive")
+    check_output_dir(args.out, "--out")
+    return url, sha256
+
+
 def _synthesize(args, cfg):
     from .data.synthetic import generate_synthetic_dataset
     from .frontend import FrontEndConfig
     d = cfg["dataset"]
+    _out(args)
     generate_synthetic_dataset(args.out, {**d.get("synthetic", {}), "sample_rate": d["sample_rate"],
                                           "clip_seconds": d["clip_seconds"]},
                                FrontEndConfig.from_dict({**cfg["frontend"], "sample_rate": d["sample_rate"]}),
@@ -46,13 +90,16 @@ def _synthesize(args, cfg):
 
 def _download(args, cfg):
     from .data.download import fetch_archive
-    e = cfg["dataset"].get("esc50", {})
-    fetch_archive(args.url or e["url"], args.sha256 or e.get("sha256"), args.archive, args.out)
+    url, sha256 = _source(args, cfg, "esc50")
+    fetch_archive(url, sha256, args.archive, args.out)
 
 
 def _prepare(args, cfg):
     from .data.prepare import prepare_dataset
     d = cfg["dataset"]
+    if not Path(args.raw).is_dir():
+        raise LmacError(f"--raw {args.raw}: no such folder (an ESC-50-layout folder: meta/esc50.csv, audio/)")
+    _out(args)
     prepare_dataset(args.raw, args.out, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"],
                     splits=d.get("splits"), normalisation=d.get("normalisation", "peak_abs"),
                     label_order=d.get("label_order", "target"))
@@ -60,42 +107,42 @@ def _prepare(args, cfg):
 
 def _train_classifier(args, cfg):
     from .classifier.train import train_classifier
-    out = Path(args.out)
+    out, device = _out(args), _device(args, cfg)
     train_classifier(args.data, str(out / "model.pt"), str(out / "metrics.json"), str(out / "history.csv"),
-                     str(out / "work"), cfg["classifier"], cfg["frontend"], cfg["seed"], args.device or cfg.get("device", "auto"))
+                     str(out / "work"), cfg["classifier"], cfg["frontend"], cfg["seed"], device)
 
 
 def _train_lmac(args, cfg):
     from .explainers.train_lmac import train_lmac
-    out = Path(args.out)
+    out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
     train_lmac(args.data, args.classifier, str(out / "model.pt"), str(out / "history.csv"), str(out / "work"),
-               cfg["lmac"], cfg["seed"], args.device or cfg.get("device", "auto"),
-               noise_cfg=cfg.get("noise"), wham_dir=args.wham)
+               cfg["lmac"], cfg["seed"], device, noise_cfg=cfg.get("noise"), wham_dir=wham)
 
 
 def _train_lmac_ft(args, cfg):
     from .explainers.train_lmac import train_lmac_ft
-    out = Path(args.out)
+    out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
     train_lmac_ft(args.data, args.classifier, args.init, str(out / "model.pt"), str(out / "history.csv"),
-                  str(out / "work"), cfg["lmac"], cfg.get("lmac_ft"), cfg["seed"],
-                  args.device or cfg.get("device", "auto"), noise_cfg=cfg.get("noise"), wham_dir=args.wham)
+                  str(out / "work"), cfg["lmac"], cfg.get("lmac_ft"), cfg["seed"], device,
+                  noise_cfg=cfg.get("noise"), wham_dir=wham)
 
 
 def _download_dataset(args, cfg):
     from .data.download import fetch_archive
     marker = {"wham": "metadata/noise_meta_tr.csv", "ljspeech": "metadata.csv"}[args.dataset]
-    d = cfg["dataset"].get(args.dataset, {})
-    fetch_archive(args.url or d["url"], args.sha256 or d.get("sha256"), args.archive, args.out, marker=marker)
+    url, sha256 = _source(args, cfg, args.dataset)
+    fetch_archive(url, sha256, args.archive, args.out, marker=marker)
 
 
 def _evaluate(args, cfg):
     from .evaluation.evaluate import EvalJob, evaluate_methods, learned_checkpoints
+    out, device = _out(args), _device(args, cfg)
     jobs = EvalJob.group_from_config(cfg, args.method, args.condition,
                                      explainer_paths=learned_checkpoints(args.method, args.explainer or []),
-                                     event_masks=args.event_masks, wham_dir=args.wham, ljspeech_dir=args.ljspeech,
-                                     split=args.split)
-    outputs = [(str(Path(args.out) / f"{m}.csv"), str(Path(args.out) / f"{m}.npz")) for m in args.method]
-    evaluate_methods(args.data, args.classifier, jobs, outputs, device=args.device or cfg.get("device", "auto"))
+                                     event_masks=args.event_masks, wham_dir=_folder(args.wham, "--wham"),
+                                     ljspeech_dir=_folder(args.ljspeech, "--ljspeech"), split=args.split)
+    outputs = [(str(out / f"{m}.csv"), str(out / f"{m}.npz")) for m in args.method]
+    evaluate_methods(args.data, args.classifier, jobs, outputs, device=device)
 
 
 def _explain(args, cfg):
@@ -104,8 +151,19 @@ def _explain(args, cfg):
                   top_k=args.top_k, device=args.device, normalisation=args.normalisation)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad option reported as lmac reports every error: one line, exit status 2.
+
+    argparse's own report puts the usage text before the message, several lines for one mistake.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("lmac").strip()  # subparsers are named "lmac <command>"
+        fail(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmac", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lmac", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml", help="workflow config (YAML)")
     parser.add_argument("--log", help="also write the log to this file")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,11 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args) -> None:
+    if args.log is not None:
+        check_output_file(args.log, "--log").parent.mkdir(parents=True, exist_ok=True)
+    setup_logging(args.log)
+    args.run(args, load_config(args.config) if getattr(args, "needs_config", True) else {})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log)
-    needs_config = getattr(args, "needs_config", True)
-    return run_guarded(lambda: args.run(args, load_config(args.config) if needs_config else {}))
+    return run_guarded(lambda: _run(args))
 
 
 if __name__ == "__main__":

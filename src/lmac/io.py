@@ -42,6 +42,39 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         tmp_path.unlink(missing_ok=True)
 
 
+def check_output_dir(path: str | os.PathLike, what: str = "") -> Path:
+    """Raise :class:`LmacError` unless ``path`` is, or can be made, a folder this process may write in.
+
+    Creates nothing. A step writes its outputs when its work is done, so without this a ``--out``
+    below a file or in a read-only place would be found out after an hour of training, and as a
+    traceback. ``what`` names the option in the message (``--out``).
+    """
+    path = Path(path)
+    return _check_writable(path, path, f"{what} {path}" if what else str(path))
+
+
+def check_output_file(path: str | os.PathLike, what: str = "") -> Path:
+    """As :func:`check_output_dir`, for a file: it may exist, but not as a folder."""
+    path = Path(path)
+    name = f"{what} {path}" if what else str(path)
+    if path.is_dir():
+        raise LmacError(f"{name}: is a folder, not a file")
+    _check_writable(path.parent, path, name)
+    return path
+
+
+def _check_writable(folder: Path, path: Path, name: str) -> Path:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise LmacError(f"{name}: {'is' if existing == path else f'lies below {existing}, which is'} "
+                        "a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise LmacError(f"{name}: cannot write in {existing} (permission denied)")
+    return path
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +23,35 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from .checkpoints import load_torch_file
+from .checkpoints import check_state_dict, load_torch_file
 from .errors import LmacError
 from .io import atomic_path, write_json
 
 log = logging.getLogger("lmac.train")
 
 
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+
+
 def pick_device(requested: str = "auto") -> torch.device:
+    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; anything else is an LmacError.
+
+    Checked up front because ``torch.device`` accepts ``mps`` or ``cuda:7`` on a one-GPU machine
+    and the job then dies with a traceback when the first tensor moves, after the data were loaded.
+    """
+    if not isinstance(requested, str) or not (match := re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", requested)):
+        raise LmacError(f"device {requested!r}: not a device lmac runs on (use {DEVICE_FORMS})")
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise LmacError(f"device '{requested}' requested but no CUDA GPU is available")
+    if requested == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        # the README quotes this message for GPU nodes that lack a CUDA build of torch
+        raise LmacError(f"device '{requested}' requested but no CUDA GPU is available (use auto or cpu)")
+    index, count = match.group(1), torch.cuda.device_count()
+    if index is not None and int(index) >= count:
+        raise LmacError(f"device {requested!r}: this machine has {count} CUDA GPU(s) "
+                        f"(use auto, cpu, cuda or cuda:N with N from 0 to {count - 1})")
     return torch.device(requested)
 
 
@@ -90,6 +108,29 @@ def _better(a: float, b: float | None, mode: str) -> bool:
     return a < b if mode == "min" else a > b
 
 
+RESUME_KEYS = ("model", "optimizer", "epoch", "best", "history", "torch_rng")
+
+
+def _cannot_resume(state: dict, module: torch.nn.Module, optimizer: torch.optim.Optimizer, path: Path) -> str | None:
+    """Why ``state``, a ``last.pt`` of these settings, cannot be loaded into ``module``; None if it can.
+
+    Checked in full before anything is loaded, so a refusal leaves the freshly built model as it was.
+    Loads ``optimizer``'s state as its check (torch validates the groups before changing anything).
+    """
+    missing = [k for k in RESUME_KEYS if k not in state]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    try:
+        check_state_dict(path, state["model"], module.state_dict(), "this")
+    except LmacError as err:
+        return str(err).removeprefix(f"{path}: ")
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError, TypeError) as err:
+        return f"its optimiser state does not fit: {(str(err).splitlines() or [type(err).__name__])[0]}"
+    return None
+
+
 def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  train_batches: Callable[[int], Iterable], steps_per_epoch: int,
                  train_step: Callable[[object], float], validate: Callable[[], dict],
@@ -111,9 +152,15 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
     last_path, best_path = work / "last.pt", work / "best.pt"
     if last_path.exists():
         state = load_torch_file(last_path)
-        if state.get("fingerprint") == fp:
+        same = isinstance(state, dict) and state.get("fingerprint") == fp
+        why = _cannot_resume(state, module, optimizer, last_path) if same else None
+        if why is not None:
+            # same settings, another model: left by another version of lmac (the fingerprint covers
+            # the settings, not the code); its epochs cannot be continued, so they are redone
+            log.warning("%s cannot be resumed (%s); starting afresh", last_path, why)
+            best_path.unlink(missing_ok=True)
+        elif same:
             module.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
             for sched, key in ((scheduler, "scheduler"), (step_scheduler, "step_scheduler")):
                 if sched is not None and state.get(key):
                     sched.load_state_dict(state[key])

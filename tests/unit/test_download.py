@@ -304,3 +304,122 @@ def test_existing_nonempty_destination_without_marker_is_not_clobbered(tmp_path)
     with pytest.raises(LmacError, match="exists"):
         dl.extract_archive(zip_path, dest)
     assert (dest / "notes.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------- bad input, before any byte
+
+
+@pytest.mark.parametrize("bad,why", [
+    ("xyz", "not hexadecimal"),
+    ("g" * 64, "not hexadecimal"),
+    ("abc123", "6 hexadecimal digits, not 64"),
+    ("0" * 65, "65 hexadecimal digits, not 64"),
+    ("", "0 hexadecimal digits, not 64"),
+    ("sha256:" + "0" * 64, "not hexadecimal"),
+])
+def test_malformed_sha256_is_refused_before_any_request(tmp_path, payload, bad, why):
+    served, _, _ = payload
+    dest = tmp_path / "out" / "blob.bin"
+    with serve_files(served) as (url, stats):
+        with pytest.raises(LmacError) as err:
+            download_file(f"{url}/blob.bin", dest, bad, **FAST)
+        with pytest.raises(LmacError, match="not a SHA-256 digest"):
+            fetch_archive(f"{url}/blob.bin", bad, dest, tmp_path / "data", backoff=0.0)
+    message = str(err.value)
+    assert message == f"sha256 {bad!r}: not a SHA-256 digest ({why}; expected 64 hexadecimal digits)"
+    assert stats.count == 0 and not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+
+
+def test_sha256_check_names_where_the_value_came_from():
+    with pytest.raises(LmacError, match=r"^--sha256 'abc': not a SHA-256 digest"):
+        dl.check_sha256("abc", "--sha256")
+    with pytest.raises(LmacError, match=r"^sha256 123: not a SHA-256 digest \(a int, not a string"):
+        dl.check_sha256(123)
+    assert dl.check_sha256(" " + "AB" * 32 + "\n") == "ab" * 32
+    assert dl.check_sha256(None) is None
+
+
+def test_upper_case_digest_is_accepted(tmp_path, payload):
+    served, data, digest = payload
+    with serve_files(served) as (url, _):
+        download_file(f"{url}/blob.bin", tmp_path / "blob.bin", digest.upper(), **FAST)
+    assert (tmp_path / "blob.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("bad", ["notaurl", "ftp://example.org/x.zip", "http:///x.zip", "", None, "/tmp/x.zip"])
+def test_url_lmac_cannot_fetch_is_refused_before_anything(tmp_path, bad):
+    with pytest.raises(LmacError) as err:
+        download_file(bad, tmp_path / "out" / "x.zip", None, **FAST)
+    assert str(err.value) == f"url {bad!r}: not a URL lmac downloads from (http://, https:// or file://)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_retries_exhausted_before_any_byte_names_no_part_file(tmp_path, payload):
+    served, _, digest = payload
+    dest = tmp_path / "blob.bin"
+    with serve_files(served, fail_first_n=10) as (url, _), pytest.raises(LmacError) as err:
+        download_file(f"{url}/blob.bin", dest, digest, retries=1, **FAST)
+    message = str(err.value)
+    assert message.endswith("(nothing was written; rerun to retry)") and ".part" not in message
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_retries_exhausted_mid_transfer_names_the_part_file_kept(tmp_path, payload):
+    served, data, digest = payload
+    dest = tmp_path / "blob.bin"
+    part = tmp_path / "blob.bin.part"
+    with serve_files(served, truncate_first_n=10) as (url, _), pytest.raises(LmacError) as err:
+        download_file(f"{url}/blob.bin", dest, digest, retries=1, **FAST)
+    # each truncated answer delivers half of what was asked: 1/2, then 1/4 more
+    kept = len(data) // 2 + (len(data) - len(data) // 2) // 2
+    assert part.stat().st_size == kept
+    assert str(err.value).endswith(f"({dl._fmt_bytes(kept)} kept in {part}; rerun to resume)")
+
+
+def test_part_dropped_by_a_refused_resume_is_not_named(tmp_path, payload):
+    served, data, digest = payload
+    dest = tmp_path / "blob.bin"
+    Path(str(dest) + ".part").write_bytes(data + b"more than the server has")   # -> 416, .part removed
+    with serve_files(served) as (url, stats), pytest.raises(LmacError) as err:
+        download_file(f"{url}/blob.bin", dest, digest, retries=0, **FAST)
+    assert [s for _, _, s in stats.requests] == [416]
+    assert str(err.value).endswith("(nothing was written; rerun to retry)")
+    assert _leftovers(tmp_path) == ["served"]
+
+
+def test_missing_local_file_url_fails_at_once(tmp_path, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(dl.time, "sleep", sleeps.append)
+    missing = tmp_path / "missing.zip"
+    with pytest.raises(LmacError) as err:
+        download_file(missing.as_uri(), tmp_path / "x.zip", None, retries=5)
+    assert sleeps == [] and str(missing) in str(err.value) and "after" not in str(err.value)
+
+
+def test_destination_that_is_a_folder_or_below_a_file(tmp_path, payload):
+    served, _, digest = payload
+    (tmp_path / "afile").write_text("x")
+    with serve_files(served) as (url, stats):
+        with pytest.raises(LmacError, match=rf"^{tmp_path}: is a folder; give the path of the archive file"):
+            download_file(f"{url}/blob.bin", tmp_path, digest, **FAST)
+        with pytest.raises(LmacError, match=rf"^{tmp_path / 'afile' / 'sub'}: cannot create this folder "
+                                            rf"\(.*: {tmp_path / 'afile'}"):
+            download_file(f"{url}/blob.bin", tmp_path / "afile" / "sub" / "x.bin", digest, **FAST)
+    assert stats.count == 0
+
+
+def test_extraction_below_a_file(tmp_path):
+    zip_path, _ = make_esc50_zip(tmp_path / "build", n_classes=1)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(LmacError, match=r"cannot create this folder"):
+        dl.extract_archive(zip_path, tmp_path / "afile" / "ESC-50")
+
+
+def test_occupied_destination_is_refused_before_downloading(tmp_path, payload):
+    served, _, digest = payload
+    dest = tmp_path / "data" / "ESC-50"
+    dest.mkdir(parents=True)
+    (dest / "notes.txt").write_text("mine")
+    with serve_files(served) as (url, stats), pytest.raises(LmacError, match="exists but has no meta/esc50.csv"):
+        fetch_archive(f"{url}/blob.bin", digest, tmp_path / "blob.zip", dest, backoff=0.0)
+    assert stats.count == 0 and (dest / "notes.txt").read_text() == "mine"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -167,6 +168,27 @@ def test_learned_method_without_checkpoint_and_unknown_method_are_one_line_error
         build_explainer("lmac_ft", classifier)
     with pytest.raises(LmacError, match="unknown explanation method 'nope'"):
         build_explainer("nope", classifier)
+
+
+def test_a_learned_method_gets_its_own_checkpoint(setup, tmp_path):
+    """Checkpoints given in another order than the methods would score one method under another's name."""
+    classifier = load_classifier(Path(setup["root"]) / "classifier.pt")
+    LmacExplainer(classifier).save(tmp_path / "lmac.pt", meta={"method": "lmac"})
+    LmacExplainer(classifier).save(tmp_path / "ft.pt", meta={"method": "lmac_ft"})
+    build_lmac_td(classifier, TINY_TD, "nov2024", 0.0).save(tmp_path / "td0.pt")
+    assert isinstance(build_explainer("lmac_ft", classifier, str(tmp_path / "ft.pt")), LmacExplainer)
+    assert build_explainer("lmac_td_a0.0", classifier, str(tmp_path / "td0.pt")).alpha == 0.0
+    build_explainer("lmac_ft", classifier, setup["lmac"])  # untrained, no method recorded: nothing to check
+    for method, path, needle in [
+        ("lmac_ft", "lmac.pt", "lmac.pt: holds lmac, not lmac_ft"),
+        ("lmac", "ft.pt", "ft.pt: holds lmac_ft, not lmac"),
+        ("lmac_td_a1", "td0.pt", "td0.pt: holds lmac_td_a0, not lmac_td_a1"),
+        ("lmac_td_a0", "lmac.pt", "lmac.pt: is a 'lmac' checkpoint, method 'lmac_td_a0' needs an 'lmac_td' one"),
+        ("lmac", "td0.pt", "td0.pt: is a 'lmac_td' checkpoint, method 'lmac' needs an 'lmac' one"),
+        ("lmac_td_a1.2.3", "td0.pt", "method 'lmac_td_a1.2.3': α is not a number"),
+    ]:
+        with pytest.raises(LmacError, match=re.escape(needle)):
+            build_explainer(method, classifier, str(tmp_path / path))
 
 
 def test_lmac_td_stands_for_one_method_per_alpha():

@@ -306,6 +306,26 @@ def test_load_prepared_detects_mismatch(prepared, tmp_path):
         load_prepared(out)
 
 
+@pytest.mark.parametrize("name,content,needle", [
+    ("manifest.csv", b"", "manifest.csv: not a readable csv"),
+    ("manifest.csv", b'index,id\n"unclosed\n', "manifest.csv: not a readable csv"),
+    ("classes.txt", b"\xff\xfe\x00\x01", "classes.txt: not a text file"),
+])
+def test_load_prepared_unreadable_files_named(prepared, tmp_path, name, content, needle):
+    import shutil
+    out = Path(shutil.copytree(prepared, tmp_path / "p"))
+    (out / name).write_bytes(content)
+    with pytest.raises(LmacError, match=needle):
+        load_prepared(out)
+
+
+def test_output_that_is_a_file(raw, tmp_path):
+    (tmp_path / "out").write_text("mine")
+    with pytest.raises(LmacError, match="out: exists and is not a folder"):
+        prepare_dataset(raw, tmp_path / "out", sample_rate=16000, clip_seconds=0.5)
+    assert (tmp_path / "out").read_text() == "mine"
+
+
 def test_deterministic(raw, prepared, tmp_path):
     prepare_dataset(raw, tmp_path / "again", sample_rate=16000, clip_seconds=0.5)
     assert (tmp_path / "again" / "audio.npy").read_bytes() == (prepared / "audio.npy").read_bytes()

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lmac.training import LoopSpec, run_training
+from lmac.errors import LmacError
+from lmac.training import LoopSpec, pick_device, run_training
 
 
 class Killed(Exception):
@@ -92,3 +93,85 @@ def test_changed_settings_start_afresh(tmp_path, caplog):
     assert [r["epoch"] for r in history] == [1, 2, 3]
     assert "different configuration; starting afresh" in caplog.text
     assert "resuming" not in caplog.text
+
+
+def _short_run(tmp_path, model, epochs=1):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(4, model.in_features)
+    return run_training(module=model, optimizer=opt, train_batches=lambda epoch: [x], steps_per_epoch=1,
+                        train_step=lambda batch: model(batch).pow(2).mean().item(),
+                        validate=lambda: {"valid_loss": 1.0}, spec=LoopSpec(epochs), work_dir=tmp_path / "work",
+                        settings={"test": 1})
+
+
+@pytest.mark.parametrize("change,why", [
+    (lambda state: state.update(model={**state["model"], "weight": torch.zeros(1, 4)}),
+     "weight 'weight' has shape (1, 4), the model needs (1, 3)"),
+    (lambda state: state["model"].pop("bias"), "lacks weight 'bias'"),
+    (lambda state: state.pop("torch_rng"), "it lacks torch_rng"),
+    (lambda state: state["optimizer"]["param_groups"].append(dict(state["optimizer"]["param_groups"][0])),
+     "its optimiser state does not fit"),
+])
+def test_work_dir_of_the_same_settings_but_another_model_starts_afresh(tmp_path, caplog, change, why):
+    """A last.pt left by another version of lmac (same settings, other model) is redone, not a traceback."""
+    _short_run(tmp_path, torch.nn.Linear(3, 1), epochs=2)
+    last = tmp_path / "work" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    change(state)
+    torch.save(state, last)
+    caplog.set_level("INFO", logger="lmac.train")
+    model = torch.nn.Linear(3, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state, history = _short_run(tmp_path, model, epochs=1)
+    assert [r["epoch"] for r in history] == [1]
+    assert f"{last} cannot be resumed (" in caplog.text and why in caplog.text and "resuming" not in caplog.text
+    assert all(torch.equal(v, before[k]) for k, v in state.items())  # its own weights, none of last.pt's
+
+
+# --------------------------------------------------------------------------------------------
+# device strings
+
+
+@pytest.mark.parametrize("value", ["foo", "cuda:x", "mps", "CPU", "cuda:", "cuda:0:1", " cpu", "", "meta"])
+def test_unknown_device_names_the_value_and_the_accepted_forms(value):
+    with pytest.raises(LmacError) as err:
+        pick_device(value)
+    message = str(err.value)
+    assert "\n" not in message and repr(value) in message and "auto, cpu, cuda or cuda:N" in message
+
+
+def test_mps_is_refused_even_where_torch_has_it(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    with pytest.raises(LmacError, match=r"device 'mps': not a device lmac runs on"):
+        pick_device("mps")
+
+
+@pytest.mark.parametrize("value", ["cuda", "cuda:0", "cuda:3"])
+def test_cuda_without_a_gpu(monkeypatch, value):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(LmacError, match=rf"device '{value}' requested but no CUDA GPU is available \(use auto or cpu\)"):
+        pick_device(value)
+    assert pick_device("auto") == torch.device("cpu")
+
+
+def test_cuda_index_beyond_the_gpus_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(LmacError, match=r"device 'cuda:7': this machine has 2 CUDA GPU\(s\) .*N from 0 to 1"):
+        pick_device("cuda:7")
+    with pytest.raises(LmacError, match="'cuda:2'"):
+        pick_device("cuda:2")
+    assert pick_device("cuda:1") == torch.device("cuda:1")
+    assert pick_device("cuda") == torch.device("cuda")
+    assert pick_device("auto") == torch.device("cuda")
+
+
+def test_valid_devices_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device() == torch.device("cpu")
+
+
+def test_non_string_device():
+    with pytest.raises(LmacError, match="device None: not a device"):
+        pick_device(None)

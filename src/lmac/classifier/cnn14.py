@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..checkpoints import check_state_dict
 from ..errors import LmacError
 
 #: Channel counts of the six conv blocks of the reference CNN14 (block 6 is ``emb_dim``).
@@ -159,23 +160,9 @@ class Cnn14(nn.Module):
 
 def _check_state(name: str, state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],
                  optional_suffixes: tuple[str, ...] = ()) -> None:
-    """Raise a one-line :class:`LmacError` at the first key/shape mismatch of ``state``."""
-    for key, ref in expected.items():
-        if key not in state:
-            if key.endswith(optional_suffixes):
-                continue  # torch fills a missing BatchNorm counter itself
-            raise LmacError(f"{name}: key '{key}' is missing from the checkpoint "
-                            f"(model expects shape {tuple(ref.shape)})")
-        got = state[key]
-        if not isinstance(got, torch.Tensor):
-            raise LmacError(f"{name}: key '{key}' is not a tensor ({type(got).__name__})")
-        if tuple(got.shape) != tuple(ref.shape):
-            raise LmacError(f"{name}: key '{key}' has shape {tuple(got.shape)} in the checkpoint, "
-                            f"model expects {tuple(ref.shape)}")
-    for key, got in state.items():
-        if key not in expected:
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            raise LmacError(f"{name}: unexpected key '{key}' (shape {shape}) is not in the model")
+    """Raise a one-line :class:`LmacError` naming the keys of ``state`` that do not fit ``expected``."""
+    check_state_dict(name, state, expected, "a CNN14", optional_suffixes=optional_suffixes,
+                     hint="SpeechBrain's CNN14 at another width or class count?")
 
 
 class Cnn14Classifier(nn.Module):

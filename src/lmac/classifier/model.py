@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from ..checkpoints import load_checkpoint, save_checkpoint
-from ..errors import LmacError
+from ..checkpoints import building_from, load_checkpoint, load_weights, save_checkpoint, stored_config
 from ..frontend import FrontEnd, FrontEndConfig
 from .cnn14 import Cnn14Classifier
 
 KIND = "classifier"
+WHAT = "a classifier"  # in messages about its checkpoints
 
 
 class AudioClassifier(torch.nn.Module):
@@ -52,10 +52,9 @@ class AudioClassifier(torch.nn.Module):
 def load_classifier(path, device: str | torch.device = "cpu") -> AudioClassifier:
     """Load a classifier checkpoint written by lmac, frozen and in eval mode."""
     payload = load_checkpoint(path, KIND)
-    model = AudioClassifier.from_config(payload["config"])
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as err:
-        raise LmacError(f"{path}: weights do not fit the recorded architecture ({str(err).splitlines()[0]})") from None
+    config = stored_config(path, payload, ("classes", "width", "frontend"), WHAT)
+    with building_from(path, WHAT):
+        model = AudioClassifier.from_config(config)
+    load_weights(path, model, payload.get("state_dict"), WHAT)
     model.requires_grad_(False)
     return model.to(device).eval()

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import load_torch_file
+from ..checkpoints import load_torch_file, load_weights
 from ..data.batches import split
 from ..data.noise import mix, noise_source
 from ..data.prepare import load_prepared
@@ -50,13 +50,19 @@ def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: 
             raise LmacError(f"config key 'classifier.{key}': {value} is a URL; download it first "
                             f"(snakemake download_classifier) or give a local path")
     payload = load_torch_file(init_checkpoint)
+    source = init_checkpoint
     if isinstance(payload, dict) and payload.get("kind") == "classifier":
-        state = {k[len("net.embedding_model."):]: v for k, v in payload["state_dict"].items()
-                 if k.startswith("net.embedding_model.")}
-        head = {k[len("net.classifier."):]: v for k, v in payload["state_dict"].items()
-                if k.startswith("net.classifier.")}
-    elif isinstance(payload, dict) and payload and all(torch.is_tensor(v) for v in payload.values()):
+        weights = payload.get("state_dict")
+        if not _tensors(weights):
+            raise LmacError(f"{init_checkpoint}: classifier checkpoint holds no weights")
+        state = {k[len("net.embedding_model."):]: v for k, v in weights.items() if k.startswith("net.embedding_model.")}
+        head = {k[len("net.classifier."):]: v for k, v in weights.items() if k.startswith("net.classifier.")}
+    elif _tensors(payload):
         state, head = payload, load_torch_file(init_head) if init_head else None
+        if head is not None and not _tensors(head):
+            raise LmacError(f"{init_head}: not a SpeechBrain classifier.ckpt (no mapping of names to tensors)")
+        if head is not None:
+            source = f"{init_checkpoint} + {init_head}"
     else:
         raise LmacError(f"{init_checkpoint}: neither an lmac classifier nor a SpeechBrain embedding_model.ckpt")
     n_out = model.net.classifier.out_features
@@ -65,20 +71,20 @@ def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: 
         log.info("init head has %s classes, the dataset %d: the head starts from scratch", head_rows, n_out)
         head = None
     if head:
-        model.net.load_speechbrain(state, head)
+        try:
+            model.net.load_speechbrain(state, head)
+        except LmacError as err:  # it names the part (embedding_model, classifier); add the files
+            raise LmacError(f"{source}: {err}") from None
     else:
-        model.net.embedding_model.load_state_dict(_checked(state, model.net.embedding_model, init_checkpoint))
+        load_weights(init_checkpoint, model.net.embedding_model, state, f"a width-{model.width} CNN14",
+                     optional_suffixes=("num_batches_tracked",),
+                     hint=f"not the embedding of a width-{model.width} CNN14 on {model.frontend.cfg.n_mels} mel bins?")
     log.info("initialised from %s%s", init_checkpoint, f" + head {init_head}" if head else "")
 
 
-def _checked(state: dict, module: torch.nn.Module, path: str) -> dict:
-    own = module.state_dict()
-    for key, value in own.items():
-        if key not in state:
-            raise LmacError(f"{path}: missing key '{key}' for a width-{getattr(module, 'width', '?')} CNN14")
-        if state[key].shape != value.shape:
-            raise LmacError(f"{path}: key '{key}' has shape {tuple(state[key].shape)}, the model {tuple(value.shape)}")
-    return state
+def _tensors(obj) -> bool:
+    """A non-empty mapping of names to tensors: what a state dict file holds."""
+    return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
 
 
 def cyclic_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> torch.optim.lr_scheduler.CyclicLR | None:

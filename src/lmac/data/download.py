@@ -6,8 +6,9 @@ Why this exists instead of ``speechbrain.utils.fetching.fetch`` + ``shutil.unpac
 * ESC-50 is a ~600 MB zip from GitHub; a dropped connection must not restart from zero, so a
   partial download is kept as ``DEST.part`` and resumed with an HTTP ``Range`` request.
 * A transient failure (connection reset, timeout, 5xx, body shorter than announced) is retried
-  with exponential backoff; a client error (4xx: wrong URL, gone) is not, because retrying
-  cannot fix it.
+  with exponential backoff; a client error (4xx: wrong URL, gone) or an unreadable ``file://``
+  URL is not, because retrying cannot fix it. A URL of another scheme or a pin that is not a
+  SHA-256 digest is refused before the first request.
 * The file only appears under its final name after its SHA-256 matched (``os.replace`` of the
   ``.part``), so a later step never sees a truncated or substituted archive.  An unpinned
   download still works but logs a warning together with the digest to pin.
@@ -23,6 +24,7 @@ import hashlib
 import http.client
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -33,6 +35,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Callable
+from urllib.parse import urlsplit
 
 from ..errors import LmacError
 
@@ -43,10 +46,39 @@ LOG_EVERY_S = 5.0          # progress lines at most this often
 MAX_BACKOFF_S = 120.0      # cap on one retry delay
 USER_AGENT = "lmac-downloader/1 (+urllib)"
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+URL_SCHEMES = ("http", "https", "file")  # as the config schema's url pattern
 
 
 class _Retryable(Exception):
     """A failure worth another attempt (network trouble, 5xx, short body)."""
+
+
+def check_sha256(value: str | None, what: str = "sha256") -> str | None:
+    """``value`` as a lower-case SHA-256 hex digest (None stays None); ``what`` names it in the error.
+
+    A typo in a pin would otherwise surface only after the whole archive (17 GB for WHAM!) was
+    fetched, as a checksum mismatch that blames the download.
+    """
+    if value is None:
+        return None
+    digest = value.strip().lower() if isinstance(value, str) else value
+    if isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest):
+        return digest
+    if not isinstance(digest, str):
+        why = f"a {type(value).__name__}, not a string"
+    elif re.fullmatch(r"[0-9a-f]*", digest):
+        why = f"{len(digest)} hexadecimal digits, not 64"
+    else:
+        why = "not hexadecimal"
+    raise LmacError(f"{what} {value!r}: not a SHA-256 digest ({why}; expected 64 hexadecimal digits)")
+
+
+def check_url(url: str | None, what: str = "url") -> str:
+    """``url`` if it is one :func:`download_file` can fetch (http, https, file); ``what`` names it."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in URL_SCHEMES or (parts.scheme != "file" and not parts.netloc):
+        raise LmacError(f"{what} {url!r}: not a URL lmac downloads from (http://, https:// or file://)")
+    return url
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = CHUNK) -> str:
@@ -80,12 +112,15 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None, retries
     ``retries`` is the number of extra attempts after the first (so at most ``retries + 1``
     requests for transient failures); attempt *k* waits ``backoff * 2**(k-1)`` seconds first.
     ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk.
-    Returns ``Path(dest)``.  Raises :class:`LmacError` on a 4xx answer, a checksum mismatch
-    or when the retries are exhausted.
+    Returns ``Path(dest)``.  Raises :class:`LmacError` on a URL or digest it cannot use, a 4xx
+    answer, a checksum mismatch or when the retries are exhausted.
     """
+    check_url(url)
+    expected = check_sha256(sha256)
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
-    expected = sha256.lower().strip() if sha256 else None
+    if dest.is_dir():
+        raise LmacError(f"{dest}: is a folder; give the path of the archive file to download to")
 
     if dest.exists():
         if expected is None:
@@ -99,7 +134,7 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None, retries
         log.warning("%s exists but its sha256 is %s, expected %s: downloading again", dest, actual, expected)
         dest.unlink()
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(dest.parent)
     last_error = "no attempt made"
     for attempt in range(retries + 1):
         if attempt:
@@ -112,8 +147,13 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None, retries
         except _Retryable as err:
             last_error = str(err)
     else:
-        raise LmacError(f"download of {url} failed after {retries + 1} attempts: {last_error} "
-                        f"(partial data kept in {part}; rerun to resume)")
+        kept = part.stat().st_size if part.is_file() else 0
+        if kept:
+            where = f"{_fmt_bytes(kept)} kept in {part}; rerun to resume"
+        else:  # an empty .part (opened, nothing arrived) would only suggest there is something to resume
+            part.unlink(missing_ok=True)
+            where = "nothing was written; rerun to retry"
+        raise LmacError(f"download of {url} failed after {retries + 1} attempts: {last_error} ({where})")
 
     actual = sha256_file(part)
     if expected is not None and actual != expected:
@@ -147,6 +187,8 @@ def _attempt(url: str, part: Path, timeout: float,
             raise _Retryable(f"HTTP {err.code} {err.reason}") from None
         raise LmacError(f"download of {url} failed: HTTP {err.code} {err.reason}") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        if urlsplit(url).scheme == "file":  # a local file that cannot be read will not appear by waiting
+            raise LmacError(f"download of {url} failed: {getattr(err, 'reason', err)}") from None
         raise _Retryable(f"{type(err).__name__}: {getattr(err, 'reason', err)}") from None
 
     with response:
@@ -225,10 +267,13 @@ def fetch_archive(url: str, sha256: str | None, archive_path: str | os.PathLike,
     ``ESC-50-master/`` or ``ESC-50-<commit>/``) becomes ``extract_to``.  Skips everything when
     ``extract_to/marker`` already exists.  Returns ``Path(extract_to)``.
     """
+    check_url(url)
+    check_sha256(sha256)  # a bad pin is an error even when nothing is left to download
     extract_to = Path(extract_to)
     if (extract_to / marker).is_file():
         log.info("%s already extracted (found %s)", extract_to, marker)
         return extract_to
+    _check_free(extract_to, marker)  # now, not after hours of downloading
     archive = download_file(url, archive_path, sha256, retries=retries, timeout=timeout, backoff=backoff)
     try:
         extract_archive(archive, extract_to, marker)
@@ -244,12 +289,10 @@ def extract_archive(archive: str | os.PathLike, extract_to: str | os.PathLike,
                     marker: str = "meta/esc50.csv") -> Path:
     """Safely extract ``archive`` (.zip or .tar[.gz|.bz2|.xz]) and move the marker's directory to ``extract_to``."""
     archive, extract_to = Path(archive), Path(extract_to)
+    _check_free(extract_to, marker)
     if extract_to.exists():
-        if extract_to.is_dir() and not any(extract_to.iterdir()):
-            extract_to.rmdir()     # an empty leftover directory: safe to take its place
-        else:
-            raise LmacError(f"{extract_to} exists but has no {marker}; remove it and rerun")
-    extract_to.parent.mkdir(parents=True, exist_ok=True)
+        extract_to.rmdir()     # an empty leftover directory: safe to take its place
+    make_dir(extract_to.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{extract_to.name}.extract-", dir=extract_to.parent))
     try:
         kind = _archive_kind(archive)
@@ -270,6 +313,20 @@ def extract_archive(archive: str | os.PathLike, extract_to: str | os.PathLike,
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("extracted %s -> %s", archive, extract_to)
     return extract_to
+
+
+def _check_free(extract_to: Path, marker: str) -> None:
+    """``extract_to`` must be absent or an empty folder: extraction never overwrites what is there."""
+    if extract_to.exists() and not (extract_to.is_dir() and not any(extract_to.iterdir())):
+        raise LmacError(f"{extract_to} exists but has no {marker}; remove it and rerun")
+
+
+def make_dir(path: Path) -> None:
+    """``mkdir -p`` whose failure (a file in the way, no permission) is one line naming the path."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LmacError(f"{path}: cannot create this folder ({err.strerror}: {err.filename})") from None
 
 
 def _archive_kind(archive: Path) -> str:

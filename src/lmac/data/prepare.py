@@ -87,6 +87,8 @@ def prepare_dataset(raw_dir, out_dir, sample_rate: int = 16000, clip_seconds: fl
     ``meta/esc50.csv`` (ESC-50: 2000 and 50).  Raises :class:`LmacError` on bad input.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LmacError(f"{out_dir}: exists and is not a folder")
     _invalidate(out_dir)
 
     if normalisation not in NORMALISATIONS:
@@ -174,9 +176,15 @@ def load_prepared(out_dir) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
         audio = np.load(out_dir / "audio.npy", mmap_mode="r")
     except ValueError as err:
         raise LmacError(f"{out_dir / 'audio.npy'}: unreadable ({err})") from None
-    manifest = pd.read_csv(out_dir / "manifest.csv",
-                           dtype={"id": str, "filename": str, "split": str, "category": str})
-    classes = (out_dir / "classes.txt").read_text().splitlines()
+    try:
+        manifest = pd.read_csv(out_dir / "manifest.csv",
+                               dtype={"id": str, "filename": str, "split": str, "category": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+        raise LmacError(f"{out_dir / 'manifest.csv'}: not a readable csv ({str(err).splitlines()[0]})") from None
+    try:
+        classes = (out_dir / "classes.txt").read_text().splitlines()
+    except UnicodeDecodeError:
+        raise LmacError(f"{out_dir / 'classes.txt'}: not a text file (one class name per line)") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise LmacError(f"{out_dir / 'manifest.csv'}: missing column '{missing[0]}'")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import torch
 
-from ..checkpoints import load_checkpoint, save_checkpoint
+from ..checkpoints import building_from, load_checkpoint, load_weights, save_checkpoint, stored_config
 from ..classifier.model import AudioClassifier
 from ..errors import LmacError
 from .base import Explainer, Explanation
 from .lmac_decoder import LmacDecoder, fit_frames
 
 KIND = "lmac"
+WHAT = "an L-MAC"  # in messages about its checkpoints (L-MAC FT's too)
 MASK_DOMAINS = ("log1p", "magnitude")
 
 
@@ -67,12 +68,14 @@ class LmacExplainer(torch.nn.Module, Explainer):
         save_checkpoint(path, KIND, self.config(), self.decoder.state_dict(), meta)
 
     @classmethod
-    def load(cls, path, classifier: AudioClassifier) -> "LmacExplainer":
-        payload = load_checkpoint(path, KIND)
-        cfg = payload["config"]
+    def load(cls, path, classifier: AudioClassifier, payload: dict | None = None) -> "LmacExplainer":
+        """The explainer in checkpoint ``path`` (``payload``: its content, when already read)."""
+        payload = payload if payload is not None else load_checkpoint(path, KIND)
+        cfg = stored_config(path, payload, ("mask_domain", "frames", "width"), WHAT)
         if cfg["width"] != classifier.width:
             raise LmacError(f"{path}: decoder was trained for a width-{cfg['width']} classifier, "
                             f"this classifier has width {classifier.width}")
-        model = cls(classifier, cfg["mask_domain"], cfg["frames"])
-        model.decoder.load_state_dict(payload["state_dict"])
+        with building_from(path, WHAT):
+            model = cls(classifier, cfg["mask_domain"], cfg["frames"])
+        load_weights(path, model.decoder, payload.get("state_dict"), WHAT)
         return model.to(next(classifier.parameters()).device).eval()

@@ -33,7 +33,7 @@ SPS/COMP on log1p|STFT(i)| itself, an unbounded quantity; that is ``masked_in`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -41,7 +41,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from speechbrain.lobes.models.dual_path import Decoder, Encoder
 
-from ..checkpoints import load_checkpoint, load_torch_file, save_checkpoint
+from ..checkpoints import (building_from, check_state_dict, load_checkpoint, load_torch_file, load_weights,
+                           save_checkpoint, stored_config)
 from ..classifier.model import AudioClassifier
 from ..errors import LmacError
 from ..frontend import FrontEnd
@@ -52,6 +53,8 @@ from .lmac_td_presets import (DEFAULT_PRESET, EMBEDDED_SCALE, TDArch, preset, re
                               resolve_feature_n_fft)
 
 KIND = "lmac_td"
+WHAT = "an LMAC-TD"  # in messages about its checkpoints
+ED_WHAT = "an LMAC-TD encoder/decoder"
 
 
 @dataclass
@@ -141,22 +144,20 @@ class LmacTD(nn.Module):
         """
         path = Path(path)
         if path.is_dir():
-            states = {name: load_torch_file(path / f"{name}.ckpt") for name in ("encoder", "decoder")}
+            sources = {name: (path / f"{name}.ckpt", load_torch_file(path / f"{name}.ckpt"))
+                       for name in ("encoder", "decoder")}
         else:
-            state = load_checkpoint(path, (KIND, ED_KIND))["state_dict"]
-            states = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-                      for name in ("encoder", "decoder")}
-        for name, state in states.items():
+            payload = load_checkpoint(path, (KIND, ED_KIND))
+            state = payload.get("state_dict")
+            if payload["kind"] == ED_KIND or not isinstance(state, dict):
+                # an lmac_td_ed file holds E and D only, so any other weight means it is not ours
+                check_state_dict(path, state, {f"{n}.{k}": v for n in ("encoder", "decoder")
+                                               for k, v in getattr(self, n).state_dict().items()}, ED_WHAT)
+            sources = {name: (path, {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")})
+                       for name in ("encoder", "decoder")}
+        for name, (source, state) in sources.items():
             module = getattr(self, name)
-            expected = module.state_dict()
-            for key, ref in expected.items():
-                got = state.get(key) if isinstance(state, dict) else None
-                if not isinstance(got, torch.Tensor):
-                    raise LmacError(f"{path}: no {name} weight '{key}' (expected shape {tuple(ref.shape)})")
-                if got.shape != ref.shape:
-                    raise LmacError(f"{path}: {name} weight '{key}' has shape {tuple(got.shape)}, this "
-                                    f"model needs {tuple(ref.shape)} (n_filters / kernel_size differ)")
-            module.load_state_dict({k: state[k] for k in expected})
+            load_weights(source, module, state, ED_WHAT, prefix=f"{name} ")
             module.requires_grad_(not freeze)
 
 
@@ -184,18 +185,18 @@ class LmacTDExplainer(LmacTD, Explainer):
         save_checkpoint(path, KIND, self.config(), self.state_dict(), meta)
 
     @classmethod
-    def load(cls, path, classifier: AudioClassifier) -> "LmacTDExplainer":
-        payload = load_checkpoint(path, KIND)
-        cfg = payload["config"]
+    def load(cls, path, classifier: AudioClassifier, payload: dict | None = None) -> "LmacTDExplainer":
+        """The explainer in checkpoint ``path`` (``payload``: its content, when already read)."""
+        payload = payload if payload is not None else load_checkpoint(path, KIND)
+        # every arch field: a default filled in for a missing one would build a network of another size
+        cfg = stored_config(path, payload, ("preset", "alpha", "feature_n_fft", "width",
+                                            *(f"arch.{f.name}" for f in fields(TDArch))), WHAT)
         if cfg["width"] != classifier.width:
             raise LmacError(f"{path}: LMAC-TD was trained for a width-{cfg['width']} classifier, "
                             f"this classifier has width {classifier.width}")
-        model = cls(classifier, TDArch(**cfg["arch"]), cfg["alpha"], cfg["feature_n_fft"], cfg["preset"])
-        try:
-            model.load_state_dict(payload["state_dict"])
-        except RuntimeError as err:
-            raise LmacError(f"{path}: weights do not fit the recorded architecture "
-                            f"({str(err).splitlines()[0]})") from None
+        with building_from(path, WHAT):
+            model = cls(classifier, TDArch(**cfg["arch"]), cfg["alpha"], cfg["feature_n_fft"], cfg["preset"])
+        load_weights(path, model, payload.get("state_dict"), WHAT)
         return model.to(next(classifier.parameters()).device).eval()
 
 

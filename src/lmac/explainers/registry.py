@@ -47,13 +47,48 @@ def expand_methods(methods: list[str], td_alphas: list[float]) -> list[str]:
     return out
 
 
-def load_explainer(path, classifier: AudioClassifier) -> Explainer:
-    kind = load_checkpoint(path)["kind"]
+def checkpoint_method(payload: dict) -> str | None:
+    """The method a learned checkpoint holds (``lmac``, ``lmac_ft``, ``lmac_td_a0.75``), when it records it."""
+    config, meta = payload.get("config"), payload.get("meta")
+    if payload.get("kind") == "lmac_td" and isinstance(config, dict):
+        alpha = config.get("alpha")
+        return td_method(alpha) if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) else None
+    if payload.get("kind") == LmacExplainer.name and isinstance(meta, dict):
+        return meta.get("method") if meta.get("method") in ("lmac", "lmac_ft") else None
+    return None  # an untrained or hand-made file: nothing to compare with
+
+
+def _check_method(path, method: str, payload: dict) -> None:
+    """``method``'s checkpoint must hold that method: checkpoints given in another order than the
+    methods (``lmac evaluate --method lmac_ft lmac --explainer lmac.pt ft.pt``) would otherwise
+    score one method under the other's name."""
+    need = "lmac_td" if method.startswith("lmac_td_a") else LmacExplainer.name
+    if payload["kind"] != need:
+        raise LmacError(f"{path}: is a '{payload['kind']}' checkpoint, method '{method}' needs an '{need}' one "
+                        f"(checkpoints go in the order of the learned methods)")
+    held = checkpoint_method(payload)
+    if held is None or held == method:
+        return
+    if need == "lmac_td":
+        try:
+            if float(method[len("lmac_td_a"):]) == float(payload["config"]["alpha"]):
+                return
+        except ValueError:
+            raise LmacError(f"method '{method}': α is not a number (lmac_td_a<α>, e.g. lmac_td_a0.75)") from None
+    raise LmacError(f"{path}: holds {held}, not {method} (checkpoints go in the order of the learned methods)")
+
+
+def load_explainer(path, classifier: AudioClassifier, method: str | None = None) -> Explainer:
+    """The explainer in checkpoint ``path``; with ``method``, checked to be that method's."""
+    payload = load_checkpoint(path)
+    kind = payload["kind"]
     classes = _checkpoint_classes()
     if kind not in classes:
         raise LmacError(f"{path}: is a '{kind}' checkpoint, not an explainer "
                         f"(expected one of: {', '.join(sorted(classes))})")
-    return classes[kind].load(path, classifier)
+    if method is not None:
+        _check_method(path, method, payload)
+    return classes[kind].load(path, classifier, payload)
 
 
 def build_explainer(method: str, classifier: AudioClassifier, checkpoint: str | None = None,
@@ -61,7 +96,7 @@ def build_explainer(method: str, classifier: AudioClassifier, checkpoint: str | 
     if is_learned(method):
         if checkpoint is None:
             raise LmacError(f"method '{method}' is trained: it needs its checkpoint")
-        return load_explainer(checkpoint, classifier)
+        return load_explainer(checkpoint, classifier, method)
     baselines = _baselines()
     if method not in baselines:
         raise LmacError(f"unknown explanation method '{method}' (learned: lmac, lmac_ft, lmac_td_a<α>; "
