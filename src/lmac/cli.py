@@ -148,7 +148,8 @@ def _evaluate(args, cfg):
 def _explain(args, cfg):
     from .explain import explain_files
     explain_files(args.audio, args.out, classifier_path=args.classifier, explainer_path=args.explainer,
-                  top_k=args.top_k, device=args.device, normalisation=args.normalisation)
+                  top_k=args.top_k, device=args.device, normalisation=args.normalisation,
+                  window=args.window, hop=args.hop, whole_file=args.whole_file)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -211,11 +212,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--classifier", help="classifier checkpoint (default: results/embedded/classifier/model.pt)")
     p.add_argument("--explainer", help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
-                                       "(default: results/embedded/explainers/lmac/seed1234/model.pt)")
+                                       "(default: results/embedded/explainers/lmac/seed1234/model.pt), or a baseline's "
+                                       "name (saliency, ig, smoothgrad, gradcam, ...) with its default settings")
     p.add_argument("--top-k", type=int, default=5, help="class probabilities to report (default: 5)")
     p.add_argument("--normalisation", default="peak_abs",
                    help="peak_abs (default), peak_signed or none: as the classifier's training data were")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--window", type=float, metavar="SECONDS",
+                   help="explain longer inputs in windows of this length (default: the classifier's training "
+                        "clip length, recorded in its checkpoint; 5 s for checkpoints that predate that)")
+    p.add_argument("--hop", type=float, metavar="SECONDS",
+                   help="distance between window starts (default: the window, no overlap); overlapping "
+                        "windows are cross-faded in the WAVs")
+    p.add_argument("--whole-file", action="store_true",
+                   help="explain each input as one clip, however long (the clip-level decision; memory grows "
+                        "with the input's length)")
     p.set_defaults(run=_explain, needs_config=False)
 
     sub.choices["train-lmac"].add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")

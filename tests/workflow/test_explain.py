@@ -22,6 +22,7 @@ import torch
 
 from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.cli import main
+from lmac.data.download import sha256_file
 from lmac.evaluation.metrics import all_metrics
 from lmac.explain import min_samples, output_names, prepare_clip
 from lmac.explainers.lmac import LmacExplainer
@@ -107,8 +108,12 @@ def test_outputs_and_json(explained, audio, models, kind, sr, channels):
                                 "duration_s": pytest.approx(source_samples / sr)}
     assert (record["sample_rate"], record["samples"]) == (RATE, expected_length)
     assert record["duration_s"] == pytest.approx(expected_length / RATE)
-    assert record["explainer"] == {"kind": "lmac", "checkpoint": str(models["explainer"])}
+    assert record["explainer"]["method"] == record["explainer"]["kind"] == "lmac"
+    assert record["explainer"]["checkpoint"] == str(models["explainer"])
+    assert record["explainer"]["sha256"] == sha256_file(models["explainer"])
     assert record["classifier"]["checkpoint"] == str(models["classifier"])
+    assert record["classifier"]["sha256"] == sha256_file(models["classifier"])
+    assert record["mode"] == "clip" and len(record["windows"]) == 1  # shorter than a window: one clip
     top = record["top_k"]
     assert sorted(e["class"] for e in top) == sorted(CLASSES)
     assert [e["probability"] for e in top] == sorted((e["probability"] for e in top), reverse=True)
@@ -133,7 +138,8 @@ def test_outputs_and_json(explained, audio, models, kind, sr, channels):
 
 def test_wavs_are_the_explainers_output(explained, audio, models):
     """explanation.wav is the explainer's waveform and masked_out.wav the masked-out resynthesis
-    of the resampled, peak-normalised input; the JSON's metrics are this clip's."""
+    of the resampled, peak-normalised input, both scaled back to the input's level; the JSON's
+    metrics are this clip's."""
     classifier = load_classifier(models["classifier"])
     explainer = load_explainer(models["explainer"], classifier)
     clip = prepare_clip(audio["wav"], RATE, min_samples(classifier))
@@ -144,10 +150,11 @@ def test_wavs_are_the_explainers_output(explained, audio, models):
         masked_out = classifier.frontend.resynthesise(exp.masked_out, wav)
         metrics = all_metrics(classifier(wav)[0], classifier.classify_logspec(exp.masked_in),
                               classifier.classify_logspec(exp.masked_out), exp.mask, exp.target)
+    assert clip.peak < 0.95  # so that the level is checked
     written, _ = sf.read(explained["out"] / "street.explanation.wav", dtype="float32")
-    np.testing.assert_allclose(written, exp.waveform[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(written, clip.peak * exp.waveform[0].numpy(), atol=1e-6)
     written, _ = sf.read(explained["out"] / "street.masked_out.wav", dtype="float32")
-    np.testing.assert_allclose(written, masked_out[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(written, clip.peak * masked_out[0].numpy(), atol=1e-6)
     assert np.abs(written).max() > 0.01  # the masked-out part is audible, not silence
     record = json.loads((explained["out"] / "street.json").read_text())
     for name, value in metrics.items():

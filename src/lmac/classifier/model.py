@@ -3,6 +3,11 @@
 ``AudioClassifier`` bundles the front end with the network so that every consumer (training,
 explainers, evaluation, ``lmac explain``) computes features the same way, and it records the
 class names and front-end settings in its checkpoint so a model file is self-describing.
+
+The checkpoint's ``meta`` also records ``clip_seconds``, the length of the clips it was trained on,
+which ``lmac explain`` uses as its window on longer audio. It is kept out of ``config`` on purpose:
+``config`` is part of the explainer trainings' resume fingerprints, which must not change for
+existing classifiers. Checkpoints written before it was recorded load with ``clip_seconds`` None.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ class AudioClassifier(torch.nn.Module):
                  dropout: float = 0.2):
         super().__init__()
         self.classes = list(classes)
+        self.clip_seconds: float | None = None  # training clip length, when known
         self.width = width
         self.dropout = dropout
         self.frontend = FrontEnd(frontend or FrontEndConfig())
@@ -41,6 +47,9 @@ class AudioClassifier(torch.nn.Module):
                 "frontend": self.frontend.cfg.to_dict()}
 
     def save(self, path, meta: dict | None = None) -> None:
+        meta = dict(meta or {})
+        if self.clip_seconds is not None:
+            meta.setdefault("clip_seconds", float(self.clip_seconds))
         save_checkpoint(path, KIND, self.config(), self.state_dict(), meta)
 
     @classmethod
@@ -56,5 +65,7 @@ def load_classifier(path, device: str | torch.device = "cpu") -> AudioClassifier
     with building_from(path, WHAT):
         model = AudioClassifier.from_config(config)
     load_weights(path, model, payload.get("state_dict"), WHAT)
+    clip_seconds = (payload.get("meta") or {}).get("clip_seconds")
+    model.clip_seconds = float(clip_seconds) if isinstance(clip_seconds, (int, float)) and clip_seconds > 0 else None
     model.requires_grad_(False)
     return model.to(device).eval()

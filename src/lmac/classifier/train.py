@@ -14,6 +14,7 @@ training labels; ``metrics.json`` then also reports the accuracy on those permut
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -85,6 +86,14 @@ def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: 
 def _tensors(obj) -> bool:
     """A non-empty mapping of names to tensors: what a state dict file holds."""
     return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
+
+
+def training_clip_seconds(prepared_dir: str, clip_samples: int, sample_rate: int) -> float:
+    """The training clips' length, recorded in the checkpoint: ``lmac explain`` windows long audio by it."""
+    try:
+        return float(json.loads((Path(prepared_dir) / "prepare.json").read_text())["settings"]["clip_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):  # a dataset prepared without its record
+        return clip_samples / sample_rate
 
 
 def cyclic_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> torch.optim.lr_scheduler.CyclicLR | None:
@@ -186,5 +195,6 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
     log.info("test accuracy %.4f, valid accuracy %.4f", metrics["test_accuracy"], metrics["valid_accuracy"])
     write_csv(out_history, pd.DataFrame(history))
     write_json(out_metrics, metrics)
+    model.clip_seconds = training_clip_seconds(prepared_dir, audio.shape[1], model.frontend.cfg.sample_rate)
     model.save(out_model, meta={"test_accuracy": metrics["test_accuracy"], "seed": seed})
     return metrics
