@@ -27,13 +27,14 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 PY = sys.executable
 # the jobs a restore must never repeat; anything else (tables, figures, provenance) may be regenerated
-EXPENSIVE_LOGS = ("logs/tiny/data", "logs/tiny/classifier", "logs/tiny/explainers", "logs/tiny/evaluate")
+EXPENSIVE_LOGS = ("logs/embedded/data", "logs/embedded/classifier", "logs/embedded/explainers", "logs/embedded/evaluate")
 SEED = 1234
 
 
 def small_config() -> dict:
     """tests/workflow/tiny.yaml cut to one learned method, one reference, one condition, one epoch."""
     config = yaml.safe_load(TINY.read_text())
+    config["run"] = "embedded"  # as config/config.yaml's: the folder dvc.yaml and the Makefile name
     config["classifier"]["epochs"] = 1
     config["lmac"]["epochs"] = 1
     config["evaluation"].update(methods=["lmac", "all_ones"], conditions=["clean"], keep_masks=["clean"])
@@ -133,8 +134,8 @@ def roundtrip(tmp_path_factory):
 
     # regenerate the figures (and the tables they read) from the pulled results
     target = "figures" if has_rule(clone, "figures") else "all"
-    shutil.rmtree(clone / "results" / "tiny" / "figures")
-    shutil.rmtree(clone / "results" / "tiny" / "tables")
+    shutil.rmtree(clone / "results" / "embedded" / "figures")
+    shutil.rmtree(clone / "results" / "embedded" / "tables")
     regenerated = snakemake(clone, env, target)
     logs_after_regeneration = expensive_logs(clone)
     return dict(origin=origin, clone=clone, store=store, head=head, made=made, tracked=tracked, staged=staged,
@@ -149,11 +150,12 @@ pytestmark = pytest.mark.slow
 def test_track_adds_results_and_generated_data_but_not_work_state(roundtrip):
     staged = set(roundtrip["staged"])
     pointers = {f for f in staged if f.endswith(".dvc")}
-    expected = {f"results/tiny/{name}.dvc" for name in ("classifier", "explainers", "evaluation", "explanations",
+    expected = {f"results/embedded/{name}.dvc" for name in ("classifier", "explainers", "evaluation", "explanations",
                                                    "tables", "figures", "provenance.json")}
     assert expected <= pointers, pointers
-    assert {"results/tiny/data/synthetic.dvc", "resources/synthetic.dvc", "resources/synthetic.provenance.json.dvc"} <= pointers
-    assert not {"results/tiny/work.dvc", "results/tiny/data.dvc"} & pointers
+    # the synthetic dataset's folder holds every generated variant and their provenance records
+    assert {"results/embedded/data/synthetic.dvc", "resources/synthetic.dvc"} <= pointers
+    assert not {"results/embedded/work.dvc", "results/embedded/data.dvc"} & pointers
     # only the pointers reach git, no result file itself (.gitignore keeps them out already)
     assert all(f.endswith(".dvc") for f in staged), staged
     assert all(p in roundtrip["tracked"].output for p in expected)  # printed for `git add`
@@ -161,7 +163,7 @@ def test_track_adds_results_and_generated_data_but_not_work_state(roundtrip):
 
 def test_push_sends_the_results_to_the_local_remote(roundtrip):
     assert any(roundtrip["store"].rglob("*")), "remote is empty"
-    assert not any(f.startswith("results/tiny/") and not f.endswith((".dvc", ".gitignore")) for f in roundtrip["cloned"]), \
+    assert not any(f.startswith("results/embedded/") and not f.endswith((".dvc", ".gitignore")) for f in roundtrip["cloned"]), \
         "the clone holds results before the pull: they went through git"
 
 
@@ -178,29 +180,29 @@ def test_restore_reruns_nothing(roundtrip):
 def test_regenerating_figures_trains_and_evaluates_nothing(roundtrip):
     origin, clone = roundtrip["origin"], roundtrip["clone"]
     assert roundtrip["logs_after_regeneration"] == [], roundtrip["logs_after_regeneration"]
-    figures = files_under(clone, "results/tiny/figures")
-    assert figures == files_under(origin, "results/tiny/figures")
+    figures = files_under(clone, "results/embedded/figures")
+    assert figures == files_under(origin, "results/embedded/figures")
     assert any(f.endswith(".png") for f in figures)
     assert all((clone / f).stat().st_size > 0 for f in figures)
-    assert (clone / "results" / "tiny" / "tables" / "metrics.md").read_text().strip()
-    assert (clone / "logs" / "tiny" / "report" / "metrics_table.log").is_file()  # the tables were really rebuilt
+    assert (clone / "results" / "embedded" / "tables" / "metrics.md").read_text().strip()
+    assert (clone / "logs" / "embedded" / "report" / "metrics_table.log").is_file()  # the tables were really rebuilt
 
 
 def test_every_job_and_the_run_leave_provenance(roundtrip):
     head = roundtrip["head"]
     for root in (roundtrip["origin"], roundtrip["clone"]):  # the records travel with the results
-        run_record = json.loads((root / "results" / "tiny" / "provenance.json").read_text())
+        run_record = json.loads((root / "results" / "embedded" / "provenance.json").read_text())
         assert run_record["git"]["revision"] == head and run_record["git"]["dirty"] is False
         assert run_record["config"]["evaluation"]["methods"] == ["lmac", "all_ones"]
         assert run_record["revisions"] == [head]
-        for rel, rule in [("results/tiny/classifier/model.provenance.json", "train_classifier"),
-                          (f"results/tiny/explainers/lmac/seed{SEED}/model.provenance.json", "train_lmac"),
-                          (f"results/tiny/evaluation/clean/lmac/seed{SEED}.provenance.json", "evaluate")]:
+        for rel, rule in [("results/embedded/classifier/model.provenance.json", "train_classifier"),
+                          (f"results/embedded/explainers/lmac/seed{SEED}/model.provenance.json", "train_lmac"),
+                          (f"results/embedded/evaluation/clean/lmac/seed{SEED}.provenance.json", "evaluate")]:
             record = json.loads((root / rel).read_text())
             assert record["job"]["rule"] == rule and record["git"]["revision"] == head
             assert record["packages"]["torch"] and record["torch"]["version"]
             assert rel in run_record["jobs"]
-    lmac_record = json.loads((roundtrip["origin"] / f"results/tiny/explainers/lmac/seed{SEED}/model.provenance.json").read_text())
+    lmac_record = json.loads((roundtrip["origin"] / f"results/embedded/explainers/lmac/seed{SEED}/model.provenance.json").read_text())
     assert lmac_record["job"]["params"]["seed"] == SEED and lmac_record["job"]["params"]["cfg"]["epochs"] == 1
 
 
@@ -213,7 +215,7 @@ def test_dvc_reads_the_declared_metrics_and_plots(roundtrip):
     metrics = json.loads(run([PY, "-m", "dvc", "metrics", "show", "--json"], clone, env).stdout)[""]["data"]
     assert set(metrics) == set(declared["metrics"])
     assert all("error" not in m and m["data"] for m in metrics.values()), metrics
-    assert metrics["results/tiny/tables/metrics.json"]["data"]["clean"]["lmac"]["FidIn"] >= 0
+    assert metrics["results/embedded/tables/metrics.json"]["data"]["clean"]["lmac"]["FidIn"] >= 0
     plots = json.loads(run([PY, "-m", "dvc", "plots", "show", "--json"], clone, env).stdout)
     paths = {next(iter(p)) if isinstance(p, dict) else p for p in declared["plots"]}
     assert set(plots["data"]) == paths and not plots.get("errors"), plots.get("errors")
@@ -223,8 +225,8 @@ def test_restore_rebuilds_data_left_out_of_dvc_without_retraining(roundtrip):
     """What a clone of an ESC-50 run sees: its prepared audio is not pushed (licence), so restore rebuilds it."""
     clone, env = roundtrip["clone"], roundtrip["env"]
     shutil.rmtree(clone / "logs")
-    shutil.rmtree(clone / "results" / "tiny" / "data" / "synthetic")
+    shutil.rmtree(clone / "results" / "embedded" / "data" / "synthetic")
     restored = lmac_versioning(clone, env, "restore", "--no-pull", "--cores", "2", "--", "--workflow-profile", "none")
-    assert "results/tiny/data/synthetic/audio.npy" in restored.output
-    assert expensive_logs(clone) == ["logs/tiny/data/prepare_synthetic.log"]  # the only expensive job that ran
+    assert "results/embedded/data/synthetic/audio.npy" in restored.output
+    assert expensive_logs(clone) == ["logs/embedded/data/prepare_synthetic.log"]  # the only expensive job that ran
     assert "Nothing to be done" in snakemake(clone, env, "-n").output
