@@ -2,7 +2,8 @@
 
 Trains every learned explainer of config/config.yaml (L-MAC, L-MAC FT, LMAC-TD per α) once with the
 configured epochs and once with twice as many, on the same LMAC-TD encoder/decoder, evaluates
-both on the clean and mixture conditions, and compares each faithfulness metric: a model counts as
+both on the clean and mixture conditions (L-MAC FT's doubled side starts from the default side's L-MAC,
+its initialisation, so that it measures L-MAC FT's own training, not L-MAC's), and compares each faithfulness metric: a model counts as
 converged on a metric when the two means differ by no more than the half-width of the default run's
 95 % bootstrap CI (clips resampled). Everything upstream of the explainers (data, classifier, LMAC-TD's
 pre-trained encoder/decoder: a basis, not an explainer, whose own training another length would change)
@@ -40,7 +41,9 @@ from lmac.reporting.clip_stats import read_per_sample, summary  # noqa: E402
 
 CONDITIONS = ("clean", "mixture")
 # the run folders (results/<run>/) of the default and the doubled runs
-RUNS = {"default": "embedded", "doubled": "doubled"}
+RUNS = {"default": "embedded", "doubled": "doubled", "ft_doubled": "ft_doubled"}
+# doubled from the default side's model of the first (its initialisation), in a run of its own
+STARTS_FROM = {"lmac_ft": "lmac"}
 # shared upstream outputs the doubled run takes from the default one (mtimes kept: Snakemake sees them done)
 SHARED_RESULTS = ("data", "classifier", "explainers/lmac_td_encoder_decoder")
 
@@ -98,8 +101,14 @@ def main() -> int:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     methods = [m for m in expand_methods(["lmac", "lmac_ft", "lmac_td"], config["lmac_td"]["alphas"]) if is_learned(m)]
     seed = config["seeds"][0]
-    def targets(side: str) -> list[str]:
-        return [f"results/{RUNS[side]}/evaluation/{c}/{m}/seed{seed}.csv" for c in CONDITIONS for m in methods]
+    def targets(side: str, only: list[str] | None = None) -> list[str]:
+        return [f"results/{RUNS[side]}/evaluation/{c}/{m}/seed{seed}.csv" for c in CONDITIONS for m in only or methods]
+
+    def evaluated(side: str, method: str) -> str:
+        """The doubled side's run folder that evaluated ``method``."""
+        return RUNS["ft_doubled"] if side == "doubled" and method in STARTS_FROM else RUNS[side]
+
+    chained = [m for m in methods if m not in STARTS_FROM]
 
     restrict = {"evaluation": {"methods": ["lmac", "lmac_ft", "lmac_td"], "conditions": list(CONDITIONS)}}
     with tempfile.TemporaryDirectory(prefix="lmac-convergence-") as tmp:
@@ -116,10 +125,20 @@ def main() -> int:
         for name in SHARED_RESULTS:
             if (base / "results" / RUNS["default"] / name).exists():
                 shutil.copytree(base / "results" / RUNS["default"] / name, longer / "results" / RUNS["doubled"] / name)
-        walls["doubled"] = run(longer, {**restrict, **doubled(config), "run": RUNS["doubled"]}, targets("doubled"),
-                               args.cores)
-        frames = [read_per_sample([str(d / t) for t in targets(side)]) for side, d in (("default", base),
-                                                                                       ("doubled", longer))]
+        walls["doubled"] = run(longer, {**restrict, **doubled(config), "run": RUNS["doubled"]},
+                               targets("doubled", chained), args.cores)
+        started = [m for m in methods if m in STARTS_FROM]
+        if started:
+            for name in [*SHARED_RESULTS, *(f"explainers/{STARTS_FROM[m]}" for m in started)]:
+                if (base / "results" / RUNS["default"] / name).exists():
+                    shutil.copytree(base / "results" / RUNS["default"] / name,
+                                    longer / "results" / RUNS["ft_doubled"] / name)
+            overlay = {"evaluation": {**restrict["evaluation"], "methods": started},
+                       **{m: doubled(config)[m] for m in started}, "run": RUNS["ft_doubled"]}
+            walls["ft_doubled"] = run(longer, overlay, targets("ft_doubled", started), args.cores)
+        frames = [read_per_sample([str(base / t) for t in targets("default")]),
+                  read_per_sample([str(longer / f"results/{evaluated('doubled', m)}/evaluation/{c}/{m}/seed{seed}.csv")
+                                   for c in CONDITIONS for m in methods])]
         rows = compare(*frames, n_boot=config["report"]["n_boot"], seed=config["seed"])
         resynthesis = {}
         sides = (("default", base), ("doubled", longer))
@@ -130,11 +149,12 @@ def main() -> int:
                 entry["encoder_decoder"] = float(
                     history(d, RUNS[name], "lmac_td_encoder_decoder", None)["valid_sisnr"].max())
             resynthesis[name] = entry
-        epochs = {name: {m: len(history(d, RUNS[name], m, seed)) for m in methods} for name, d in sides}
+        epochs = {name: {m: len(history(d, evaluated(name, m), m, seed)) for m in methods} for name, d in sides}
         # the doubled run's trajectories (validation loss, mask mean, Fid-In per epoch): where each one settles
         keep = ["epoch", "lr", "valid_loss", "valid_mask_mean", "valid_fid_in"]
-        curves = {m: history(longer, RUNS["doubled"], m, seed).reindex(columns=keep).round(4).to_dict(orient="list") for m in methods}
+        curves = {m: history(longer, evaluated("doubled", m), m, seed).reindex(columns=keep).round(4).to_dict(orient="list") for m in methods}
     report = {"date": date.today().isoformat(), "cores": args.cores, "conditions": list(CONDITIONS),
+              "starts_from_default": STARTS_FROM,
               "wall_seconds": {k: round(v, 1) for k, v in walls.items()}, "epochs": epochs,
               "resynthesis_sisnr_db": resynthesis, "doubled_histories": curves, "comparisons": rows,
               "all_converged": all(r["converged"] for r in rows)}
