@@ -110,16 +110,19 @@ EVAL_JOB = "{condition}/seed{seed}" if EVAL_GROUPED else "{condition}/{method}/s
 EVAL_JOB_METHODS = len(METHODS) if EVAL_GROUPED else 1
 
 
-def evaluation_outputs(pattern):
+def evaluation_outputs(pattern, methods=None):
     """An evaluate job's files of a per-method ``pattern``: one per method when the job runs every method."""
     if not EVAL_GROUPED:
         return pattern
-    return expand(pattern.replace("{condition}", "{{condition}}").replace("{seed}", "{{seed}}"), method=METHODS)
+    return expand(pattern.replace("{condition}", "{{condition}}").replace("{seed}", "{{seed}}"),
+                  method=methods or METHODS)
 
 
 def evaluated_methods(wildcards):
-    """The methods one evaluate job runs, in the order of its outputs."""
-    return METHODS if EVAL_GROUPED else [wildcards.method]
+    """The methods one evaluate job runs, in the order of its outputs (a claims-only seed: the claims' methods)."""
+    if not EVAL_GROUPED:
+        return [wildcards.method]
+    return CLAIMS_METHODS if int(wildcards.seed) in CLAIMS_ONLY_SEEDS else METHODS
 
 
 def evaluation_inputs(wildcards):
@@ -273,6 +276,9 @@ except LmacError as err:
 # what the claims pool: the methods they compare (of those evaluated) on claims.conditions, one run per claims seed
 CLAIMS_METHODS = [m for m in claim_methods(CLAIMS) if m in METHODS]
 CLAIMS_CONDITIONS = [c for c in CLAIMS_CONFIG["conditions"] if c in CONDITIONS]
+# seeds only the claims use (`make claims`): their grouped evaluation runs only the claims' methods, so it
+# trains no explainer the claims do not compare (LMAC-TD α = 0 of the embedded default)
+CLAIMS_ONLY_SEEDS = [s for s in CLAIMS_CONFIG["seeds"] if s not in SEEDS]
 
 
 def claims_evaluations(wildcards):

@@ -28,3 +28,20 @@ rule evaluate:
         runtime=lambda wc, attempt: 120 * EVAL_JOB_METHODS * attempt,
     script:
         "../scripts/evaluate.py"
+
+
+# a seed only the claims use evaluates only the methods they compare (evaluation.group: condition)
+if EVAL_GROUPED and CLAIMS_ONLY_SEEDS:
+
+    ruleorder: evaluate_claims_seed > evaluate
+
+    use rule evaluate as evaluate_claims_seed with:
+        output:
+            per_sample=evaluation_outputs(
+                results("evaluation/{condition}/{method}/seed{seed}.csv"), CLAIMS_METHODS
+            ),
+            explanations=evaluation_outputs(
+                results("explanations/{condition}/{method}/seed{seed}.npz"), CLAIMS_METHODS
+            ),
+        wildcard_constraints:
+            seed="|".join(str(s) for s in CLAIMS_ONLY_SEEDS),
