@@ -437,3 +437,20 @@ def test_readme_quick_look_command_plans(tmp_path):
     assert "train_lmac_td" not in proc.output and "evaluate" in proc.output, show(proc)
     # its own run folder: the narrowed tables never overwrite the full run's
     assert "results/embedded-" in proc.output and "results/embedded/" not in proc.output, show(proc)
+
+
+def test_claims_only_seeds_train_only_what_the_claims_compare(tmp_path):
+    """`make claims`: seeds 1235 and 1236 evaluate the claims' methods only, so no LMAC-TD α = 0 is trained for them."""
+    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", TINY, "--workflow-profile",
+                     "none", "claims_seeds", "-n", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, show(proc)
+    blocks = re.findall(r"rule (\w+):\n((?:    .*\n)+)", proc.output)
+    trained_td = sorted(re.search(r"wildcards: (.*)", body).group(1) for rule, body in blocks if rule == "train_lmac_td")
+    assert trained_td == ["alpha=0, seed=1234", "alpha=0.75, seed=1234", "alpha=0.75, seed=1235",
+                          "alpha=0.75, seed=1236"], trained_td
+    claims_jobs = [body for rule, body in blocks if rule == "evaluate_claims_seed"]
+    assert len(claims_jobs) == 2 and all("lmac_td_a0/" not in body for body in claims_jobs), show(proc)
+    # any other method of such a seed is still evaluated on demand, by the rule that runs every method
+    other = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", TINY, "--workflow-profile",
+                      "none", "results/tiny/evaluation/mixture/lmac_td_a0/seed1235.csv", "-n", cwd=tmp_path, timeout=120)
+    assert other.returncode == 0 and "rule evaluate:" in other.output, show(other)

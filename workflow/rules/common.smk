@@ -119,17 +119,29 @@ def evaluation_outputs(pattern, methods=None):
 
 
 def evaluated_methods(wildcards):
-    """The methods one evaluate job runs, in the order of its outputs (a claims-only seed: the claims' methods)."""
-    if not EVAL_GROUPED:
-        return [wildcards.method]
-    return CLAIMS_METHODS if int(wildcards.seed) in CLAIMS_ONLY_SEEDS else METHODS
+    """The methods one evaluate job runs, in the order of its outputs."""
+    return METHODS if EVAL_GROUPED else [wildcards.method]
 
 
-def evaluation_inputs(wildcards):
+def claims_seed_methods(wildcards):
+    """The methods an evaluate_claims_seed job runs: those the claims compare."""
+    return CLAIMS_METHODS
+
+
+def evaluation_inputs_of(methods):
+    """The input function of an evaluate rule whose jobs run ``methods(wildcards)``."""
+
+    def evaluation_inputs(wildcards):
+        return evaluation_job_inputs(wildcards, methods(wildcards))
+
+    return evaluation_inputs
+
+
+def evaluation_job_inputs(wildcards, methods):
     """The learned methods' trained checkpoints (in method order); interferer archives and ground truth as needed."""
     inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
               "classifier": results("classifier/model.pt")}
-    learned = [m for m in evaluated_methods(wildcards) if is_learned(m)]
+    learned = [m for m in methods if is_learned(m)]
     if learned:
         inputs["explainers"] = [results(f"explainers/{m}/seed{wildcards.seed}/model.pt") for m in learned]
     if wildcards.condition == "in_domain" and config["noise"]["source"] == "wham":

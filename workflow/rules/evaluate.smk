@@ -6,7 +6,7 @@
 
 rule evaluate:
     input:
-        unpack(evaluation_inputs),
+        unpack(evaluation_inputs_of(evaluated_methods)),
     output:
         per_sample=evaluation_outputs(results("evaluation/{condition}/{method}/seed{seed}.csv")),
         explanations=evaluation_outputs(results("explanations/{condition}/{method}/seed{seed}.npz")),
@@ -36,6 +36,8 @@ if EVAL_GROUPED and CLAIMS_ONLY_SEEDS:
     ruleorder: evaluate_claims_seed > evaluate
 
     use rule evaluate as evaluate_claims_seed with:
+        input:
+            unpack(evaluation_inputs_of(claims_seed_methods)),
         output:
             per_sample=evaluation_outputs(
                 results("evaluation/{condition}/{method}/seed{seed}.csv"), CLAIMS_METHODS
@@ -43,5 +45,9 @@ if EVAL_GROUPED and CLAIMS_ONLY_SEEDS:
             explanations=evaluation_outputs(
                 results("explanations/{condition}/{method}/seed{seed}.npz"), CLAIMS_METHODS
             ),
+        params:
+            config=evaluation_config,
+            methods=claims_seed_methods,
+            device=lookup(within=config, dpath="device"),
         wildcard_constraints:
             seed="|".join(str(s) for s in CLAIMS_ONLY_SEEDS),
