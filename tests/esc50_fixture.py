@@ -229,3 +229,21 @@ def make_tiny_prepared(root: Path) -> dict[str, str]:
     LmacExplainer(classifier).save(root / "lmac.pt")
     return {"root": str(root), "prepared": str(root / "prepared"), "classifier": str(root / "classifier.pt"),
             "lmac": str(root / "lmac.pt"), "events": str(root / "raw" / "meta" / "ground_truth_masks.npz")}
+
+
+TINY_CONFIG = Path(__file__).resolve().parent / "workflow" / "tiny.yaml"
+
+
+def write_config(path: Path, **changes) -> Path:
+    """tests/workflow/tiny.yaml with dotted ``section.key=value`` changes (``**{"classifier.epochs": 1}``)."""
+    import yaml
+
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from esc50_fixture import make_tiny_prepared, serve_files  # noqa: E402
+from esc50_fixture import make_tiny_prepared, serve_files, write_config  # noqa: E402
 
 from lmac.classifier.model import load_classifier  # noqa: E402
 from lmac.cli import main  # noqa: E402
@@ -47,19 +47,6 @@ def tiny(tmp_path_factory) -> dict:
     (root / "afile").write_text("a file where a folder is expected\n")
     return {**paths, "lmac_trained": root / "lmac_trained.pt", "lmac_ft": root / "lmac_ft.pt",
             "lmac_td": root / "lmac_td_a0.75.pt", "afile": root / "afile"}
-
-
-def write_config(path: Path, **changes) -> Path:
-    """tiny.yaml with dotted ``section.key=value`` changes."""
-    config = yaml.safe_load(TINY.read_text())
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node = config
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
 
 
 def error_line(capsys, *argv, config: Path | None = TINY, alone: bool = True) -> str:

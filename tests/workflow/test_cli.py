@@ -12,6 +12,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
+sys.path.insert(0, str(REPO / "tests"))
+from esc50_fixture import write_config  # noqa: E402
 
 
 def lmac(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -32,19 +34,6 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> s
     for needle in needles:
         assert needle in lines[0], show(proc)
     return lines[0]
-
-
-def write_config(path: Path, **changes) -> Path:
-    """tiny.yaml with ``section.key=value`` changes (``changes={"classifier.epochs": 1}``)."""
-    config = yaml.safe_load(TINY.read_text())
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node = config
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ from lmac.explainers.lmac import LmacExplainer
 from lmac.explainers.lmac_td import build_lmac_td
 from lmac.explainers.registry import load_explainer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from explain_fixture import assert_one_line_error  # noqa: E402
+
 CLASSES = ["dog", "rain", "siren"]
 RATE = 16000
 OUTPUTS = (".explanation.wav", ".masked_out.wav", ".png", ".json")
@@ -260,18 +263,6 @@ def test_missing_default_checkpoint(models, audio, tmp_path, monkeypatch, capsys
 
 # --------------------------------------------------------------------------------------------
 # bad input: one line, exit 2, nothing written
-
-
-def assert_one_line_error(code: int, capsys, *needles) -> str:
-    captured = capsys.readouterr()
-    report = f"exit {code}\n--- stdout ---\n{captured.out}\n--- stderr ---\n{captured.err}"
-    assert code == 2, report
-    assert "Traceback" not in captured.err + captured.out, report
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lmac: error: "), report
-    for needle in needles:
-        assert str(needle) in lines[0], report
-    return lines[0]
 
 
 def bad_audio(kind: str, root: Path) -> tuple[Path, str]:
