@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_fixture import make_tiny_prepared, serve_files, write_config  # noqa: E402
