@@ -89,9 +89,8 @@ def convergence_doc(conv: dict) -> str:
              "with the configured epochs and with twice as many, on the same data, classifier and LMAC-TD encoder/decoder,",
              "and evaluated on the same clips; a metric counts as converged when the two means differ by no more",
              "than the half-width of the default run's 95 % bootstrap CI.",
-             *([f"{', '.join(f'{m} (from the default side’s {s})' for m, s in conv['starts_from_default'].items())} "
-                "starts its doubled training from the default side's model it fine-tunes, so that it measures its own",
-                "training, not its initialisation's."] if conv.get("starts_from_default") else []), "",
+             *(["The doubled " + ", ".join(f"{m} starts from the default side's {s}" for m, s in conv["starts_from_default"].items())
+                + ", the model it fine-tunes,", "so that it measures its own training, not its initialisation's."] if conv.get("starts_from_default") else []), "",
              f"**{sum(r['converged'] for r in conv['comparisons'])} of {len(conv['comparisons'])} comparisons converged.**", "",
              "| condition | method | metric | default [95 % CI] | 2× epochs | Δ | CI half-width | converged |",
              "|---|---|---|---|---|---|---|---|"]
