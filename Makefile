@@ -11,7 +11,7 @@ CORES ?= all
 # the run folder of config/config.yaml (its `run` key): results/embedded/, logs/embedded/, benchmarks/embedded/
 RUN ?= embedded
 
-.PHONY: reproduce test lint dryrun clean-results venv
+.PHONY: reproduce test lint format dryrun clean-results venv
 
 venv: $(STAMP)
 
@@ -29,8 +29,17 @@ reproduce: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# every check CI runs before the tests; `make format` rewrites the code the way they want it
 lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt workflow
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n
