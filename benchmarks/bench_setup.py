@@ -6,8 +6,8 @@ import argparse
 import os
 import platform
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -43,6 +43,10 @@ def settings(args) -> Iterator[tuple[str, str, torch.device, AudioClassifier, to
 
 
 def machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }

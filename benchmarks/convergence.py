@@ -50,9 +50,11 @@ SHARED_RESULTS = ("data", "classifier", "explainers/lmac_td_encoder_decoder")
 
 def doubled(config: dict) -> dict:
     """The overlay that doubles every explainer training."""
-    return {"lmac": {"epochs": 2 * config["lmac"]["epochs"]},
-            "lmac_ft": {"epochs": 2 * config.get("lmac_ft", {}).get("epochs", config["lmac"]["epochs"])},
-            "lmac_td": {"epochs": 2 * config.get("lmac_td", {}).get("epochs", 1)}}
+    return {
+        "lmac": {"epochs": 2 * config["lmac"]["epochs"]},
+        "lmac_ft": {"epochs": 2 * config.get("lmac_ft", {}).get("epochs", config["lmac"]["epochs"])},
+        "lmac_td": {"epochs": 2 * config.get("lmac_td", {}).get("epochs", 1)},
+    }
 
 
 def run(workdir: Path, overlay: dict, targets: list[str], cores: int) -> float:
@@ -60,9 +62,20 @@ def run(workdir: Path, overlay: dict, targets: list[str], cores: int) -> float:
     (workdir / "overlay.yaml").write_text(yaml.safe_dump(overlay))
     snakemake = Path(sys.executable).with_name("snakemake")
     # targets first: --configfile and --resources take every word after them
-    cmd = [str(snakemake), *targets, "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory", str(workdir),
-           "--cores", str(cores), "--workflow-profile", str(ROOT / "workflow" / "profiles" / "default"),
-           "--configfile", str(workdir / "overlay.yaml")]
+    cmd = [
+        str(snakemake),
+        *targets,
+        "--snakefile",
+        str(ROOT / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "--workflow-profile",
+        str(ROOT / "workflow" / "profiles" / "default"),
+        "--configfile",
+        str(workdir / "overlay.yaml"),
+    ]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -72,8 +85,15 @@ def run(workdir: Path, overlay: dict, targets: list[str], cores: int) -> float:
 
 
 def history(workdir: Path, run_name: str, model: str, seed: int) -> pd.DataFrame:
-    path = (workdir / "results" / run_name / "explainers" / model / (f"seed{seed}" if seed is not None else "")
-            / "history.csv")
+    path = (
+        workdir
+        / "results"
+        / run_name
+        / "explainers"
+        / model
+        / (f"seed{seed}" if seed is not None else "")
+        / "history.csv"
+    )
     return pd.read_csv(path)
 
 
@@ -85,10 +105,20 @@ def compare(default: pd.DataFrame, longer: pd.DataFrame, n_boot: int, seed: int)
             a = summary(base[metric], base["id"] + "@" + base["version"].astype(str), n_boot, seed)
             b = summary(other[metric], other["id"] + "@" + other["version"].astype(str), n_boot, seed)
             half = (a["ci_high"] - a["ci_low"]) / 2
-            rows.append({"condition": condition, "method": method, "metric": metric, "default": a["mean"],
-                         "default_ci_low": a["ci_low"], "default_ci_high": a["ci_high"], "doubled": b["mean"],
-                         "delta": b["mean"] - a["mean"], "ci_half_width": half,
-                         "converged": bool(abs(b["mean"] - a["mean"]) <= half)})
+            rows.append(
+                {
+                    "condition": condition,
+                    "method": method,
+                    "metric": metric,
+                    "default": a["mean"],
+                    "default_ci_low": a["ci_low"],
+                    "default_ci_high": a["ci_high"],
+                    "doubled": b["mean"],
+                    "delta": b["mean"] - a["mean"],
+                    "ci_half_width": half,
+                    "converged": bool(abs(b["mean"] - a["mean"]) <= half),
+                }
+            )
     return rows
 
 
@@ -101,6 +131,7 @@ def main() -> int:
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     methods = [m for m in expand_methods(["lmac", "lmac_ft", "lmac_td"], config["lmac_td"]["alphas"]) if is_learned(m)]
     seed = config["seeds"][0]
+
     def targets(side: str, only: list[str] | None = None) -> list[str]:
         return [f"results/{RUNS[side]}/evaluation/{c}/{m}/seed{seed}.csv" for c in CONDITIONS for m in only or methods]
 
@@ -125,45 +156,73 @@ def main() -> int:
         for name in SHARED_RESULTS:
             if (base / "results" / RUNS["default"] / name).exists():
                 shutil.copytree(base / "results" / RUNS["default"] / name, longer / "results" / RUNS["doubled"] / name)
-        walls["doubled"] = run(longer, {**restrict, **doubled(config), "run": RUNS["doubled"]},
-                               targets("doubled", chained), args.cores)
+        walls["doubled"] = run(
+            longer, {**restrict, **doubled(config), "run": RUNS["doubled"]}, targets("doubled", chained), args.cores
+        )
         started = [m for m in methods if m in STARTS_FROM]
         if started:
             for name in [*SHARED_RESULTS, *(f"explainers/{STARTS_FROM[m]}" for m in started)]:
                 if (base / "results" / RUNS["default"] / name).exists():
-                    shutil.copytree(base / "results" / RUNS["default"] / name,
-                                    longer / "results" / RUNS["ft_doubled"] / name)
-            overlay = {"evaluation": {**restrict["evaluation"], "methods": started},
-                       **{m: doubled(config)[m] for m in started}, "run": RUNS["ft_doubled"]}
+                    shutil.copytree(
+                        base / "results" / RUNS["default"] / name, longer / "results" / RUNS["ft_doubled"] / name
+                    )
+            overlay = {
+                "evaluation": {**restrict["evaluation"], "methods": started},
+                **{m: doubled(config)[m] for m in started},
+                "run": RUNS["ft_doubled"],
+            }
             walls["ft_doubled"] = run(longer, overlay, targets("ft_doubled", started), args.cores)
-        frames = [read_per_sample([str(base / t) for t in targets("default")]),
-                  read_per_sample([str(longer / f"results/{evaluated('doubled', m)}/evaluation/{c}/{m}/seed{seed}.csv")
-                                   for c in CONDITIONS for m in methods])]
+        frames = [
+            read_per_sample([str(base / t) for t in targets("default")]),
+            read_per_sample(
+                [
+                    str(longer / f"results/{evaluated('doubled', m)}/evaluation/{c}/{m}/seed{seed}.csv")
+                    for c in CONDITIONS
+                    for m in methods
+                ]
+            ),
+        ]
         rows = compare(*frames, n_boot=config["report"]["n_boot"], seed=config["seed"])
         resynthesis = {}
         sides = (("default", base), ("doubled", longer))
         for name, d in sides:
-            entry = {m: float(history(d, RUNS[name], m, seed)["valid_sisnr"].iloc[-1])
-                     for m in methods if m.startswith("lmac_td")}
+            entry = {
+                m: float(history(d, RUNS[name], m, seed)["valid_sisnr"].iloc[-1])
+                for m in methods
+                if m.startswith("lmac_td")
+            }
             if config["lmac_td"].get("encoder_decoder", {}).get("pretrain"):
                 entry["encoder_decoder"] = float(
-                    history(d, RUNS[name], "lmac_td_encoder_decoder", None)["valid_sisnr"].max())
+                    history(d, RUNS[name], "lmac_td_encoder_decoder", None)["valid_sisnr"].max()
+                )
             resynthesis[name] = entry
         epochs = {name: {m: len(history(d, evaluated(name, m), m, seed)) for m in methods} for name, d in sides}
         # the doubled run's trajectories (validation loss, mask mean, Fid-In per epoch): where each one settles
         keep = ["epoch", "lr", "valid_loss", "valid_mask_mean", "valid_fid_in"]
-        curves = {m: history(longer, evaluated("doubled", m), m, seed).reindex(columns=keep).round(4).to_dict(orient="list") for m in methods}
-    report = {"date": date.today().isoformat(), "cores": args.cores, "conditions": list(CONDITIONS),
-              "starts_from_default": STARTS_FROM,
-              "wall_seconds": {k: round(v, 1) for k, v in walls.items()}, "epochs": epochs,
-              "resynthesis_sisnr_db": resynthesis, "doubled_histories": curves, "comparisons": rows,
-              "all_converged": all(r["converged"] for r in rows)}
+        curves = {
+            m: history(longer, evaluated("doubled", m), m, seed).reindex(columns=keep).round(4).to_dict(orient="list")
+            for m in methods
+        }
+    report = {
+        "date": date.today().isoformat(),
+        "cores": args.cores,
+        "conditions": list(CONDITIONS),
+        "starts_from_default": STARTS_FROM,
+        "wall_seconds": {k: round(v, 1) for k, v in walls.items()},
+        "epochs": epochs,
+        "resynthesis_sisnr_db": resynthesis,
+        "doubled_histories": curves,
+        "comparisons": rows,
+        "all_converged": all(r["converged"] for r in rows),
+    }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     failing = [r for r in rows if not r["converged"]]
     print(f"{len(rows) - len(failing)}/{len(rows)} comparisons within the default run's CI half-width")
     for r in failing:
-        print(f"  moved: {r['method']} {r['condition']} {r['metric']}: {r['default']:.3f} -> {r['doubled']:.3f} "
-              f"(half-width {r['ci_half_width']:.3f})")
+        print(
+            f"  moved: {r['method']} {r['condition']} {r['metric']}: {r['default']:.3f} -> {r['doubled']:.3f} "
+            f"(half-width {r['ci_half_width']:.3f})"
+        )
     return 0
 
 

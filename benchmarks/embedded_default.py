@@ -45,8 +45,15 @@ def claim_verdicts(claims_csv: Path) -> list[dict]:
     out = []
     for claim in dict.fromkeys(r["claim"] for r in rows):
         verdicts = [r["verdict"] for r in rows if r["claim"] == claim]
-        out.append({"claim": claim, "verdict": overall_verdict(verdicts), "passed": verdicts.count("PASS"),
-                    "failed": verdicts.count("FAIL"), "not_run": verdicts.count("NOT RUN")})
+        out.append(
+            {
+                "claim": claim,
+                "verdict": overall_verdict(verdicts),
+                "passed": verdicts.count("PASS"),
+                "failed": verdicts.count("FAIL"),
+                "not_run": verdicts.count("NOT RUN"),
+            }
+        )
     return out
 
 
@@ -61,8 +68,15 @@ def main() -> int:
         tmp = args.keep or scratch
         shutil.copytree(ROOT / "config", Path(tmp) / "config")
         # as `make reproduce` (the default workflow profile: one `gpu` job at a time where a GPU is used)
-        base = [str(snakemake), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory", tmp,
-                "--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
+        base = [
+            str(snakemake),
+            "--snakefile",
+            str(ROOT / "workflow" / "Snakefile"),
+            "--directory",
+            tmp,
+            "--workflow-profile",
+            str(ROOT / "workflow" / "profiles" / "default"),
+        ]
         t0 = time.monotonic()
         for extra in (["--cores", str(args.cores)], ["--report", f"results/{RUN}/report.html"]):
             proc = subprocess.run(base + extra, capture_output=True, text=True)
@@ -88,17 +102,30 @@ def main() -> int:
         accuracy = json.loads((results / "classifier" / "metrics.json").read_text())["test_accuracy"]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     report = {
-        "date": date.today().isoformat(), "wall_seconds": round(wall, 1),
-        "workflow_seconds": round(workflow_wall, 1), "report_seconds": round(wall - workflow_wall, 1),
-        "n_jobs": n_jobs, "peak_rss_mb": round(peak_mb), "cores": args.cores,
-        "classifier_test_accuracy": accuracy, "rules": rules,
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "metrics_table": table, "claims_table": claims_table, "claims_verdicts": claims_verdicts,
+        "date": date.today().isoformat(),
+        "wall_seconds": round(wall, 1),
+        "workflow_seconds": round(workflow_wall, 1),
+        "report_seconds": round(wall - workflow_wall, 1),
+        "n_jobs": n_jobs,
+        "peak_rss_mb": round(peak_mb),
+        "cores": args.cores,
+        "classifier_test_accuracy": accuracy,
+        "rules": rules,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "metrics_table": table,
+        "claims_table": claims_table,
+        "claims_verdicts": claims_verdicts,
     }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"embedded default: {wall / 60:.1f} min wall, peak RSS {peak_mb:.0f} MB on {args.cores} cores; "
-          f"classifier test accuracy {100 * accuracy:.1f} %")
+    print(
+        f"embedded default: {wall / 60:.1f} min wall, peak RSS {peak_mb:.0f} MB on {args.cores} cores; "
+        f"classifier test accuracy {100 * accuracy:.1f} %"
+    )
     for name, row in rules.items():
         print(f"  {name}: {row['seconds']:.1f} s, max RSS {row['max_rss_mb']:.0f} MB")
     return 0

@@ -56,10 +56,28 @@ def write_input(path: Path, seconds: float, seed: int = 0) -> None:
 
 def measure(audio: Path, out: Path, classifier: str, explainer: str, extra: list[str], threads: int) -> dict:
     """Run ``lmac explain`` in a child; its wall time and peak RSS."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
-    command = [sys.executable, "-m", "lmac.cli", "explain", str(audio), "-o", str(out), "--classifier", classifier,
-               "--explainer", explainer, "--device", "cpu", *extra]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "lmac.cli",
+        "explain",
+        str(audio),
+        "-o",
+        str(out),
+        "--classifier",
+        classifier,
+        "--explainer",
+        explainer,
+        "--device",
+        "cpu",
+        *extra,
+    ]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as log:
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -70,40 +88,63 @@ def measure(audio: Path, out: Path, classifier: str, explainer: str, extra: list
             log.seek(0)
             raise SystemExit(f"lmac explain failed ({code}): {' '.join(command)}\n{log.read().decode()[-2000:]}")
     record = json.loads((out / f"{audio.stem}.json").read_text())
-    return {"wall_s": round(wall, 2), "max_rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "windows": len(record["windows"]), "mode": record["mode"]}
+    return {
+        "wall_s": round(wall, 2),
+        "max_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "windows": len(record["windows"]),
+        "mode": record["mode"],
+    }
 
 
 def shown_path(path: str) -> str:
     """The path from its ``results/`` folder on (where the workflow put it), not this machine's layout."""
     parts = Path(path).parts
-    return str(Path(*parts[parts.index("results"):])) if "results" in parts else Path(path).name
+    return str(Path(*parts[parts.index("results") :])) if "results" in parts else Path(path).name
 
 
 def machine() -> dict:
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), None) if Path("/proc/cpuinfo").is_file() else None
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            None,
+        )
+        if Path("/proc/cpuinfo").is_file()
+        else None
+    )
     memory = None
     if Path("/proc/meminfo").is_file():
         total_kib = int(Path("/proc/meminfo").read_text().split()[1])
         memory = round(total_kib / 2**20, 1)
-    return {"cpu_count": os.cpu_count(), "processor": model or platform.processor() or platform.machine(),
-            "memory_gib": memory, "python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": model or platform.processor() or platform.machine(),
+        "memory_gib": memory,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def table(bench: dict) -> str:
     rows = bench["runs"]
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    lines = ["| input | explained as | " + " | ".join(f"{m} wall time | {m} peak RSS" for m in methods) + " |",
-             "|---|---|" + "---|---|" * len(methods)]
+    lines = [
+        "| input | explained as | " + " | ".join(f"{m} wall time | {m} peak RSS" for m in methods) + " |",
+        "|---|---|" + "---|---|" * len(methods),
+    ]
     for seconds, whole in dict.fromkeys((r["seconds"], r["whole_file"]) for r in rows):
         found = {r["method"]: r for r in rows if (r["seconds"], r["whole_file"]) == (seconds, whole)}
         any_row = next(iter(found.values()))
-        cells = [f"{found[m]['wall_s']:.0f} s | {found[m]['max_rss_mib']:.0f} MiB" if m in found else "– | –"
-                 for m in methods]
+        cells = [
+            f"{found[m]['wall_s']:.0f} s | {found[m]['max_rss_mib']:.0f} MiB" if m in found else "– | –"
+            for m in methods
+        ]
         label = f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
         mode = "one clip (--whole-file)" if whole else f"{any_row['windows']} windows"
         lines.append(f"| {label} | {mode} | " + " | ".join(cells) + " |")
@@ -136,20 +177,32 @@ def main() -> None:
             if not audio.exists():
                 write_input(audio, seconds)
             out = work / f"out_{method}_{seconds:g}_{int(whole)}"
-            row = measure(audio, out, args.classifier, explainers[method], ["--whole-file"] if whole else window,
-                          args.threads)
+            row = measure(
+                audio, out, args.classifier, explainers[method], ["--whole-file"] if whole else window, args.threads
+            )
             row.update(method=method, seconds=seconds, whole_file=whole)
             runs.append(row)
-            print(f"{method:8s} {seconds:6g} s {'whole file' if whole else 'windows':10s} "
-                  f"{row['wall_s']:8.1f} s {row['max_rss_mib']:8.0f} MiB ({row['windows']} windows)", flush=True)
+            print(
+                f"{method:8s} {seconds:6g} s {'whole file' if whole else 'windows':10s} "
+                f"{row['wall_s']:8.1f} s {row['max_rss_mib']:8.0f} MiB ({row['windows']} windows)",
+                flush=True,
+            )
             for path in out.iterdir():  # a 60-minute run writes 460 MB of WAVs
                 path.unlink()
-    bench = {"date": dt.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)), "threads": args.threads,
-             "machine": machine(), "load_average": {"before": load_before, "after": os.getloadavg()},
-             "window_s": args.window, "sample_rate": RATE,
-             "checkpoints": {name: {"path": shown_path(path), "sha256": sha256_file(path)}
-                             for name, path in (("classifier", args.classifier), *explainers.items())},
-             "runs": runs}
+    bench = {
+        "date": dt.date.today().isoformat(),
+        "cores": len(os.sched_getaffinity(0)),
+        "threads": args.threads,
+        "machine": machine(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "window_s": args.window,
+        "sample_rate": RATE,
+        "checkpoints": {
+            name: {"path": shown_path(path), "sha256": sha256_file(path)}
+            for name, path in (("classifier", args.classifier), *explainers.items())
+        },
+        "runs": runs,
+    }
     Path(args.out).write_text(json.dumps(bench, indent=2) + "\n")
     print(table(bench))
 

@@ -61,6 +61,7 @@ def time_method(explainer, wav: torch.Tensor, repeats: int, device: torch.device
 class _GlobalOnly:
     """Stands in for FlopCounterMode's module tracker, whose backward hooks break Captum's
     ``autograd.grad`` calls; only the global total is needed here."""
+
     parents = {"Global"}
 
     def __enter__(self):
@@ -100,17 +101,29 @@ def main() -> int:
             print(f"{scale_name:9s} {device_name:5s} {method:16s} {value:10.1f} {unit}", flush=True)
             del explainer
     columns = sorted({(r["scale"], r["device"]) for r in results}, key=lambda c: (args.scales.index(c[0]), c[1]))
-    lines = ["| method | " + " | ".join(f"{s}, {d} ({unit})" for s, d in columns) + " |",
-             "|---|" + "---|" * len(columns)]
+    lines = [
+        "| method | " + " | ".join(f"{s}, {d} ({unit})" for s, d in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     cell = {(r["method"], r["scale"], r["device"]): r[key] for r in results}
     for method in args.methods:
-        lines.append(f"| {method} | " + " | ".join(f"{cell.get((method, s, d), float('nan')):.1f}"
-                                                     for s, d in columns) + " |")
-    speedups = {f"{s}/{d}": round(cell[("ig", s, d)] / cell[("lmac", s, d)], 1)
-                for s, d in columns if ("ig", s, d) in cell and ("lmac", s, d) in cell}
+        lines.append(
+            f"| {method} | " + " | ".join(f"{cell.get((method, s, d), float('nan')):.1f}" for s, d in columns) + " |"
+        )
+    speedups = {
+        f"{s}/{d}": round(cell[("ig", s, d)] / cell[("lmac", s, d)], 1)
+        for s, d in columns
+        if ("ig", s, d) in cell and ("lmac", s, d) in cell
+    }
     ratio = "ig_flops_over_lmac" if args.flops else "lmac_speedup_over_ig"
-    report = {"batch": args.batch, "repeats": args.repeats, "results": results,
-              ratio: speedups, "machine": machine(), "table": "\n".join(lines)}
+    report = {
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "results": results,
+        ratio: speedups,
+        "machine": machine(),
+        "table": "\n".join(lines),
+    }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print("\n".join(lines))
     print(f"{ratio}:", speedups)

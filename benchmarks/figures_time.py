@@ -59,16 +59,34 @@ def main() -> int:
         shutil.copytree(source / "results", Path(tmp, "results"), ignore=shutil.ignore_patterns("work"))
         if (source / "resources").is_dir():
             shutil.copytree(source / "resources", Path(tmp, "resources"))
-        base = [str(snakemake), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory", tmp,
-                "--configfile", str(Path(args.configfile).resolve()), "--workflow-profile", "none",
-                "--cores", str(args.cores), "figures", "--rerun-triggers", "mtime", "--forcerun", *rules]
+        base = [
+            str(snakemake),
+            "--snakefile",
+            str(ROOT / "workflow" / "Snakefile"),
+            "--directory",
+            tmp,
+            "--configfile",
+            str(Path(args.configfile).resolve()),
+            "--workflow-profile",
+            "none",
+            "--cores",
+            str(args.cores),
+            "figures",
+            "--rerun-triggers",
+            "mtime",
+            "--forcerun",
+            *rules,
+        ]
         dry = subprocess.run([*base, "-n"], capture_output=True, text=True)
         planned = job_counts(dry.stdout + dry.stderr)
         extra = sorted(set(planned) - set(rules) - ALLOWED)
         if dry.returncode != 0 or extra:
             print(dry.stdout[-3000:], dry.stderr[-3000:], sep="\n", file=sys.stderr)
-            print(f"{source}/results is not a finished, up-to-date run for this config: `make figures` would "
-                  f"also run {', '.join(extra) or '(dry run failed)'}", file=sys.stderr)
+            print(
+                f"{source}/results is not a finished, up-to-date run for this config: `make figures` would "
+                f"also run {', '.join(extra) or '(dry run failed)'}",
+                file=sys.stderr,
+            )
             return 1
         load = os.getloadavg()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -82,14 +100,26 @@ def main() -> int:
             print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n", file=sys.stderr)
             return proc.returncode
         ran = job_counts(proc.stdout + proc.stderr)
-    report = {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "cores": args.cores, "jobs": ran,
-              "load_average_before": [round(x, 2) for x in load], "source": str(source),
-              "configfile": str(args.configfile),
-              "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version(), "platform": platform.platform()}}
+    report = {
+        "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "cores": args.cores,
+        "jobs": ran,
+        "load_average_before": [round(x, 2) for x in load],
+        "source": str(source),
+        "configfile": str(args.configfile),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"make figures: {wall:.1f} s wall, {cpu:.1f} s CPU on {args.cores} cores, {sum(ran.values())} jobs "
-          f"(load average before: {load[0]:.1f})")
+    print(
+        f"make figures: {wall:.1f} s wall, {cpu:.1f} s CPU on {args.cores} cores, {sum(ran.values())} jobs "
+        f"(load average before: {load[0]:.1f})"
+    )
     return 0
 
 

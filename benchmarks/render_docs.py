@@ -39,79 +39,131 @@ def minutes(seconds: float) -> str:
 
 def machine(bench: dict) -> str:
     m = bench["machine"]
-    return (f"{bench['cores']} cores of a {m['cpu_count']}-CPU {m['processor']} machine, no GPU, Python {m['python']}, "
-            f"measured on {bench['date']}")
+    return (
+        f"{bench['cores']} cores of a {m['cpu_count']}-CPU {m['processor']} machine, no GPU, Python {m['python']}, "
+        f"measured on {bench['date']}"
+    )
 
 
 def rule_times(bench: dict) -> list[str]:
     """Per-rule totals: jobs, CPU-side seconds summed over the rule's jobs, the largest memory."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for job, row in bench["rules"].items():
-        groups[job.split("/")[0] + "/" + job.split("/")[1] if job.startswith("explainers/") else job.split("/")[0]].append(row)
+        groups[
+            job.split("/")[0] + "/" + job.split("/")[1] if job.startswith("explainers/") else job.split("/")[0]
+        ].append(row)
     lines = ["| step (benchmarks/…) | jobs | seconds, summed | max RSS |", "|---|---|---|---|"]
     for name, rows in sorted(groups.items(), key=lambda kv: -sum(r["seconds"] for r in kv[1])):
-        lines.append(f"| `{name}` | {len(rows)} | {sum(r['seconds'] for r in rows):.0f} | "
-                     f"{max(r['max_rss_mb'] for r in rows):.0f} MB |")
+        lines.append(
+            f"| `{name}` | {len(rows)} | {sum(r['seconds'] for r in rows):.0f} | "
+            f"{max(r['max_rss_mb'] for r in rows):.0f} MB |"
+        )
     return lines
 
 
 def verdict_lines(bench: dict) -> list[str]:
     claims = bench.get("claims_verdicts") or []
-    return [f"| `{c['claim']}` | **{c['verdict']}** | {c['passed']} passed, {c['failed']} failed, {c['not_run']} not run |"
-            for c in claims]
+    return [
+        f"| `{c['claim']}` | **{c['verdict']}** | {c['passed']} passed, {c['failed']} failed, {c['not_run']} not run |"
+        for c in claims
+    ]
 
 
 def readme_block(bench: dict) -> str:
-    lines = ["| measure | value |", "|---|---|",
-             f"| `make reproduce`, from scratch after the install ({bench['n_jobs']} jobs + the report) | "
-             f"**{minutes(bench['wall_seconds'])}** |",
-             f"| of which `snakemake --report` | {bench['report_seconds']:.0f} s |",
-             f"| peak memory (largest process) | {bench['peak_rss_mb'] / 1024:.1f} GiB ({bench['peak_rss_mb']} MB) |",
-             f"| classifier test accuracy (80 clips) | {100 * bench['classifier_test_accuracy']:.1f} % |",
-             "", f"Machine: {machine(bench)}, with `.venv/bin/python benchmarks/embedded_default.py --cores 2`.",
-             "Per-rule times, the run's metrics and claims tables: [docs/embedded_default.md](docs/embedded_default.md);",
-             "convergence of every learned explainer: [docs/convergence.md](docs/convergence.md).", ""]
+    lines = [
+        "| measure | value |",
+        "|---|---|",
+        f"| `make reproduce`, from scratch after the install ({bench['n_jobs']} jobs + the report) | "
+        f"**{minutes(bench['wall_seconds'])}** |",
+        f"| of which `snakemake --report` | {bench['report_seconds']:.0f} s |",
+        f"| peak memory (largest process) | {bench['peak_rss_mb'] / 1024:.1f} GiB ({bench['peak_rss_mb']} MB) |",
+        f"| classifier test accuracy (80 clips) | {100 * bench['classifier_test_accuracy']:.1f} % |",
+        "",
+        f"Machine: {machine(bench)}, with `.venv/bin/python benchmarks/embedded_default.py --cores 2`.",
+        "Per-rule times, the run's metrics and claims tables: [docs/embedded_default.md](docs/embedded_default.md);",
+        "convergence of every learned explainer: [docs/convergence.md](docs/convergence.md).",
+        "",
+    ]
     if bench.get("claims_verdicts"):
-        lines += ["The papers' claims on this run (`results/embedded/tables/claims.md`; discussed in",
-                  "[docs/embedded_default.md](docs/embedded_default.md#claims)):", "",
-                  "| claim | verdict | comparisons |", "|---|---|---|", *verdict_lines(bench), ""]
+        lines += [
+            "The papers' claims on this run (`results/embedded/tables/claims.md`; discussed in",
+            "[docs/embedded_default.md](docs/embedded_default.md#claims)):",
+            "",
+            "| claim | verdict | comparisons |",
+            "|---|---|---|",
+            *verdict_lines(bench),
+            "",
+        ]
     return "\n".join(lines)
 
 
 def run_summary(bench: dict) -> str:
-    return (f"`make reproduce` from scratch: **{minutes(bench['wall_seconds'])}** for {bench['n_jobs']} jobs and the "
-            f"report, peak memory {bench['peak_rss_mb']} MB; {machine(bench)}.")
+    return (
+        f"`make reproduce` from scratch: **{minutes(bench['wall_seconds'])}** for {bench['n_jobs']} jobs and the "
+        f"report, peak memory {bench['peak_rss_mb']} MB; {machine(bench)}."
+    )
 
 
 def convergence_doc(conv: dict) -> str:
-    lines = ["Generated by `benchmarks/render_docs.py` from `benchmarks/convergence.json`",
-             f"(`benchmarks/convergence.py`, {conv['cores']} cores, {conv['date']}). Every learned explainer is trained",
-             "with the configured epochs and with twice as many, on the same data, classifier and LMAC-TD encoder/decoder,",
-             "and evaluated on the same clips; a metric counts as converged when the two means differ by no more",
-             "than the half-width of the default run's 95 % bootstrap CI.",
-             *(["The doubled " + ", ".join(f"{m} starts from the default side's {s}" for m, s in conv["starts_from_default"].items())
-                + ", the model it fine-tunes,", "so that it measures its own training, not its initialisation's."] if conv.get("starts_from_default") else []), "",
-             f"**{sum(r['converged'] for r in conv['comparisons'])} of {len(conv['comparisons'])} comparisons converged.**", "",
-             "| condition | method | metric | default [95 % CI] | 2× epochs | Δ | CI half-width | converged |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "Generated by `benchmarks/render_docs.py` from `benchmarks/convergence.json`",
+        f"(`benchmarks/convergence.py`, {conv['cores']} cores, {conv['date']}). Every learned explainer is trained",
+        "with the configured epochs and with twice as many, on the same data, classifier and LMAC-TD encoder/decoder,",
+        "and evaluated on the same clips; a metric counts as converged when the two means differ by no more",
+        "than the half-width of the default run's 95 % bootstrap CI.",
+        *(
+            [
+                "The doubled "
+                + ", ".join(f"{m} starts from the default side's {s}" for m, s in conv["starts_from_default"].items())
+                + ", the model it fine-tunes,",
+                "so that it measures its own training, not its initialisation's.",
+            ]
+            if conv.get("starts_from_default")
+            else []
+        ),
+        "",
+        f"**{sum(r['converged'] for r in conv['comparisons'])} of {len(conv['comparisons'])} comparisons converged.**",
+        "",
+        "| condition | method | metric | default [95 % CI] | 2× epochs | Δ | CI half-width | converged |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in conv["comparisons"]:
-        lines.append(f"| {r['condition']} | {r['method']} | {r['metric']} | {r['default']:.3f} "
-                     f"[{r['default_ci_low']:.3f}, {r['default_ci_high']:.3f}] | {r['doubled']:.3f} | {r['delta']:+.3f} | "
-                     f"{r['ci_half_width']:.3f} | {'yes' if r['converged'] else '**no**'} |")
-    lines += ["", "Epochs trained (the best epoch by validation loss is kept):", "",
-              "| method | default | doubled |", "|---|---|---|"]
+        lines.append(
+            f"| {r['condition']} | {r['method']} | {r['metric']} | {r['default']:.3f} "
+            f"[{r['default_ci_low']:.3f}, {r['default_ci_high']:.3f}] | {r['doubled']:.3f} | {r['delta']:+.3f} | "
+            f"{r['ci_half_width']:.3f} | {'yes' if r['converged'] else '**no**'} |"
+        )
+    lines += [
+        "",
+        "Epochs trained (the best epoch by validation loss is kept):",
+        "",
+        "| method | default | doubled |",
+        "|---|---|---|",
+    ]
     for m, n in conv["epochs"]["default"].items():
         lines.append(f"| {m} | {n} | {conv['epochs']['doubled'][m]} |")
     if conv.get("doubled_histories"):
-        lines += ["", "Validation loss / mask mean per epoch of the doubled run (the default run is its first half, up",
-                  "to the learning-rate schedule, which reacts to the same losses, and float noise):", "",
-                  "| method | epoch: validation loss / mask mean |", "|---|---|"]
+        lines += [
+            "",
+            "Validation loss / mask mean per epoch of the doubled run (the default run is its first half, up",
+            "to the learning-rate schedule, which reacts to the same losses, and float noise):",
+            "",
+            "| method | epoch: validation loss / mask mean |",
+            "|---|---|",
+        ]
         for m, h in conv["doubled_histories"].items():
-            cells = ", ".join(f"{e}: {v:.2f} / {k:.2f}" for e, v, k in zip(h["epoch"], h["valid_loss"], h["valid_mask_mean"]))
+            cells = ", ".join(
+                f"{e}: {v:.2f} / {k:.2f}" for e, v, k in zip(h["epoch"], h["valid_loss"], h["valid_mask_mean"])
+            )
             lines.append(f"| {m} | {cells} |")
-    lines += ["", "LMAC-TD's resynthesis: SI-SNR of D(E(x)) to x on the validation clips (dB), from the training",
-              "histories (`valid_sisnr`; the encoder/decoder pre-training's best epoch):", "",
-              "| model | default | doubled |", "|---|---|---|"]
+    lines += [
+        "",
+        "LMAC-TD's resynthesis: SI-SNR of D(E(x)) to x on the validation clips (dB), from the training",
+        "histories (`valid_sisnr`; the encoder/decoder pre-training's best epoch):",
+        "",
+        "| model | default | doubled |",
+        "|---|---|---|",
+    ]
     for m, v in conv["resynthesis_sisnr_db"]["default"].items():
         lines.append(f"| {m} | {v:.1f} | {conv['resynthesis_sisnr_db']['doubled'][m]:.1f} |")
     return "\n".join(lines + [""])

@@ -11,6 +11,7 @@ backward and an Adam update, exactly as the trainers compute it (``train_lmac_td
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -33,8 +34,14 @@ def lmac_step(classifier: AudioClassifier):
 
     def loss(wav):
         exp = explainer(wav)
-        return lmac_loss(classifier.classify_logspec(exp.masked_in), classifier.classify_logspec(exp.masked_out),
-                         exp.target, exp.mask, weights)[0]
+        return lmac_loss(
+            classifier.classify_logspec(exp.masked_in),
+            classifier.classify_logspec(exp.masked_out),
+            exp.target,
+            exp.mask,
+            weights,
+        )[0]
+
     return explainer.decoder, loss
 
 
@@ -70,15 +77,28 @@ def main() -> int:
     args = parser.parse_args()
     results = []
     for scale_name, device_name, device, classifier, wav in settings(args):
-        builds = {"lmac": lambda: lmac_step(classifier),
-                  **{f"lmac_td_a{a:g}": (lambda a=a: lmac_td_step(classifier, scale_name, a)) for a in (0.0, 0.75, 1.0)}}
+        builds = {
+            "lmac": functools.partial(lmac_step, classifier),
+            **{f"lmac_td_a{a:g}": functools.partial(lmac_td_step, classifier, scale_name, a) for a in (0.0, 0.75, 1.0)},
+        }
         for method, build in builds.items():
             module, loss_fn = build()
             seconds = time_steps(module, loss_fn, wav, args.repeats, device)
-            results.append({"method": method, "scale": scale_name, "device": device_name, "batch": args.batch,
-                            "s_per_step": round(seconds, 3), "ms_per_clip": round(1000 * seconds / args.batch, 1)})
-            print(f"{scale_name:9s} {device_name:5s} {method:14s} {seconds:8.3f} s/step "
-                  f"({1000 * seconds / args.batch:.0f} ms/clip)", flush=True)
+            results.append(
+                {
+                    "method": method,
+                    "scale": scale_name,
+                    "device": device_name,
+                    "batch": args.batch,
+                    "s_per_step": round(seconds, 3),
+                    "ms_per_clip": round(1000 * seconds / args.batch, 1),
+                }
+            )
+            print(
+                f"{scale_name:9s} {device_name:5s} {method:14s} {seconds:8.3f} s/step "
+                f"({1000 * seconds / args.batch:.0f} ms/clip)",
+                flush=True,
+            )
             del module, loss_fn
     Path(args.out).write_text(json.dumps({"results": results, "machine": machine()}, indent=2) + "\n")
     return 0

@@ -15,9 +15,9 @@ import re
 import socket
 import threading
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,9 +32,16 @@ def class_name(target: int) -> str:
     return ESC50_NAMES[target] if target < len(ESC50_NAMES) else f"class_{target:02d}"
 
 
-def make_esc50_folder(root, n_classes: int = 3, clips_per_fold: int = 1, sr: int = 44100,
-                      seconds: float = 0.5, stereo_some: bool = True, top: str | None = "ESC-50-master",
-                      seed: int = 0) -> Path:
+def make_esc50_folder(
+    root,
+    n_classes: int = 3,
+    clips_per_fold: int = 1,
+    sr: int = 44100,
+    seconds: float = 0.5,
+    stereo_some: bool = True,
+    top: str | None = "ESC-50-master",
+    seed: int = 0,
+) -> Path:
     """Write ``root/top/{audio/*.wav, meta/esc50.csv}`` and return ``root/top``.
 
     Five folds x ``n_classes`` x ``clips_per_fold`` clips of random noise, named like the real
@@ -57,8 +64,17 @@ def make_esc50_folder(root, n_classes: int = 3, clips_per_fold: int = 1, sr: int
                 n_ch = 2 if stereo_some and k % 3 == 0 else 1
                 wav = (rng.uniform(-0.5, 0.5, size=(frames, n_ch))).astype(np.float32)
                 sf.write(base / "audio" / name, wav, sr, subtype="PCM_16")
-                rows.append({"filename": name, "fold": fold, "target": target, "category": class_name(target),
-                             "esc10": target in ESC10_TARGETS, "src_file": src, "take": take})
+                rows.append(
+                    {
+                        "filename": name,
+                        "fold": fold,
+                        "target": target,
+                        "category": class_name(target),
+                        "esc10": target in ESC10_TARGETS,
+                        "src_file": src,
+                        "take": take,
+                    }
+                )
                 k += 1
     meta = pd.DataFrame(rows).sort_values("filename").reset_index(drop=True)
     meta.to_csv(base / "meta" / "esc50.csv", index=False)
@@ -100,6 +116,7 @@ def make_esc50_zip(tmpdir, **kw) -> tuple[Path, str]:
 @dataclass
 class ServerStats:
     """What the loopback server saw: one (path, Range header or None, status) per request."""
+
     requests: list[tuple[str, str | None, int]] = field(default_factory=list)
 
     @property
@@ -115,8 +132,9 @@ _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
 @contextlib.contextmanager
-def serve_files(directory, *, fail_first_n: int = 0, truncate_first_n: int = 0,
-                support_range: bool = True) -> Iterator[tuple[str, ServerStats]]:
+def serve_files(
+    directory, *, fail_first_n: int = 0, truncate_first_n: int = 0, support_range: bool = True
+) -> Iterator[tuple[str, ServerStats]]:
     """Serve ``directory`` on 127.0.0.1; yield ``(base_url, stats)``.
 
     Requests are numbered in arrival order: the first ``fail_first_n`` get 503; the next
@@ -204,9 +222,17 @@ def serve_files(directory, *, fail_first_n: int = 0, truncate_first_n: int = 0,
 # -- a prepared synthetic dataset with a random-weight classifier and L-MAC explainer ----------------
 
 TINY_SR = 16000
-TINY_SYNTH = {"n_classes": 3, "clips_per_class": 5, "n_folds": 5, "clip_seconds": 1.0, "sample_rate": TINY_SR,
-              "event_seconds": [0.2, 0.5], "event_snr_db": [0, 10], "n_distractors": [0, 1],
-              "distractor_snr_db": [-5, 5]}
+TINY_SYNTH = {
+    "n_classes": 3,
+    "clips_per_class": 5,
+    "n_folds": 5,
+    "clip_seconds": 1.0,
+    "sample_rate": TINY_SR,
+    "event_seconds": [0.2, 0.5],
+    "event_snr_db": [0, 10],
+    "n_distractors": [0, 1],
+    "distractor_snr_db": [-5, 5],
+}
 
 
 def make_tiny_prepared(root: Path) -> dict[str, str]:
@@ -221,14 +247,24 @@ def make_tiny_prepared(root: Path) -> dict[str, str]:
     from lmac.frontend import FrontEndConfig
 
     generate_synthetic_dataset(root / "raw", TINY_SYNTH, FrontEndConfig(sample_rate=TINY_SR), seed=3)
-    prepare_dataset(root / "raw", root / "prepared", sample_rate=TINY_SR, clip_seconds=1.0,
-                    splits={"train": [1, 2, 3], "valid": [4], "test": [5]})
+    prepare_dataset(
+        root / "raw",
+        root / "prepared",
+        sample_rate=TINY_SR,
+        clip_seconds=1.0,
+        splits={"train": [1, 2, 3], "valid": [4], "test": [5]},
+    )
     torch.manual_seed(0)
     classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
     classifier.save(root / "classifier.pt")
     LmacExplainer(classifier).save(root / "lmac.pt")
-    return {"root": str(root), "prepared": str(root / "prepared"), "classifier": str(root / "classifier.pt"),
-            "lmac": str(root / "lmac.pt"), "events": str(root / "raw" / "meta" / "ground_truth_masks.npz")}
+    return {
+        "root": str(root),
+        "prepared": str(root / "prepared"),
+        "classifier": str(root / "classifier.pt"),
+        "lmac": str(root / "lmac.pt"),
+        "events": str(root / "raw" / "meta" / "ground_truth_masks.npz"),
+    }
 
 
 TINY_CONFIG = Path(__file__).resolve().parent / "workflow" / "tiny.yaml"

@@ -18,8 +18,16 @@ from lmac.explainers.lmac_td import build_lmac_td
 CLASSES = ["dog", "rain", "siren"]
 RATE = 16000
 OUTPUTS = (".explanation.wav", ".masked_out.wav", ".png", ".json")
-TINY_TD = {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 1,
-           "inter_layers": 1, "inter_heads": 1, "d_ffn": 16}
+TINY_TD = {
+    "n_filters": 8,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 1,
+    "inter_layers": 1,
+    "inter_heads": 1,
+    "d_ffn": 16,
+}
 
 
 def make_models(root: Path, clip_seconds: float | None = None) -> dict[str, Path]:

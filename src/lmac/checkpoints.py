@@ -30,11 +30,16 @@ from .io import atomic_path
 FORMAT = 1
 
 
-def save_checkpoint(path: str | os.PathLike, kind: str, config: dict, state_dict: dict,
-                    meta: dict | None = None) -> None:
-    payload = {"format": FORMAT, "kind": kind, "config": config,
-               "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-               "meta": meta or {}}
+def save_checkpoint(
+    path: str | os.PathLike, kind: str, config: dict, state_dict: dict, meta: dict | None = None
+) -> None:
+    payload = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": config,
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "meta": meta or {},
+    }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -50,16 +55,19 @@ def load_torch_file(path: str | os.PathLike, map_location: str | torch.device = 
         text = str(err)
         offending = re.search(r"(unsupported GLOBAL [^\s]+|Unsupported global: [^\s]+)", text, re.IGNORECASE)
         if offending:
-            raise LmacError(f"{path}: refusing to load, the file would construct objects beyond plain "
-                            f"tensors and containers, which could run code ({offending.group(1)})") from None
+            raise LmacError(
+                f"{path}: refusing to load, the file would construct objects beyond plain "
+                f"tensors and containers, which could run code ({offending.group(1)})"
+            ) from None
         raise LmacError(f"{path}: not a readable PyTorch checkpoint (corrupt or not a torch file)") from None
     except Exception as err:  # torch's unpickler raises many types (KeyError, IndexError, ...) on garbage
         detail = (str(err).splitlines() or [type(err).__name__])[0]
         raise LmacError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {detail})") from None
 
 
-def load_checkpoint(path: str | os.PathLike, kind: str | tuple[str, ...] | None = None,
-                    map_location: str | torch.device = "cpu") -> dict:
+def load_checkpoint(
+    path: str | os.PathLike, kind: str | tuple[str, ...] | None = None, map_location: str | torch.device = "cpu"
+) -> dict:
     payload = load_torch_file(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or "kind" not in payload:
         raise LmacError(f"{path}: not an lmac checkpoint (no 'format'/'kind' header)")
@@ -96,8 +104,9 @@ def stored_config(path: str | os.PathLike, payload: dict, keys: Sequence[str], w
 
     missing = list(dict.fromkeys(m for m in map(absent, keys) if m is not None))
     if missing:
-        raise LmacError(f"{path}: checkpoint config lacks {_quoted('key', missing)} "
-                        f"({what} checkpoint from another version?)")
+        raise LmacError(
+            f"{path}: checkpoint config lacks {_quoted('key', missing)} ({what} checkpoint from another version?)"
+        )
     return config
 
 
@@ -117,8 +126,15 @@ def building_from(path: str | os.PathLike, what: str) -> Iterator[None]:
         raise LmacError(f"{path}: checkpoint config does not describe {what} model ({detail})") from None
 
 
-def check_state_dict(path: str | os.PathLike, state: Any, expected: Mapping[str, torch.Tensor], what: str,
-                     prefix: str = "", optional_suffixes: tuple[str, ...] = (), hint: str | None = None) -> None:
+def check_state_dict(
+    path: str | os.PathLike,
+    state: Any,
+    expected: Mapping[str, torch.Tensor],
+    what: str,
+    prefix: str = "",
+    optional_suffixes: tuple[str, ...] = (),
+    hint: str | None = None,
+) -> None:
     """Raise one :class:`LmacError` naming every missing, unexpected or mis-shaped weight of ``state``.
 
     ``expected`` is the model's own ``state_dict()``; ``prefix`` names the part checked
@@ -127,13 +143,18 @@ def check_state_dict(path: str | os.PathLike, state: Any, expected: Mapping[str,
     before anything is loaded, so a failure changes no weight.
     """
     if not isinstance(state, Mapping):
-        raise LmacError(f"{path}: checkpoint holds no {prefix}weights (found {type(state).__name__}, "
-                        f"expected a mapping of names to tensors)")
+        raise LmacError(
+            f"{path}: checkpoint holds no {prefix}weights (found {type(state).__name__}, "
+            f"expected a mapping of names to tensors)"
+        )
     missing = [k for k in expected if k not in state and not k.endswith(optional_suffixes)]
     unexpected = [k for k in state if k not in expected]
     not_tensors = [k for k in expected if k in state and not isinstance(state[k], torch.Tensor)]
-    shapes = [(k, tuple(state[k].shape), tuple(ref.shape)) for k, ref in expected.items()
-              if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(ref.shape)]
+    shapes = [
+        (k, tuple(state[k].shape), tuple(ref.shape))
+        for k, ref in expected.items()
+        if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(ref.shape)
+    ]
     problems = []
     if missing:
         problems.append(f"lacks {prefix}{_quoted('weight', missing)}")
@@ -150,8 +171,15 @@ def check_state_dict(path: str | os.PathLike, state: Any, expected: Mapping[str,
         raise LmacError(f"{path}: checkpoint {'; '.join(problems)} ({hint})")
 
 
-def load_weights(path: str | os.PathLike, module: torch.nn.Module, state: Any, what: str, prefix: str = "",
-                 optional_suffixes: tuple[str, ...] = (), hint: str | None = None) -> None:
+def load_weights(
+    path: str | os.PathLike,
+    module: torch.nn.Module,
+    state: Any,
+    what: str,
+    prefix: str = "",
+    optional_suffixes: tuple[str, ...] = (),
+    hint: str | None = None,
+) -> None:
     """``module.load_state_dict(state)`` after :func:`check_state_dict`: one line, never a traceback."""
     expected = module.state_dict()
     check_state_dict(path, state, expected, what, prefix, optional_suffixes, hint)

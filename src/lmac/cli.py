@@ -39,6 +39,7 @@ def load_config(path: str) -> dict:
     if SCHEMA.is_file():  # absent only when installed without the workflow
         check_config(config, SCHEMA)
         from snakemake.utils import validate
+
         validate(config, str(SCHEMA), set_default=True)  # fill in the schema's defaults, as the workflow does
     return config
 
@@ -52,6 +53,7 @@ def _out(args) -> Path:
 
 def _device(args, cfg) -> str:
     from .training import pick_device
+
     device = args.device or cfg.get("device", "auto")
     pick_device(device)
     return device
@@ -67,11 +69,15 @@ def _folder(value: str | None, option: str) -> str | None:
 def _source(args, cfg: dict, name: str) -> tuple[str, str | None]:
     """(URL, sha256) of dataset ``name``: the options, else the config's, checked before any request."""
     from .data.download import check_sha256, check_url
+
     section = (cfg.get("dataset") or {}).get(name) or {}
     key = f"config key 'dataset.{name}"
     url = check_url(args.url, "--url") if args.url is not None else check_url(section.get("url"), f"{key}.url'")
-    sha256 = (check_sha256(args.sha256, "--sha256") if args.sha256 is not None
-              else check_sha256(section.get("sha256"), f"{key}.sha256'"))
+    sha256 = (
+        check_sha256(args.sha256, "--sha256")
+        if args.sha256 is not None
+        else check_sha256(section.get("sha256"), f"{key}.sha256'")
+    )
     check_output_file(args.archive, "--archive")
     check_output_dir(args.out, "--out")
     return url, sha256
@@ -80,55 +86,100 @@ def _source(args, cfg: dict, name: str) -> tuple[str, str | None]:
 def _synthesize(args, cfg):
     from .data.synthetic import generate_synthetic_dataset
     from .frontend import FrontEndConfig
+
     d = cfg["dataset"]
     _out(args)
-    generate_synthetic_dataset(args.out, {**d.get("synthetic", {}), "sample_rate": d["sample_rate"],
-                                          "clip_seconds": d["clip_seconds"]},
-                               FrontEndConfig.from_dict({**cfg["frontend"], "sample_rate": d["sample_rate"]}),
-                               cfg["seed"])
+    generate_synthetic_dataset(
+        args.out,
+        {**d.get("synthetic", {}), "sample_rate": d["sample_rate"], "clip_seconds": d["clip_seconds"]},
+        FrontEndConfig.from_dict({**cfg["frontend"], "sample_rate": d["sample_rate"]}),
+        cfg["seed"],
+    )
 
 
 def _download(args, cfg):
     from .data.download import fetch_archive
+
     url, sha256 = _source(args, cfg, "esc50")
     fetch_archive(url, sha256, args.archive, args.out)
 
 
 def _prepare(args, cfg):
     from .data.prepare import prepare_dataset
+
     d = cfg["dataset"]
     if not Path(args.raw).is_dir():
         raise LmacError(f"--raw {args.raw}: no such folder (an ESC-50-layout folder: meta/esc50.csv, audio/)")
     _out(args)
-    prepare_dataset(args.raw, args.out, sample_rate=d["sample_rate"], clip_seconds=d["clip_seconds"],
-                    splits=d.get("splits"), normalisation=d.get("normalisation", "peak_abs"),
-                    label_order=d.get("label_order", "target"))
+    prepare_dataset(
+        args.raw,
+        args.out,
+        sample_rate=d["sample_rate"],
+        clip_seconds=d["clip_seconds"],
+        splits=d.get("splits"),
+        normalisation=d.get("normalisation", "peak_abs"),
+        label_order=d.get("label_order", "target"),
+    )
 
 
 def _train_classifier(args, cfg):
     from .classifier.train import train_classifier
+
     out, device = _out(args), _device(args, cfg)
-    train_classifier(args.data, str(out / "model.pt"), str(out / "metrics.json"), str(out / "history.csv"),
-                     str(out / "work"), cfg["classifier"], cfg["frontend"], cfg["seed"], device)
+    train_classifier(
+        args.data,
+        str(out / "model.pt"),
+        str(out / "metrics.json"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg["classifier"],
+        cfg["frontend"],
+        cfg["seed"],
+        device,
+    )
 
 
 def _train_lmac(args, cfg):
     from .explainers.train_lmac import train_lmac
+
     out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
-    train_lmac(args.data, args.classifier, str(out / "model.pt"), str(out / "history.csv"), str(out / "work"),
-               cfg["lmac"], cfg["seed"], device, noise_cfg=cfg.get("noise"), wham_dir=wham)
+    train_lmac(
+        args.data,
+        args.classifier,
+        str(out / "model.pt"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg["lmac"],
+        cfg["seed"],
+        device,
+        noise_cfg=cfg.get("noise"),
+        wham_dir=wham,
+    )
 
 
 def _train_lmac_ft(args, cfg):
     from .explainers.train_lmac import train_lmac_ft
+
     out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
-    train_lmac_ft(args.data, args.classifier, args.init, str(out / "model.pt"), str(out / "history.csv"),
-                  str(out / "work"), cfg["lmac"], cfg.get("lmac_ft"), cfg["seed"], device,
-                  noise_cfg=cfg.get("noise"), wham_dir=wham)
+    train_lmac_ft(
+        args.data,
+        args.classifier,
+        args.init,
+        str(out / "model.pt"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg["lmac"],
+        cfg.get("lmac_ft"),
+        cfg["seed"],
+        device,
+        noise_cfg=cfg.get("noise"),
+        wham_dir=wham,
+    )
 
 
 def _download_dataset(args, cfg):
     from .data.download import fetch_archive
+
     marker = {"wham": "metadata/noise_meta_tr.csv", "ljspeech": "metadata.csv"}[args.dataset]
     url, sha256 = _source(args, cfg, args.dataset)
     fetch_archive(url, sha256, args.archive, args.out, marker=marker)
@@ -136,20 +187,37 @@ def _download_dataset(args, cfg):
 
 def _evaluate(args, cfg):
     from .evaluation.evaluate import EvalJob, evaluate_methods, learned_checkpoints
+
     out, device = _out(args), _device(args, cfg)
-    jobs = EvalJob.group_from_config(cfg, args.method, args.condition,
-                                     explainer_paths=learned_checkpoints(args.method, args.explainer or []),
-                                     event_masks=args.event_masks, wham_dir=_folder(args.wham, "--wham"),
-                                     ljspeech_dir=_folder(args.ljspeech, "--ljspeech"), split=args.split)
+    jobs = EvalJob.group_from_config(
+        cfg,
+        args.method,
+        args.condition,
+        explainer_paths=learned_checkpoints(args.method, args.explainer or []),
+        event_masks=args.event_masks,
+        wham_dir=_folder(args.wham, "--wham"),
+        ljspeech_dir=_folder(args.ljspeech, "--ljspeech"),
+        split=args.split,
+    )
     outputs = [(str(out / f"{m}.csv"), str(out / f"{m}.npz")) for m in args.method]
     evaluate_methods(args.data, args.classifier, jobs, outputs, device=device)
 
 
 def _explain(args, cfg):
     from .explain import explain_files
-    explain_files(args.audio, args.out, classifier_path=args.classifier, explainer_path=args.explainer,
-                  top_k=args.top_k, device=args.device, normalisation=args.normalisation,
-                  window=args.window, hop=args.hop, whole_file=args.whole_file)
+
+    explain_files(
+        args.audio,
+        args.out,
+        classifier_path=args.classifier,
+        explainer_path=args.explainer,
+        top_k=args.top_k,
+        device=args.device,
+        normalisation=args.normalisation,
+        window=args.window,
+        hop=args.hop,
+        whole_file=args.whole_file,
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -185,20 +253,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(run=_prepare)
 
-    for name, func, extra in (("train-classifier", _train_classifier, ()),
-                              ("train-lmac", _train_lmac, ("classifier",)),
-                              ("evaluate", _evaluate, ("classifier",))):
+    for name, func, extra in (
+        ("train-classifier", _train_classifier, ()),
+        ("train-lmac", _train_lmac, ("classifier",)),
+        ("evaluate", _evaluate, ("classifier",)),
+    ):
         p = sub.add_parser(name)
         p.add_argument("--data", required=True, help="prepared dataset folder")
         for arg in extra:
             p.add_argument(f"--{arg}", required=True, help=f"{arg} checkpoint")
         if name == "evaluate":
-            p.add_argument("--method", required=True, nargs="+",
-                           help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …); several are "
-                                "evaluated in one pass over the data, each written to OUT/<method>.csv and .npz")
+            p.add_argument(
+                "--method",
+                required=True,
+                nargs="+",
+                help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …); several are "
+                "evaluated in one pass over the data, each written to OUT/<method>.csv and .npz",
+            )
             p.add_argument("--explainer", nargs="+", help="trained checkpoints of the learned methods, in their order")
-            p.add_argument("--condition", default="clean",
-                           choices=["clean", "in_domain", "mixture", "speech", "white_noise"])
+            p.add_argument(
+                "--condition", default="clean", choices=["clean", "in_domain", "mixture", "speech", "white_noise"]
+            )
             p.add_argument("--split", choices=["train", "valid", "test"], help="default: the config's")
             p.add_argument("--event-masks", help="ground_truth_masks.npz of the synthetic dataset (localisation)")
             p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
@@ -211,22 +286,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC, OGG, ...; any rate and channels)")
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--classifier", help="classifier checkpoint (default: results/embedded/classifier/model.pt)")
-    p.add_argument("--explainer", help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
-                                       "(default: results/embedded/explainers/lmac/seed1234/model.pt), or a baseline's "
-                                       "name (saliency, ig, smoothgrad, gradcam, ...) with its default settings")
+    p.add_argument(
+        "--explainer",
+        help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
+        "(default: results/embedded/explainers/lmac/seed1234/model.pt), or a baseline's "
+        "name (saliency, ig, smoothgrad, gradcam, ...) with its default settings",
+    )
     p.add_argument("--top-k", type=int, default=5, help="class probabilities to report (default: 5)")
-    p.add_argument("--normalisation", default="peak_abs",
-                   help="peak_abs (default), peak_signed or none: as the classifier's training data were")
+    p.add_argument(
+        "--normalisation",
+        default="peak_abs",
+        help="peak_abs (default), peak_signed or none: as the classifier's training data were",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--window", type=float, metavar="SECONDS",
-                   help="explain longer inputs in windows of this length (default: the classifier's training "
-                        "clip length, recorded in its checkpoint; 5 s for checkpoints that predate that)")
-    p.add_argument("--hop", type=float, metavar="SECONDS",
-                   help="distance between window starts (default: the window, no overlap); overlapping "
-                        "windows are cross-faded in the WAVs")
-    p.add_argument("--whole-file", action="store_true",
-                   help="explain each input as one clip, however long (the clip-level decision; memory grows "
-                        "with the input's length)")
+    p.add_argument(
+        "--window",
+        type=float,
+        metavar="SECONDS",
+        help="explain longer inputs in windows of this length (default: the classifier's training "
+        "clip length, recorded in its checkpoint; 5 s for checkpoints that predate that)",
+    )
+    p.add_argument(
+        "--hop",
+        type=float,
+        metavar="SECONDS",
+        help="distance between window starts (default: the window, no overlap); overlapping "
+        "windows are cross-faded in the WAVs",
+    )
+    p.add_argument(
+        "--whole-file",
+        action="store_true",
+        help="explain each input as one clip, however long (the clip-level decision; memory grows "
+        "with the input's length)",
+    )
     p.set_defaults(run=_explain, needs_config=False)
 
     sub.choices["train-lmac"].add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -108,18 +109,27 @@ def run_name(config: Mapping, configfiles: Sequence[str | Path], overrides: Mapp
         files = [Path(f) for f in configfiles]
         sets_run = any("run" in (yaml.safe_load(f.read_text()) or {}) for f in files if f.is_file())
         name = config.get("run") if sets_run or not files else files[-1].stem
-        digest = hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()[:8] if given else None
+        digest = (
+            hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()[:8] if given else None
+        )
     if not isinstance(name, str) or not RUN_NAME.match(name):
-        raise LmacError(f"config key 'run': {name!r} is not a usable folder name "
-                        "(letters, digits, '.', '_' and '-', not starting with '.', '_' or '-')")
+        raise LmacError(
+            f"config key 'run': {name!r} is not a usable folder name "
+            "(letters, digits, '.', '_' and '-', not starting with '.', '_' or '-')"
+        )
     return f"{name}-{digest}" if digest else name
 
 
 def synthetic_id(config: Mapping) -> str:
     """A digest of every setting the synthetic dataset depends on: runs that agree on them share it."""
     dataset = config["dataset"]
-    settings = {"synthetic": dataset.get("synthetic", {}), "sample_rate": dataset["sample_rate"],
-                "clip_seconds": dataset["clip_seconds"], "frontend": config["frontend"], "seed": config["seed"]}
+    settings = {
+        "synthetic": dataset.get("synthetic", {}),
+        "sample_rate": dataset["sample_rate"],
+        "clip_seconds": dataset["clip_seconds"],
+        "frontend": config["frontend"],
+        "seed": config["seed"],
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -144,8 +154,11 @@ def schema_rows(schema_path: str | Path) -> list[tuple[str, str, str, str]]:
             kind = " \\| ".join(str(v) for v in node["enum"])
         default = ""
         if "default" in node:
-            default = "null" if node["default"] is None else yaml.safe_dump(
-                node["default"], default_flow_style=True).strip().removesuffix("...").strip()
+            default = (
+                "null"
+                if node["default"] is None
+                else yaml.safe_dump(node["default"], default_flow_style=True).strip().removesuffix("...").strip()
+            )
         rows.append((key, kind, default, node.get("description", "")))
 
     walk(schema, "")

@@ -6,8 +6,8 @@ machine: fold overlaps and empty splits, the device, the methods the sanity chec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 
@@ -45,8 +45,10 @@ def check_splits_config(config: Mapping, esc50_meta: str | Path | None = None) -
     for name, wanted in splits.items():
         wanted = [wanted] if isinstance(wanted, int) else list(wanted)
         if not set(wanted) & folds:
-            raise LmacError(f"config key 'dataset.splits.{name}': folds {wanted} hold no clips "
-                            f"(the {config['dataset']['name']} dataset has folds {sorted(folds)})")
+            raise LmacError(
+                f"config key 'dataset.splits.{name}': folds {wanted} hold no clips "
+                f"(the {config['dataset']['name']} dataset has folds {sorted(folds)})"
+            )
 
 
 def check_device(device: str, cuda_count: int) -> None:
@@ -55,11 +57,15 @@ def check_device(device: str, cuda_count: int) -> None:
         return
     index = int(device.split(":", 1)[1]) if ":" in device else 0
     if cuda_count == 0:
-        raise LmacError(f"config key 'device': '{device}' but this machine has no CUDA GPU "
-                        "(use device: auto or cpu, or submit to a GPU cluster with a profile)")
+        raise LmacError(
+            f"config key 'device': '{device}' but this machine has no CUDA GPU "
+            "(use device: auto or cpu, or submit to a GPU cluster with a profile)"
+        )
     if index >= cuda_count:
-        raise LmacError(f"config key 'device': '{device}' but this machine has {cuda_count} CUDA GPU(s) "
-                        f"(cuda:0 to cuda:{cuda_count - 1})")
+        raise LmacError(
+            f"config key 'device': '{device}' but this machine has {cuda_count} CUDA GPU(s) "
+            f"(cuda:0 to cuda:{cuda_count - 1})"
+        )
 
 
 def sanity_retrained(config: Mapping, evaluated: list[str]) -> list[str]:
@@ -73,6 +79,8 @@ def sanity_retrained(config: Mapping, evaluated: list[str]) -> list[str]:
     wanted = expand_methods(config["sanity"]["retrain_methods"], alphas)
     for method in wanted:
         if method not in trainable:
-            raise LmacError(f"config key 'sanity.retrain_methods': {method} is not a learned method of this "
-                            f"configuration (they are: {', '.join(trainable)})")
+            raise LmacError(
+                f"config key 'sanity.retrain_methods': {method} is not a learned method of this "
+                f"configuration (they are: {', '.join(trainable)})"
+            )
     return [m for m in wanted if m in evaluated]

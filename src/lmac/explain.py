@@ -74,12 +74,12 @@ class Clip:
 
     path: Path
     name: str
-    wav: torch.Tensor         # [L] float32 mono at the classifier's rate, normalised
+    wav: torch.Tensor  # [L] float32 mono at the classifier's rate, normalised
     source_rate: int
     source_channels: int
     source_samples: int
-    peak: float               # max |x| after resampling, before normalisation
-    silent: bool              # normalisation skipped (silence, or no positive peak for peak_signed)
+    peak: float  # max |x| after resampling, before normalisation
+    silent: bool  # normalisation skipped (silence, or no positive peak for peak_signed)
 
 
 def min_samples(classifier: AudioClassifier) -> int:
@@ -95,8 +95,16 @@ def prepare_clip(path: Path, sample_rate: int, shortest: int, normalisation: str
         mono = reader.read(0, source.samples)
     # prepare.py's own function, so an explained clip is scaled exactly like a training clip
     normalised, silent = normalise_peak(mono[None], normalisation)
-    return Clip(source.path, source.path.stem, normalised[0], source.rate, source.channels, source.frames,
-                float(mono.abs().max()), bool(silent[0]))
+    return Clip(
+        source.path,
+        source.path.stem,
+        normalised[0],
+        source.rate,
+        source.channels,
+        source.frames,
+        float(mono.abs().max()),
+        bool(silent[0]),
+    )
 
 
 def output_names(paths: Sequence[Path]) -> list[str]:
@@ -113,8 +121,11 @@ def output_names(paths: Sequence[Path]) -> list[str]:
         folders = {resolved[i].parent for i in group}
         depth = 0
         if len(folders) > 1:
-            depth = next(d for d in range(1, 1 + max(len(resolved[i].parent.parts) for i in group))
-                         if len({resolved[i].parent.parts[-d:] for i in group}) == len(folders))
+            depth = next(
+                d
+                for d in range(1, 1 + max(len(resolved[i].parent.parts) for i in group))
+                if len({resolved[i].parent.parts[-d:] for i in group}) == len(folders)
+            )
         prefixed = {}
         for i in group:
             folders_kept = resolved[i].parent.parts[-depth:] if depth else ()
@@ -124,15 +135,26 @@ def output_names(paths: Sequence[Path]) -> list[str]:
             names[i] = f"{prefixed[i]}_{resolved[i].suffix.lstrip('.')}" if clash else prefixed[i]
     for i, name in enumerate(names):
         if names.count(name) > 1:  # only contrived names (a file literally called a__dog.wav) get here
-            raise LmacError(f"{paths[i]}: its outputs would overwrite another input's ({name}.*); "
-                            "rename it or explain it into a separate folder")
+            raise LmacError(
+                f"{paths[i]}: its outputs would overwrite another input's ({name}.*); "
+                "rename it or explain it into a separate folder"
+            )
     return names
 
 
-def explain_files(audio: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
-                  classifier_path: str | None = None, explainer_path: str | None = None,
-                  top_k: int = 5, device: str = "auto", normalisation: str = "peak_abs",
-                  window: float | None = None, hop: float | None = None, whole_file: bool = False) -> list[Path]:
+def explain_files(
+    audio: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    classifier_path: str | None = None,
+    explainer_path: str | None = None,
+    top_k: int = 5,
+    device: str = "auto",
+    normalisation: str = "peak_abs",
+    window: float | None = None,
+    hop: float | None = None,
+    whole_file: bool = False,
+) -> list[Path]:
     """Explain each file of ``audio`` into ``out_dir``; returns the JSON paths in input order.
 
     ``window``/``hop`` (seconds) cut longer inputs into windows (default: the classifier's training
@@ -165,19 +187,34 @@ def explain_files(audio: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
     # logged only now: before every input is checked, stderr is kept for a one-line error
-    log.info("explain: %d file(s) with %s %s and classifier %s on %s, %s -> %s", len(sources),
-             explainer_record["method"], explainer_record["checkpoint"] or "(baseline)", classifier_path, device_,
-             "whole files" if windowing.window is None else
-             f"windows of {windowing.window / sample_rate:g} s ({windowing.origin}), "
-             f"hop {windowing.hop / sample_rate:g} s", out_dir)
+    log.info(
+        "explain: %d file(s) with %s %s and classifier %s on %s, %s -> %s",
+        len(sources),
+        explainer_record["method"],
+        explainer_record["checkpoint"] or "(baseline)",
+        classifier_path,
+        device_,
+        "whole files"
+        if windowing.window is None
+        else f"windows of {windowing.window / sample_rate:g} s ({windowing.origin}), "
+        f"hop {windowing.hop / sample_rate:g} s",
+        out_dir,
+    )
     if windowing.origin.startswith("default") and any(s.samples > windowing.window for s in sources):
-        log.warning("explain: %s records no training clip length: windows of %g s (ESC-50's clips); pass "
-                    "--window with the length it was trained on if that differs", classifier_path, DEFAULT_WINDOW_S)
-    classifier_record = {"checkpoint": str(classifier_path), "sha256": sha256_file(classifier_path),
-                         "classes": len(classifier.classes), "width": classifier.width,
-                         "clip_seconds": classifier.clip_seconds}
-    ctx = Context(classifier, explainer, explainer_record, classifier_record, top_k, normalisation, windowing,
-                  out_dir)
+        log.warning(
+            "explain: %s records no training clip length: windows of %g s (ESC-50's clips); pass "
+            "--window with the length it was trained on if that differs",
+            classifier_path,
+            DEFAULT_WINDOW_S,
+        )
+    classifier_record = {
+        "checkpoint": str(classifier_path),
+        "sha256": sha256_file(classifier_path),
+        "classes": len(classifier.classes),
+        "width": classifier.width,
+        "clip_seconds": classifier.clip_seconds,
+    }
+    ctx = Context(classifier, explainer, explainer_record, classifier_record, top_k, normalisation, windowing, out_dir)
     written = []
     for i, source in enumerate(sources, 1):
         started = time.monotonic()
@@ -188,14 +225,21 @@ def explain_files(audio: Sequence[str | os.PathLike], out_dir: str | os.PathLike
             cls, n = next(iter(record["summary"]["windows_per_class"].items()))
             what = f"{len(record['windows'])} windows, most often {cls} ({n})"
         mask_mean = sum(d["metrics"]["MM"] for d in record["windows"]) / len(record["windows"])
-        log.info("explain: [%d/%d] %s -> %s.*: %s, mask mean %.3f, %.1fs", i, len(sources), source.path,
-                 out_dir / source.name, what, mask_mean, time.monotonic() - started)
+        log.info(
+            "explain: [%d/%d] %s -> %s.*: %s, mask mean %.3f, %.1fs",
+            i,
+            len(sources),
+            source.path,
+            out_dir / source.name,
+            what,
+            mask_mean,
+            time.monotonic() - started,
+        )
         written.append(out_dir / f"{source.name}.json")
     return written
 
 
-def _check_options(top_k: int, normalisation: str, window: float | None, hop: float | None,
-                   whole_file: bool) -> None:
+def _check_options(top_k: int, normalisation: str, window: float | None, hop: float | None, whole_file: bool) -> None:
     if top_k < 1:
         raise LmacError(f"--top-k: must be at least 1, got {top_k}")
     if normalisation not in NORMALISATIONS:
@@ -234,8 +278,9 @@ def _device(requested: str) -> torch.device:
         raise
     except (RuntimeError, ValueError, AssertionError) as err:
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise LmacError(f"--device: '{requested}' is not a usable device ({detail}); "
-                        "use auto, cpu, cuda or cuda:N") from None
+        raise LmacError(
+            f"--device: '{requested}' is not a usable device ({detail}); use auto, cpu, cuda or cuda:N"
+        ) from None
     return device
 
 
@@ -244,8 +289,10 @@ def _checkpoint(given: str | None, default: str, flag: str) -> Path:
         return Path(given)  # a bad path fails in the loader with its own one-line message
     path = Path(default)
     if not path.is_file():
-        raise LmacError(f"{path}: not found (relative to {Path.cwd()}); train the default models with "
-                        f"`make reproduce` or pass {flag}")
+        raise LmacError(
+            f"{path}: not found (relative to {Path.cwd()}); train the default models with "
+            f"`make reproduce` or pass {flag}"
+        )
     return path
 
 
@@ -253,6 +300,7 @@ def _explainer_argument(given: str | None) -> Path | str:
     """A checkpoint path, or a baseline's name when no file of that name exists."""
     if given is not None and not Path(given).exists():
         from .explainers.gradient import BASELINES
+
         if given in BASELINES:
             return given
     return _checkpoint(given, DEFAULT_EXPLAINER, "--explainer")
@@ -263,15 +311,19 @@ def _load_explainer(arg: Path | str, classifier: AudioClassifier):
     from .explainers.registry import build_explainer, load_explainer
 
     if isinstance(arg, str):
-        return build_explainer(arg, classifier), {"method": arg, "kind": "baseline", "checkpoint": None,
-                                                  "sha256": None, "method_from": "baseline (default settings)"}
+        return build_explainer(arg, classifier), {
+            "method": arg,
+            "kind": "baseline",
+            "checkpoint": None,
+            "sha256": None,
+            "method_from": "baseline (default settings)",
+        }
     explainer = load_explainer(arg, classifier)
     payload = load_checkpoint(arg)
     meta, config = payload.get("meta") or {}, payload.get("config") or {}
     record = {"kind": payload["kind"], "checkpoint": str(arg), "sha256": sha256_file(arg)}
     if payload["kind"] == "lmac_td":
-        return explainer, {"method": "lmac_td", "alpha": float(config["alpha"]), **record,
-                           "method_from": "checkpoint"}
+        return explainer, {"method": "lmac_td", "alpha": float(config["alpha"]), **record, "method_from": "checkpoint"}
     method, origin = meta.get("method"), "checkpoint"
     if method not in ("lmac", "lmac_ft") and isinstance(meta.get("finetuned"), bool):
         method = "lmac_ft" if meta["finetuned"] else "lmac"
@@ -291,8 +343,9 @@ def _method_from_provenance(checkpoint: Path) -> tuple[str, str]:
     return "lmac", "assumed: the checkpoint records no method (L-MAC FT checkpoints have L-MAC's format)"
 
 
-def _windowing(classifier: AudioClassifier, window: float | None, hop: float | None, whole_file: bool,
-               shortest: int) -> Windowing:
+def _windowing(
+    classifier: AudioClassifier, window: float | None, hop: float | None, whole_file: bool, shortest: int
+) -> Windowing:
     sr = classifier.frontend.cfg.sample_rate
     if whole_file:
         return Windowing(None, None, "--whole-file", sr)
@@ -304,8 +357,10 @@ def _windowing(classifier: AudioClassifier, window: float | None, hop: float | N
         seconds, origin = DEFAULT_WINDOW_S, "default: the classifier checkpoint records no clip length"
     samples = round(seconds * sr)
     if samples < shortest:
-        raise LmacError(f"--window: {seconds:g} s is {samples} samples; the classifier needs at least {shortest} "
-                        f"({shortest / sr:.3f} s)")
+        raise LmacError(
+            f"--window: {seconds:g} s is {samples} samples; the classifier needs at least {shortest} "
+            f"({shortest / sr:.3f} s)"
+        )
     hop_samples = samples if hop is None else round(hop * sr)
     if not 0 < hop_samples <= samples:
         raise LmacError(f"--hop: {hop:g} s must be positive and at most the window ({seconds:g} s)")

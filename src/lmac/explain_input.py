@@ -43,10 +43,10 @@ class AudioSource:
     path: Path
     rate: int
     channels: int
-    frames: int           # frames that decode (fewer than the header promises in a truncated file)
-    samples: int          # length at the classifier's rate
+    frames: int  # frames that decode (fewer than the header promises in a truncated file)
+    samples: int  # length at the classifier's rate
     warnings: list[str] = field(default_factory=list)  # logged when the file is explained, not before
-    name: str = ""        # output name, unique in the run
+    name: str = ""  # output name, unique in the run
 
 
 def resampled_length(frames: int, rate: int, sample_rate: int) -> int:
@@ -112,14 +112,18 @@ def scan(path: Path, sample_rate: int, shortest: int) -> AudioSource:
         raise LmacError(f"{path}: {bad} of {frames * channels} samples are NaN or infinite")
     samples = resampled_length(frames, rate, sample_rate)
     if samples < shortest:
-        raise LmacError(f"{path}: too short: {frames} samples at {rate} Hz ({frames / rate:.3f} s) become "
-                        f"{samples} at {sample_rate} Hz; the classifier needs at least {shortest} "
-                        f"({shortest / sample_rate:.3f} s)")
+        raise LmacError(
+            f"{path}: too short: {frames} samples at {rate} Hz ({frames / rate:.3f} s) become "
+            f"{samples} at {sample_rate} Hz; the classifier needs at least {shortest} "
+            f"({shortest / sample_rate:.3f} s)"
+        )
     filter_bytes = resampler_bytes(rate, sample_rate)
     if filter_bytes > MAX_RESAMPLER_BYTES:
-        raise LmacError(f"{path}: resampling {rate} Hz to {sample_rate} Hz needs a {filter_bytes / 2**30:.1f} GiB "
-                        f"filter (the rates share only a factor of {math.gcd(rate, sample_rate)}); convert the "
-                        f"file to a common rate such as {sample_rate} Hz first")
+        raise LmacError(
+            f"{path}: resampling {rate} Hz to {sample_rate} Hz needs a {filter_bytes / 2**30:.1f} GiB "
+            f"filter (the rates share only a factor of {math.gcd(rate, sample_rate)}); convert the "
+            f"file to a common rate such as {sample_rate} Hz first"
+        )
     source = AudioSource(path, rate, channels, frames, samples)
     truncated = _truncation(path, frames, promised, rate)
     if truncated:
@@ -133,12 +137,16 @@ def _truncation(path: Path, frames: int, promised: int, rate: int) -> str | None
     if chunk is not None:
         declared, present, block_align = chunk
         if declared > present:
-            return (f"{path}: truncated WAV: its header promises {declared // block_align} frames "
-                    f"({declared // block_align / rate:.3f} s, a {declared}-byte data chunk), the file holds "
-                    f"{present} of those bytes; explaining the {frames} frames present ({frames / rate:.3f} s)")
+            return (
+                f"{path}: truncated WAV: its header promises {declared // block_align} frames "
+                f"({declared // block_align / rate:.3f} s, a {declared}-byte data chunk), the file holds "
+                f"{present} of those bytes; explaining the {frames} frames present ({frames / rate:.3f} s)"
+            )
     if frames < promised:
-        return (f"{path}: truncated: its header promises {promised} frames, {frames} decode; "
-                f"explaining the {frames} frames present")
+        return (
+            f"{path}: truncated: its header promises {promised} frames, {frames} decode; "
+            f"explaining the {frames} frames present"
+        )
     return None
 
 
@@ -178,6 +186,7 @@ class WindowReader:
         self.resample = None
         if source.rate != sample_rate:
             import torchaudio  # the module prepare.py uses: its kernel is built in float64
+
             self.resample = torchaudio.transforms.Resample(orig_freq=source.rate, new_freq=sample_rate)
         self.context_blocks = -(-width // self.orig) + 1  # whole blocks each side, at least ``width`` samples
         self.file = _open(source.path)
@@ -195,8 +204,10 @@ class WindowReader:
         self.file.seek(start)
         data = self.file.read(stop - start, dtype="float32", always_2d=True)
         if data.shape[0] != stop - start:  # the file changed since it was checked
-            raise LmacError(f"{self.source.path}: read {data.shape[0]} frames at {start}, expected "
-                            f"{stop - start}; did the file change during the run?")
+            raise LmacError(
+                f"{self.source.path}: read {data.shape[0]} frames at {start}, expected "
+                f"{stop - start}; did the file change during the run?"
+            )
         return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0].copy()
 
     def read(self, start: int, length: int) -> torch.Tensor:
@@ -208,4 +219,4 @@ class WindowReader:
         stop = min(self.source.frames, last * self.orig)
         mono = torch.from_numpy(self._frames(first * self.orig, stop))
         offset = start - first * self.new
-        return self.resample(mono[None])[0, offset: offset + length].contiguous()
+        return self.resample(mono[None])[0, offset : offset + length].contiguous()

@@ -91,8 +91,7 @@ def wav_format(frames: int, channels: int = 1, bytes_per_sample: int = 4) -> str
 
 def open_wav(path: Path, sample_rate: int, frames: int, subtype: str = "FLOAT") -> sf.SoundFile:
     """A mono WAV open for writing, with no PEAK chunk (it holds the write time)."""
-    handle = sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype=subtype,
-                          format=wav_format(frames))
+    handle = sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, subtype=subtype, format=wav_format(frames))
     sf._snd.sf_command(handle._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # before any sample is written
     return handle
 
@@ -103,8 +102,8 @@ class OverlapAdd:
     def __init__(self, paths: list[Path], total: int, sample_rate: int):
         self.total = total
         self.files = [open_wav(p, sample_rate, total) for p in paths]
-        self.begin = 0                              # first sample not yet written
-        self.sums = np.zeros((len(paths), 0))       # weighted sums of [begin, begin + n)
+        self.begin = 0  # first sample not yet written
+        self.sums = np.zeros((len(paths), 0))  # weighted sums of [begin, begin + n)
         self.weights = np.zeros(0)
 
     def add(self, start: int, signals: list[np.ndarray], weight: np.ndarray, final: int) -> None:

@@ -31,8 +31,15 @@ from .data.prepare import normalise_peak
 from .errors import LmacError
 from .evaluation.metrics import all_metrics
 from .explain_input import AudioSource, WindowReader
-from .explain_output import (OverlapAdd, SpectrogramSummary, make_temporary, overlaps, owned_span, plan_windows,
-                             window_weight)
+from .explain_output import (
+    OverlapAdd,
+    SpectrogramSummary,
+    make_temporary,
+    overlaps,
+    owned_span,
+    plan_windows,
+    window_weight,
+)
 from .io import write_json
 
 log = logging.getLogger("lmac.explain")
@@ -47,16 +54,21 @@ class Windowing:
 
     window: int | None
     hop: int | None
-    origin: str           # where the window length came from
+    origin: str  # where the window length came from
     sample_rate: int
 
     def describe(self, mode: str) -> dict:
         sr = self.sample_rate
         if self.window is None:
             return {"whole_file": True}
-        return {"seconds": self.window / sr, "samples": self.window, "hop_seconds": self.hop / sr,
-                "hop_samples": self.hop, "length_from": self.origin,
-                "last_window": "shifted to end at the file's end" if mode == "windows" else None}
+        return {
+            "seconds": self.window / sr,
+            "samples": self.window,
+            "hop_seconds": self.hop / sr,
+            "hop_samples": self.hop,
+            "length_from": self.origin,
+            "last_window": "shifted to end at the file's end" if mode == "windows" else None,
+        }
 
 
 @dataclass
@@ -98,12 +110,16 @@ def explain_window(wav: torch.Tensor, classifier: AudioClassifier, explainer, to
     top = torch.topk(probs, min(top_k, probs.numel()))
     return {
         "predicted_class": classifier.classes[int(exp.target[0])],
-        "top_k": [{"class": classifier.classes[int(j)], "index": int(j), "probability": float(p)}
-                  for p, j in zip(top.values, top.indices)],
+        "top_k": [
+            {"class": classifier.classes[int(j)], "index": int(j), "probability": float(p)}
+            for p, j in zip(top.values, top.indices)
+        ],
         "metrics": {name: float(value[0]) for name, value in metrics.items()},
         "probabilities": probs.numpy(),
-        "waveforms": [exp.waveform[0].detach().cpu().numpy().astype(np.float64),
-                      masked_out[0].cpu().numpy().astype(np.float64)],
+        "waveforms": [
+            exp.waveform[0].detach().cpu().numpy().astype(np.float64),
+            masked_out[0].cpu().numpy().astype(np.float64),
+        ],
         "panels": [t[0].detach().cpu().numpy() for t in (exp.logspec, exp.mask, exp.masked_in, exp.masked_out)],
     }
 
@@ -145,8 +161,13 @@ def _explain_into(source: AudioSource, ctx: Context, tmp: Path) -> dict:
             wav, divisor, silent = _normalise(mono, ctx.normalisation)
             peaks.append(float(mono.abs().max()))
             if silent:
-                log.warning("explain: %s [%.2f, %.2f] s has no peak to normalise by (%s; silent?); left as it is",
-                            source.path, start / sr, (start + length) / sr, ctx.normalisation)
+                log.warning(
+                    "explain: %s [%.2f, %.2f] s has no peak to normalise by (%s; silent?); left as it is",
+                    source.path,
+                    start / sr,
+                    (start + length) / sr,
+                    ctx.normalisation,
+                )
             out = explain_window(wav, classifier, ctx.explainer, ctx.top_k)
             left, right = overlaps(windows, i)
             final = windows[i + 1][0] if i + 1 < len(windows) else total
@@ -154,22 +175,42 @@ def _explain_into(source: AudioSource, ctx: Context, tmp: Path) -> dict:
             owned = owned_span(windows, i, total)
             summary.add(start, owned, out["panels"])
             prob_sum = prob_sum + out["probabilities"]
-            decisions.append({"index": i, "start_s": start / sr, "end_s": (start + length) / sr,
-                              "start_sample": start, "end_sample": start + length,
-                              "predicted_class": out["predicted_class"], "top_k": out["top_k"],
-                              "metrics": out["metrics"], "peak_before": peaks[-1], "left_unnormalised": silent})
+            decisions.append(
+                {
+                    "index": i,
+                    "start_s": start / sr,
+                    "end_s": (start + length) / sr,
+                    "start_sample": start,
+                    "end_sample": start + length,
+                    "predicted_class": out["predicted_class"],
+                    "top_k": out["top_k"],
+                    "metrics": out["metrics"],
+                    "peak_before": peaks[-1],
+                    "left_unnormalised": silent,
+                }
+            )
             strip.append((owned[0] / sr, owned[1] / sr, out["predicted_class"], out["top_k"][0]["probability"]))
             if time.monotonic() - last_report > PROGRESS_EVERY_S:
                 last_report = time.monotonic()
-                log.info("explain: %s: window %d/%d (%.0f%%), %.0fs", source.path, i + 1, len(windows),
-                         100 * (i + 1) / len(windows), last_report - started)
+                log.info(
+                    "explain: %s: window %d/%d (%.0f%%), %.0fs",
+                    source.path,
+                    i + 1,
+                    len(windows),
+                    100 * (i + 1) / len(windows),
+                    last_report - started,
+                )
     writer.close()
 
     record = {
         "input": str(source.path),
         "input_sha256": sha256_file(source.path),
-        "source": {"sample_rate": source.rate, "channels": source.channels, "samples": source.frames,
-                   "duration_s": source.frames / source.rate},
+        "source": {
+            "sample_rate": source.rate,
+            "channels": source.channels,
+            "samples": source.frames,
+            "duration_s": source.frames / source.rate,
+        },
         "sample_rate": sr,
         "samples": total,
         "duration_s": total / sr,
@@ -186,9 +227,16 @@ def _explain_into(source: AudioSource, ctx: Context, tmp: Path) -> dict:
     method = ctx.explainer_record["method"]
     if mode == "clip":
         only = decisions[0]
-        record.update(predicted_class=only["predicted_class"], top_k=only["top_k"], metrics=only["metrics"],
-                      normalisation={"method": ctx.normalisation, "peak_before": only["peak_before"],
-                                     "left_unnormalised": only["left_unnormalised"]})
+        record.update(
+            predicted_class=only["predicted_class"],
+            top_k=only["top_k"],
+            metrics=only["metrics"],
+            normalisation={
+                "method": ctx.normalisation,
+                "peak_before": only["peak_before"],
+                "left_unnormalised": only["left_unnormalised"],
+            },
+        )
         bars = [(e["class"], e["probability"]) for e in only["top_k"]]
         title = f"{source.path.name}: {only['predicted_class']} ({only['top_k'][0]['probability']:.2f}), {method}"
     else:
@@ -197,17 +245,35 @@ def _explain_into(source: AudioSource, ctx: Context, tmp: Path) -> dict:
         order = np.argsort(-mean, kind="stable")[: ctx.top_k]
         record["summary"] = {
             "windows_per_class": dict(counts),
-            "mean_probability_top_k": [{"class": classifier.classes[int(j)], "index": int(j),
-                                        "probability": float(mean[j])} for j in order]}
-        record["normalisation"] = {"method": ctx.normalisation, "per": "window", "peak_before": max(peaks),
-                                   "windows_left_unnormalised": sum(d["left_unnormalised"] for d in decisions)}
+            "mean_probability_top_k": [
+                {"class": classifier.classes[int(j)], "index": int(j), "probability": float(mean[j])} for j in order
+            ],
+        }
+        record["normalisation"] = {
+            "method": ctx.normalisation,
+            "per": "window",
+            "peak_before": max(peaks),
+            "windows_left_unnormalised": sum(d["left_unnormalised"] for d in decisions),
+        }
         bars = [(cls, n / len(decisions)) for cls, n in counts[: ctx.top_k]]
-        title = (f"{source.path.name}: {len(decisions)} windows of {w.window / sr:g} s (hop {w.hop / sr:g} s), "
-                 f"most often {counts[0][0]} ({counts[0][1]}), {method}")
+        title = (
+            f"{source.path.name}: {len(decisions)} windows of {w.window / sr:g} s (hop {w.hop / sr:g} s), "
+            f"most often {counts[0][0]} ({counts[0][1]}), {method}"
+        )
     logspec, mask, masked_in, masked_out = summary.panels()
-    explanation_figure(tmp / f"{name}.png", logspec=logspec, mask=mask, masked_in=masked_in,
-                       masked_out=masked_out, sample_rate=sr, hop_length=cfg.hop_length, top_k=bars, title=title,
-                       frames_per_column=summary.frames_per_column, windows=strip if mode == "windows" else None)
+    explanation_figure(
+        tmp / f"{name}.png",
+        logspec=logspec,
+        mask=mask,
+        masked_in=masked_in,
+        masked_out=masked_out,
+        sample_rate=sr,
+        hop_length=cfg.hop_length,
+        top_k=bars,
+        title=title,
+        frames_per_column=summary.frames_per_column,
+        windows=strip if mode == "windows" else None,
+    )
     record["figure"] = {"columns": int(logspec.shape[0]), "frames_per_column": summary.frames_per_column}
     write_json(tmp / f"{name}.json", record)
     return record

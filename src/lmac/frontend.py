@@ -35,7 +35,7 @@ class FrontEndConfig:
     f_max: float | None = None  # None: Nyquist
 
     @classmethod
-    def from_dict(cls, cfg: dict | None) -> "FrontEndConfig":
+    def from_dict(cls, cfg: dict | None) -> FrontEndConfig:
         return cls(**(cfg or {}))
 
     def to_dict(self) -> dict:
@@ -88,8 +88,16 @@ class FrontEnd(torch.nn.Module):
     def stft(self, wav: torch.Tensor) -> torch.Tensor:
         """Complex STFT, [B, T, F]."""
         spec = torch.stft(
-            wav, self.cfg.n_fft, self.cfg.hop_length, self.cfg.win_length, self.window,
-            center=True, pad_mode="constant", normalized=False, onesided=True, return_complex=True,
+            wav,
+            self.cfg.n_fft,
+            self.cfg.hop_length,
+            self.cfg.win_length,
+            self.window,
+            center=True,
+            pad_mode="constant",
+            normalized=False,
+            onesided=True,
+            return_complex=True,
         )
         return spec.transpose(1, 2)
 
@@ -116,8 +124,15 @@ class FrontEnd(torch.nn.Module):
         """Waveform of ``length`` samples from a magnitude and a phase, both [B, T, F]."""
         spec = torch.polar(magnitude, phase).transpose(1, 2)
         return torch.istft(
-            spec, self.cfg.n_fft, self.cfg.hop_length, self.cfg.win_length, self.window,
-            center=True, normalized=False, onesided=True, length=length,
+            spec,
+            self.cfg.n_fft,
+            self.cfg.hop_length,
+            self.cfg.win_length,
+            self.window,
+            center=True,
+            normalized=False,
+            onesided=True,
+            length=length,
         )
 
     def resynthesise(self, logspec: torch.Tensor, wav: torch.Tensor) -> torch.Tensor:

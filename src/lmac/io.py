@@ -10,8 +10,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -68,8 +69,9 @@ def _check_writable(folder: Path, path: Path, name: str) -> Path:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise LmacError(f"{name}: {'is' if existing == path else f'lies below {existing}, which is'} "
-                        "a file, not a folder")
+        raise LmacError(
+            f"{name}: {'is' if existing == path else f'lies below {existing}, which is'} a file, not a folder"
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise LmacError(f"{name}: cannot write in {existing} (permission denied)")
     return path
@@ -110,8 +112,13 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
 def write_wav(path: str | os.PathLike, wav: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     wav = np.asarray(wav, dtype=np.float32)
     with atomic_path(path) as tmp:
-        sf.write(tmp, np.clip(wav, -1.0, 1.0) if subtype.startswith("PCM") else wav, sample_rate,
-                 subtype=subtype, format=Path(path).suffix.lstrip(".").upper() or "WAV")
+        sf.write(
+            tmp,
+            np.clip(wav, -1.0, 1.0) if subtype.startswith("PCM") else wav,
+            sample_rate,
+            subtype=subtype,
+            format=Path(path).suffix.lstrip(".").upper() or "WAV",
+        )
 
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:

@@ -28,13 +28,39 @@ from .io import write_json
 FORMAT = 1  # bump when a field changes meaning
 
 # the packages whose versions decide the numbers (the full list is under "installed")
-KEY_PACKAGES = ("lmac", "torch", "torchaudio", "numpy", "scipy", "pandas", "captum", "speechbrain",
-                "torchmetrics", "soundfile", "matplotlib", "seaborn", "jsonschema", "pyyaml", "snakemake",
-                "snakemake-executor-plugin-slurm", "dvc")
+KEY_PACKAGES = (
+    "lmac",
+    "torch",
+    "torchaudio",
+    "numpy",
+    "scipy",
+    "pandas",
+    "captum",
+    "speechbrain",
+    "torchmetrics",
+    "soundfile",
+    "matplotlib",
+    "seaborn",
+    "jsonschema",
+    "pyyaml",
+    "snakemake",
+    "snakemake-executor-plugin-slurm",
+    "dvc",
+)
 # environment variables that change where or how a job ran (never secrets)
-ENV_VARS = ("SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_CLUSTER_NAME", "SLURM_JOB_PARTITION", "SLURM_CPUS_PER_TASK",
-            "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG",
-            "PYTHONHASHSEED", "CONDA_DEFAULT_ENV")
+ENV_VARS = (
+    "SLURM_JOB_ID",
+    "SLURM_JOB_NAME",
+    "SLURM_CLUSTER_NAME",
+    "SLURM_JOB_PARTITION",
+    "SLURM_CPUS_PER_TASK",
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "PYTHONHASHSEED",
+    "CONDA_DEFAULT_ENV",
+)
 
 
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
@@ -61,8 +87,9 @@ def installed_packages() -> list[str]:
 def _git(path: Path, *args: str) -> str | None:
     try:
         # --no-optional-locks: parallel jobs each run `git status`; none may take the index lock
-        proc = subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args], capture_output=True,
-                              text=True, timeout=30)
+        proc = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(path), *args], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
@@ -81,10 +108,13 @@ def git_info(path: str | os.PathLike = ".") -> dict[str, Any] | None:
     if not revision:
         return None
     status = _git(path, "status", "--porcelain")
-    return {"revision": revision, "dirty": None if status is None else bool(status),
-            "branch": _git(path, "rev-parse", "--abbrev-ref", "HEAD"),
-            "describe": _git(path, "describe", "--always", "--dirty", "--tags"),
-            "root": _git(path, "rev-parse", "--show-toplevel")}
+    return {
+        "revision": revision,
+        "dirty": None if status is None else bool(status),
+        "branch": _git(path, "rev-parse", "--abbrev-ref", "HEAD"),
+        "describe": _git(path, "describe", "--always", "--dirty", "--tags"),
+        "root": _git(path, "rev-parse", "--show-toplevel"),
+    }
 
 
 def _cpu_model() -> str | None:
@@ -107,14 +137,23 @@ def _memory_bytes() -> int | None:
 
 def machine_info() -> dict[str, Any]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"hostname": socket.gethostname(), "platform": platform.platform(), "machine": platform.machine(),
-            "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "cpus_usable": usable,
-            "memory_bytes": _memory_bytes()}
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+        "memory_bytes": _memory_bytes(),
+    }
 
 
 def python_info() -> dict[str, Any]:
-    return {"version": platform.python_version(), "implementation": platform.python_implementation(),
-            "executable": sys.executable}
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+    }
 
 
 def torch_info() -> dict[str, Any] | None:
@@ -127,13 +166,25 @@ def torch_info() -> dict[str, Any] | None:
     devices = []
     for i in range(torch.cuda.device_count() if cuda else 0):
         props = torch.cuda.get_device_properties(i)
-        devices.append({"index": i, "name": props.name, "memory_bytes": props.total_memory,
-                        "capability": f"{props.major}.{props.minor}"})
+        devices.append(
+            {
+                "index": i,
+                "name": props.name,
+                "memory_bytes": props.total_memory,
+                "capability": f"{props.major}.{props.minor}",
+            }
+        )
     mps = getattr(torch.backends, "mps", None)
-    return {"version": torch.__version__, "cuda_build": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version() if cuda else None, "cuda_available": cuda,
-            "devices": devices, "mps_available": bool(mps and mps.is_available()),
-            "num_threads": torch.get_num_threads(), "deterministic": torch.are_deterministic_algorithms_enabled()}
+    return {
+        "version": torch.__version__,
+        "cuda_build": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "cuda_available": cuda,
+        "devices": devices,
+        "mps_available": bool(mps and mps.is_available()),
+        "num_threads": torch.get_num_threads(),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+    }
 
 
 def plain(obj: Any) -> Any:
@@ -154,11 +205,18 @@ def plain(obj: Any) -> Any:
 
 def collect(path: str | os.PathLike = ".", **fields: Any) -> dict[str, Any]:
     """The environment record; ``path`` picks the git work tree, ``fields`` (job, config) are added."""
-    return {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "git": git_info(path), "python": python_info(), "machine": machine_info(), "torch": torch_info(),
-            "environment": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
-            "packages": package_versions(), "installed": installed_packages(),
-            **{k: plain(v) for k, v in fields.items()}}
+    return {
+        "format": FORMAT,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "git": git_info(path),
+        "python": python_info(),
+        "machine": machine_info(),
+        "torch": torch_info(),
+        "environment": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
+        "packages": package_versions(),
+        "installed": installed_packages(),
+        **{k: plain(v) for k, v in fields.items()},
+    }
 
 
 def job_record_path(output: str | os.PathLike) -> Path:
@@ -176,13 +234,20 @@ def job_record_path(output: str | os.PathLike) -> Path:
 
 def job_fields(snakemake) -> dict[str, Any]:
     """The job as Snakemake ran it: rule, wildcards, params (its configuration), files and resources."""
+
     def named(items) -> dict:
         return dict(items.items()) if hasattr(items, "items") else {}
 
-    return {"rule": snakemake.rule, "wildcards": named(snakemake.wildcards), "params": named(snakemake.params),
-            "input": list(snakemake.input), "output": list(snakemake.output), "log": list(snakemake.log),
-            "threads": snakemake.threads,
-            "resources": {k: v for k, v in named(snakemake.resources).items() if not k.startswith("_")}}
+    return {
+        "rule": snakemake.rule,
+        "wildcards": named(snakemake.wildcards),
+        "params": named(snakemake.params),
+        "input": list(snakemake.input),
+        "output": list(snakemake.output),
+        "log": list(snakemake.log),
+        "threads": snakemake.threads,
+        "resources": {k: v for k, v in named(snakemake.resources).items() if not k.startswith("_")},
+    }
 
 
 def write_job_record(snakemake, seconds: float | None = None, path: str | os.PathLike | None = None) -> Path:
@@ -203,20 +268,29 @@ def summarise_records(roots: list[str | os.PathLike]) -> dict[str, Any]:
             except (OSError, ValueError):
                 continue
             git = data.get("git") or {}
-            jobs[str(record)] = {"rule": (data.get("job") or {}).get("rule"), "created": data.get("created"),
-                                 "revision": git.get("revision"), "dirty": git.get("dirty")}
+            jobs[str(record)] = {
+                "rule": (data.get("job") or {}).get("rule"),
+                "created": data.get("created"),
+                "revision": git.get("revision"),
+                "dirty": git.get("dirty"),
+            }
     return jobs
 
 
-def write_run_record(path: str | os.PathLike, config: Mapping, code_dir: str | os.PathLike = ".",
-                     record_roots: tuple[str, ...] = ("results", "resources")) -> dict[str, Any]:
+def write_run_record(
+    path: str | os.PathLike,
+    config: Mapping,
+    code_dir: str | os.PathLike = ".",
+    record_roots: tuple[str, ...] = ("results", "resources"),
+) -> dict[str, Any]:
     """The run-level record: environment, the whole configuration, and every job record found.
 
     ``revisions`` lists the distinct git revisions the job records name; more than one means the
     results were made by different code (a partial rerun after a commit).
     """
     jobs = summarise_records(list(record_roots))
-    record = collect(code_dir, config=config, jobs=jobs,
-                     revisions=sorted({j["revision"] for j in jobs.values() if j["revision"]}))
+    record = collect(
+        code_dir, config=config, jobs=jobs, revisions=sorted({j["revision"] for j in jobs.values() if j["revision"]})
+    )
     write_json(path, record)
     return record

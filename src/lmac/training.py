@@ -16,9 +16,9 @@ import math
 import random
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -50,8 +50,10 @@ def pick_device(requested: str = "auto") -> torch.device:
         raise LmacError(f"device '{requested}' requested but no CUDA GPU is available (use auto or cpu)")
     index, count = match.group(1), torch.cuda.device_count()
     if index is not None and int(index) >= count:
-        raise LmacError(f"device {requested!r}: this machine has {count} CUDA GPU(s) "
-                        f"(use auto, cpu, cuda or cuda:N with N from 0 to {count - 1})")
+        raise LmacError(
+            f"device {requested!r}: this machine has {count} CUDA GPU(s) "
+            f"(use auto, cpu, cuda or cuda:N with N from 0 to {count - 1})"
+        )
     return torch.device(requested)
 
 
@@ -89,16 +91,24 @@ class Progress:
         done = (epoch - 1) * self.steps + step - self.done_at_start
         left = self.epochs * self.steps - self.done_at_start - done
         eta = (now - self.t0) / max(done, 1) * left
-        log.info("epoch %d/%d step %d/%d loss %.4f | elapsed %s ETA %s", epoch, self.epochs, step,
-                 self.steps, loss, format_duration(now - self.t0), format_duration(eta))
+        log.info(
+            "epoch %d/%d step %d/%d loss %.4f | elapsed %s ETA %s",
+            epoch,
+            self.epochs,
+            step,
+            self.steps,
+            loss,
+            format_duration(now - self.t0),
+            format_duration(eta),
+        )
 
 
 @dataclass
 class LoopSpec:
     epochs: int
-    monitor: str = "valid_loss"     # key of the validation dict that selects the checkpoint
-    mode: str = "min"               # "min" or "max"
-    select: str = "best"            # "best" or "last" (the reference keeps the last epoch)
+    monitor: str = "valid_loss"  # key of the validation dict that selects the checkpoint
+    mode: str = "min"  # "min" or "max"
+    select: str = "best"  # "best" or "last" (the reference keeps the last epoch)
     history_keys: list[str] = field(default_factory=list)
 
 
@@ -131,12 +141,20 @@ def _cannot_resume(state: dict, module: torch.nn.Module, optimizer: torch.optim.
     return None
 
 
-def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 train_batches: Callable[[int], Iterable], steps_per_epoch: int,
-                 train_step: Callable[[object], float], validate: Callable[[], dict],
-                 spec: LoopSpec, work_dir: str | Path, settings: dict,
-                 scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
-                 step_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> tuple[dict, list[dict]]:
+def run_training(
+    *,
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_batches: Callable[[int], Iterable],
+    steps_per_epoch: int,
+    train_step: Callable[[object], float],
+    validate: Callable[[], dict],
+    spec: LoopSpec,
+    work_dir: str | Path,
+    settings: dict,
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
+    step_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> tuple[dict, list[dict]]:
     """Train ``module`` and return (selected state_dict, history).
 
     ``train_batches(epoch)`` yields the epoch's batches (seeded by epoch, so a resumed run sees
@@ -185,8 +203,13 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
             scores = {k: float(v) for k, v in validate().items()}
         if spec.monitor not in scores:
             raise LmacError(f"validation did not report the monitored key '{spec.monitor}'")
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-               "lr": optimizer.param_groups[0]["lr"], **scores, "seconds": time.monotonic() - t0}
+        row = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "lr": optimizer.param_groups[0]["lr"],
+            **scores,
+            "seconds": time.monotonic() - t0,
+        }
         history.append(row)
         improved = _better(scores[spec.monitor], best, spec.mode)
         if improved:
@@ -195,14 +218,29 @@ def run_training(*, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 torch.save({"model": module.state_dict(), "epoch": epoch, "score": best}, tmp)
         if scheduler is not None:
             scheduler.step(scores[spec.monitor] if spec.mode == "min" else -scores[spec.monitor])
-        log.info("epoch %d/%d done in %.1fs: %s%s", epoch, spec.epochs, row["seconds"],
-                 " ".join(f"{k} {v:.4f}" for k, v in scores.items()), " (best)" if improved else "")
+        log.info(
+            "epoch %d/%d done in %.1fs: %s%s",
+            epoch,
+            spec.epochs,
+            row["seconds"],
+            " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+            " (best)" if improved else "",
+        )
         with atomic_path(last_path) as tmp:
-            torch.save({"model": module.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                        "step_scheduler": step_scheduler.state_dict() if step_scheduler is not None else None,
-                        "epoch": epoch, "best": best, "history": history, "fingerprint": fp,
-                        "torch_rng": torch.get_rng_state()}, tmp)
+            torch.save(
+                {
+                    "model": module.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "step_scheduler": step_scheduler.state_dict() if step_scheduler is not None else None,
+                    "epoch": epoch,
+                    "best": best,
+                    "history": history,
+                    "fingerprint": fp,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                tmp,
+            )
     if spec.select == "last" or not best_path.exists():
         return module.state_dict(), history
     chosen = load_torch_file(best_path)

@@ -50,7 +50,9 @@ def tracked_paths(root: str | Path = ".") -> list[str]:
     root = Path(root)
     paths = []
     results = root / "results"
-    runs = [e for e in sorted(results.iterdir()) if e.is_dir() and not e.name.startswith(".")] if results.is_dir() else []
+    runs = (
+        [e for e in sorted(results.iterdir()) if e.is_dir() and not e.name.startswith(".")] if results.is_dir() else []
+    )
     for run in runs:
         for entry in sorted(run.iterdir()):
             if entry.name.startswith(".") or entry.suffix == ".dvc" or entry.name in UNTRACKED_RESULTS:
@@ -59,7 +61,9 @@ def tracked_paths(root: str | Path = ".") -> list[str]:
     for base in [*(f"results/{run.name}/data" for run in runs), "resources"]:
         for name in REDISTRIBUTABLE:
             # a directory output's provenance record sits beside it (lmac.provenance.job_record_path)
-            paths += [f"{base}/{entry}" for entry in (name, f"{name}.provenance.json") if (root / base / entry).exists()]
+            paths += [
+                f"{base}/{entry}" for entry in (name, f"{name}.provenance.json") if (root / base / entry).exists()
+            ]
     return paths
 
 
@@ -96,8 +100,14 @@ def missing_rebuildable(summary: str) -> list[str]:
     return missing
 
 
-def restore(root: str | Path = ".", targets: list[str] | None = None, snakemake_options: list[str] | None = None,
-            cores: str = "all", pull: bool = True, remote: str | None = None) -> list[str]:
+def restore(
+    root: str | Path = ".",
+    targets: list[str] | None = None,
+    snakemake_options: list[str] | None = None,
+    cores: str = "all",
+    pull: bool = True,
+    remote: str | None = None,
+) -> list[str]:
     """Pull the tracked results and mark them up to date; return the files rebuilt instead."""
     root = Path(root)
     targets = list(targets or [])
@@ -116,14 +126,17 @@ def restore(root: str | Path = ".", targets: list[str] | None = None, snakemake_
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    options = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    options = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(prog="python -m lmac.versioning", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("track", help="dvc add the results worth keeping (then git add the printed pointers)")
     sub.add_parser("paths", help="print what `track` would add, one path a line")
-    p = sub.add_parser("restore", help="dvc pull, then snakemake --touch: regenerating outputs retrains nothing",
-                       epilog="Options after `--` go to every snakemake call (e.g. -- --configfile config/paper.yaml).")
+    p = sub.add_parser(
+        "restore",
+        help="dvc pull, then snakemake --touch: regenerating outputs retrains nothing",
+        epilog="Options after `--` go to every snakemake call (e.g. -- --configfile config/paper.yaml).",
+    )
     p.add_argument("targets", nargs="*", help="Snakemake targets to restore for (default: the workflow's default)")
     p.add_argument("--cores", default="all", help="cores for the rules that rebuild missing downloads (default: all)")
     p.add_argument("--remote", help="the DVC remote to pull from (default: the default remote)")
@@ -135,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "paths":
         print("\n".join(tracked_paths()))
     else:
-        restore(targets=args.targets, snakemake_options=options, cores=args.cores, pull=args.pull,
-                remote=args.remote)
+        restore(targets=args.targets, snakemake_options=options, cores=args.cores, pull=args.pull, remote=args.remote)
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -21,8 +21,9 @@ from .logs import setup_logging
 from .provenance import job_record_path, write_job_record
 
 
-def run_step(snakemake, step: Callable[[], object], provenance: bool = True,
-             record_beside: Sequence[str] | None = None) -> None:
+def run_step(
+    snakemake, step: Callable[[], object], provenance: bool = True, record_beside: Sequence[str] | None = None
+) -> None:
     """Run ``step`` as the job; its record goes beside each of ``record_beside`` (default: the first output)."""
     setup_logging(snakemake.log[0] if snakemake.log else None)
     torch.set_num_threads(max(1, int(snakemake.threads)))

@@ -33,14 +33,66 @@ from pathlib import Path
 
 # sbatch options that take a value in the next token when not written as --opt=value
 SBATCH_VALUED = {
-    "-A", "--account", "-p", "--partition", "-t", "--time", "-J", "--job-name", "-o", "--output",
-    "-e", "--error", "-D", "--chdir", "--comment", "--mem", "--mem-per-cpu", "-C", "--constraint",
-    "-q", "--qos", "-c", "--cpus-per-task", "--cpus-per-gpu", "-n", "--ntasks", "-N", "--nodes",
-    "-G", "--gpus", "--gres", "-M", "--clusters", "-x", "--exclude", "-a", "--array", "--wrap",
-    "--reservation", "--mail-type", "--export", "--ntasks-per-gpu", "--ntasks-per-node",
+    "-A",
+    "--account",
+    "-p",
+    "--partition",
+    "-t",
+    "--time",
+    "-J",
+    "--job-name",
+    "-o",
+    "--output",
+    "-e",
+    "--error",
+    "-D",
+    "--chdir",
+    "--comment",
+    "--mem",
+    "--mem-per-cpu",
+    "-C",
+    "--constraint",
+    "-q",
+    "--qos",
+    "-c",
+    "--cpus-per-task",
+    "--cpus-per-gpu",
+    "-n",
+    "--ntasks",
+    "-N",
+    "--nodes",
+    "-G",
+    "--gpus",
+    "--gres",
+    "-M",
+    "--clusters",
+    "-x",
+    "--exclude",
+    "-a",
+    "--array",
+    "--wrap",
+    "--reservation",
+    "--mail-type",
+    "--export",
+    "--ntasks-per-gpu",
+    "--ntasks-per-node",
 }
-SRUN_VALUED = {"-n", "--ntasks", "-c", "--cpus-per-task", "-N", "--nodes", "-J", "--job-name",
-               "--jobid", "--mem-per-cpu", "--mem", "-G", "--gpus", "--cpu-bind"}
+SRUN_VALUED = {
+    "-n",
+    "--ntasks",
+    "-c",
+    "--cpus-per-task",
+    "-N",
+    "--nodes",
+    "-J",
+    "--job-name",
+    "--jobid",
+    "--mem-per-cpu",
+    "--mem",
+    "-G",
+    "--gpus",
+    "--cpu-bind",
+}
 FINAL = {"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED"}
 
 
@@ -126,15 +178,27 @@ def sbatch(argv: list[str]) -> int:
     append_line(root / "sbatch.log", shlex.join(["sbatch", *argv]))
     workdir = option(opts, "-D", "--chdir", default=os.getcwd())
     output = option(opts, "-o", "--output", default=f"slurm-{job_id}.out").replace("%j", str(job_id))
-    job = {"id": job_id, "argv": argv, "name": option(opts, "-J", "--job-name", default="sbatch"),
-           "comment": option(opts, "--comment", default=""), "workdir": workdir,
-           "output": str(Path(workdir, output)), "script": script,
-           "gpus": option(opts, "-G", "--gpus"), "cpus_per_gpu": option(opts, "--cpus-per-gpu"),
-           "cpus_per_task": option(opts, "-c", "--cpus-per-task")}
+    job = {
+        "id": job_id,
+        "argv": argv,
+        "name": option(opts, "-J", "--job-name", default="sbatch"),
+        "comment": option(opts, "--comment", default=""),
+        "workdir": workdir,
+        "output": str(Path(workdir, output)),
+        "script": script,
+        "gpus": option(opts, "-G", "--gpus"),
+        "cpus_per_gpu": option(opts, "--cpus-per-gpu"),
+        "cpus_per_task": option(opts, "-c", "--cpus-per-task"),
+    }
     write_atomic(root / "jobs" / f"{job_id}.json", json.dumps(job))
     write_atomic(root / "jobs" / f"{job_id}.state", "PENDING")
-    subprocess.Popen([sys.executable, __file__, "_run", str(job_id)], start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.Popen(
+        [sys.executable, __file__, "_run", str(job_id)],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     print(job_id if "--parsable" in opts else f"Submitted batch job {job_id}")
     return 0
 
@@ -179,17 +243,32 @@ def run(job_id: str) -> int:
     """The job itself, in its own session (what slurmd would run on a node)."""
     root = state_dir()
     job = json.loads((root / "jobs" / f"{job_id}.json").read_text())
-    env = {**os.environ, "SLURM_JOB_ID": job_id, "SLURM_JOBID": job_id, "SLURM_JOB_NAME": job["name"],
-           "SLURM_SUBMIT_DIR": job["workdir"], "SLURM_CLUSTER_NAME": "fakecluster"}
-    for var, key in (("SLURM_GPUS", "gpus"), ("SLURM_CPUS_PER_GPU", "cpus_per_gpu"),
-                     ("SLURM_CPUS_PER_TASK", "cpus_per_task")):
+    env = {
+        **os.environ,
+        "SLURM_JOB_ID": job_id,
+        "SLURM_JOBID": job_id,
+        "SLURM_JOB_NAME": job["name"],
+        "SLURM_SUBMIT_DIR": job["workdir"],
+        "SLURM_CLUSTER_NAME": "fakecluster",
+    }
+    for var, key in (
+        ("SLURM_GPUS", "gpus"),
+        ("SLURM_CPUS_PER_GPU", "cpus_per_gpu"),
+        ("SLURM_CPUS_PER_TASK", "cpus_per_task"),
+    ):
         if job[key] is not None:
             env[var] = str(job[key])
     Path(job["output"]).parent.mkdir(parents=True, exist_ok=True)
     watch = timeout_watch(job, root)
     with open(job["output"], "w") as out:
-        proc = subprocess.Popen(["/bin/sh", "-c", job["script"]], cwd=job["workdir"], env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", job["script"]],
+            cwd=job["workdir"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         write_atomic(root / "jobs" / f"{job_id}.pid", str(proc.pid))
         write_atomic(root / "jobs" / f"{job_id}.state", "RUNNING")
         while proc.poll() is None:
@@ -206,8 +285,24 @@ def run(job_id: str) -> int:
 
 def sacct(argv: list[str]) -> int:
     root = state_dir()
-    opts, rest = parse_options(argv, {"-j", "--jobs", "--name", "-o", "--format", "-u", "--user",
-                                      "-S", "--starttime", "-E", "--endtime", "-M", "--clusters"})
+    opts, rest = parse_options(
+        argv,
+        {
+            "-j",
+            "--jobs",
+            "--name",
+            "-o",
+            "--format",
+            "-u",
+            "--user",
+            "-S",
+            "--starttime",
+            "-E",
+            "--endtime",
+            "-M",
+            "--clusters",
+        },
+    )
     fmt = option(opts, "-o", "--format", default="").lower()
     if "account" in fmt:  # the plugin guessing an account from the user's last job
         print(os.environ.get("FAKESLURM_ACCOUNTS", "fakeacct").split(",")[0])
@@ -286,9 +381,18 @@ def srun(argv: list[str]) -> int:
     return 1  # not reached
 
 
-COMMANDS = {"sbatch": sbatch, "sacct": sacct, "squeue": squeue, "scancel": scancel,
-            "sacctmgr": accounts, "sshare": accounts, "sinfo": sinfo, "scontrol": scontrol,
-            "srun": srun, "_run": lambda argv: run(argv[0])}
+COMMANDS = {
+    "sbatch": sbatch,
+    "sacct": sacct,
+    "squeue": squeue,
+    "scancel": scancel,
+    "sacctmgr": accounts,
+    "sshare": accounts,
+    "sinfo": sinfo,
+    "scontrol": scontrol,
+    "srun": srun,
+    "_run": lambda argv: run(argv[0]),
+}
 
 if __name__ == "__main__":
     sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

@@ -19,10 +19,10 @@ def folder(tmp_path):
     """Files at other rates and channel counts, one nested, one short, one non-matching."""
     root = tmp_path / "noise"
     (root / "sub").mkdir(parents=True)
-    sf.write(root / "a.wav", _tone(440, 3 * SR, SR), SR)                          # native rate, mono
+    sf.write(root / "a.wav", _tone(440, 3 * SR, SR), SR)  # native rate, mono
     stereo = np.stack([_tone(300, 2 * 16000, 16000), -_tone(300, 2 * 16000, 16000) * 0.5], 1)
-    sf.write(root / "b.wav", stereo, 16000)                                       # 16 kHz stereo
-    sf.write(root / "sub" / "c.wav", _tone(1000, 2000, 4000), 4000)               # 4 kHz, 0.5 s: short
+    sf.write(root / "b.wav", stereo, 16000)  # 16 kHz stereo
+    sf.write(root / "sub" / "c.wav", _tone(1000, 2000, 4000), 4000)  # 4 kHz, 0.5 s: short
     sf.write(root / "d.flac", _tone(200, 3 * 22050, 22050), 22050, format="FLAC")  # other extension
     return root
 
@@ -55,7 +55,7 @@ def test_load_downmixes_and_resamples(folder):
     expected = torchaudio.transforms.Resample(sr, SR)(torch.from_numpy(data.T.copy()).mean(0))
     torch.testing.assert_close(b, expected)
     # downmix of +x and -0.5x is 0.25x: amplitude 0.125
-    assert 0.11 < b[SR // 2:-SR // 2].abs().max() < 0.14
+    assert 0.11 < b[SR // 2 : -SR // 2].abs().max() < 0.14
 
 
 def test_sample_first_offset_pads_and_crops(folder):
@@ -75,7 +75,7 @@ def test_sample_first_offset_pads_and_crops(folder):
         n = min(SR, full.shape[0])
         torch.testing.assert_close(clip[:n], full[:n])  # first samples, no offset
     # the 0.5 s file is zero-padded to 1 s
-    assert seen[2][SR // 2:].abs().max() == 0 and seen[2][: SR // 2].abs().max() > 0.1
+    assert seen[2][SR // 2 :].abs().max() == 0 and seen[2][: SR // 2].abs().max() > 0.1
 
 
 def test_random_offset_windows_inside_the_file(folder):
@@ -85,7 +85,7 @@ def test_random_offset_windows_inside_the_file(folder):
     starts = set()
     for _ in range(5):
         clip = af.sample(1000, g)
-        hits = [s for s in range(full.shape[0] - 1000 + 1) if torch.equal(full[s:s + 1000], clip)]
+        hits = [s for s in range(full.shape[0] - 1000 + 1) if torch.equal(full[s : s + 1000], clip)]
         assert hits
         starts.add(hits[0])
     assert len(starts) > 1
@@ -101,7 +101,11 @@ def test_generator_determinism_and_draw(folder):
     assert d1.shape == (4, 700) and torch.equal(d1, d2)
     # draw continues one stream: two draws of 4 equal one draw of 8
     stream = AudioFolder(folder, SR, offset="random", seed=5)
-    torch.testing.assert_close(torch.cat([stream.draw(4, 700), stream.draw(4, 700)]),
-                               AudioFolder(folder, SR, offset="random", seed=5).draw(8, 700))
-    assert not torch.equal(AudioFolder(folder, SR, offset="random", seed=6).draw(8, 700),
-                           AudioFolder(folder, SR, offset="random", seed=5).draw(8, 700))
+    torch.testing.assert_close(
+        torch.cat([stream.draw(4, 700), stream.draw(4, 700)]),
+        AudioFolder(folder, SR, offset="random", seed=5).draw(8, 700),
+    )
+    assert not torch.equal(
+        AudioFolder(folder, SR, offset="random", seed=6).draw(8, 700),
+        AudioFolder(folder, SR, offset="random", seed=5).draw(8, 700),
+    )

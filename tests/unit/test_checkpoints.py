@@ -56,8 +56,17 @@ def test_garbage_and_missing_files(tmp_path):
 # --------------------------------------------------------------------------------------------
 # a checkpoint of the right kind that does not fit the model: one line naming the file and the key
 
-TINY_TD = {"n_filters": 8, "kernel_size": 16, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1,
-           "intra_heads": 1, "inter_layers": 1, "inter_heads": 1, "d_ffn": 16}
+TINY_TD = {
+    "n_filters": 8,
+    "kernel_size": 16,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 1,
+    "inter_layers": 1,
+    "inter_heads": 1,
+    "d_ffn": 16,
+}
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +80,15 @@ def models(tmp_path_factory):
     td = build_lmac_td(clf, TINY_TD, "nov2024", 0.75)
     td.save(root / "lmac_td.pt")
     save_checkpoint(root / "ed.pt", ED_KIND, {"arch": td.arch.to_dict()}, EncoderDecoder(td.arch).state_dict())
-    return {"root": root, "clf": clf, "td": td,
-            "classifier": (root / "classifier.pt", lambda p: load_classifier(p)),
-            "lmac": (root / "lmac.pt", lambda p: LmacExplainer.load(p, clf)),
-            "lmac_td": (root / "lmac_td.pt", lambda p: LmacTDExplainer.load(p, clf)),
-            "lmac_td_ed": (root / "ed.pt", lambda p: build_lmac_td(clf, TINY_TD, "nov2024", 1.0).load_encoder_decoder(p))}
+    return {
+        "root": root,
+        "clf": clf,
+        "td": td,
+        "classifier": (root / "classifier.pt", lambda p: load_classifier(p)),
+        "lmac": (root / "lmac.pt", lambda p: LmacExplainer.load(p, clf)),
+        "lmac_td": (root / "lmac_td.pt", lambda p: LmacTDExplainer.load(p, clf)),
+        "lmac_td_ed": (root / "ed.pt", lambda p: build_lmac_td(clf, TINY_TD, "nov2024", 1.0).load_encoder_decoder(p)),
+    }
 
 
 def corrupt(models, name, tmp_path, change) -> tuple:
@@ -154,18 +167,30 @@ def test_weights_that_are_no_mapping(models, name, tmp_path):
 def test_a_failed_load_changes_no_weight(models, tmp_path):
     model = build_lmac_td(models["clf"], TINY_TD, "nov2024", 1.0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    bad, _ = corrupt(models, "lmac_td_ed", tmp_path, lambda p: p["state_dict"].update({"decoder.weight": torch.ones(1)}))
+    bad, _ = corrupt(
+        models, "lmac_td_ed", tmp_path, lambda p: p["state_dict"].update({"decoder.weight": torch.ones(1)})
+    )
     with pytest.raises(LmacError, match="weight 'decoder.weight' has shape"):
         model.load_encoder_decoder(bad)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("name,key", [
-    ("classifier", "classes"), ("classifier", "width"), ("classifier", "frontend"),
-    ("lmac", "mask_domain"), ("lmac", "frames"), ("lmac", "width"),
-    ("lmac_td", "preset"), ("lmac_td", "alpha"), ("lmac_td", "arch"), ("lmac_td", "feature_n_fft"),
-    ("lmac_td", "width"),
-])
+@pytest.mark.parametrize(
+    "name,key",
+    [
+        ("classifier", "classes"),
+        ("classifier", "width"),
+        ("classifier", "frontend"),
+        ("lmac", "mask_domain"),
+        ("lmac", "frames"),
+        ("lmac", "width"),
+        ("lmac_td", "preset"),
+        ("lmac_td", "alpha"),
+        ("lmac_td", "arch"),
+        ("lmac_td", "feature_n_fft"),
+        ("lmac_td", "width"),
+    ],
+)
 def test_config_lacking_a_key(models, name, key, tmp_path):
     bad, loader = corrupt(models, name, tmp_path, lambda p: p["config"].pop(key))
     with pytest.raises(LmacError) as err:
@@ -189,14 +214,17 @@ def test_config_lacking_nested_and_several_keys(models, tmp_path):
     one_line(err, str(bad), "checkpoint has no config mapping")
 
 
-@pytest.mark.parametrize("name,change,needle", [
-    ("classifier", lambda c: c["frontend"].update(bogus=1), "unexpected keyword argument 'bogus'"),
-    ("classifier", lambda c: c.update(width="wide"), "does not describe a classifier model"),
-    ("lmac", lambda c: c.update(mask_domain="linear"), "unknown value 'linear'"),
-    ("lmac_td", lambda c: c.update(alpha="x"), "could not convert string to float"),
-    ("lmac_td", lambda c: c.update(alpha=1.5), "α must be in [0, 1]"),
-    ("lmac_td", lambda c: c["arch"].update(n_filters=0), "n_filters"),
-])
+@pytest.mark.parametrize(
+    "name,change,needle",
+    [
+        ("classifier", lambda c: c["frontend"].update(bogus=1), "unexpected keyword argument 'bogus'"),
+        ("classifier", lambda c: c.update(width="wide"), "does not describe a classifier model"),
+        ("lmac", lambda c: c.update(mask_domain="linear"), "unknown value 'linear'"),
+        ("lmac_td", lambda c: c.update(alpha="x"), "could not convert string to float"),
+        ("lmac_td", lambda c: c.update(alpha=1.5), "α must be in [0, 1]"),
+        ("lmac_td", lambda c: c["arch"].update(n_filters=0), "n_filters"),
+    ],
+)
 def test_config_values_the_model_cannot_take(models, name, change, needle, tmp_path):
     bad, loader = corrupt(models, name, tmp_path, lambda p: change(p["config"]))
     with pytest.raises(LmacError) as err:
@@ -241,8 +269,13 @@ def test_speechbrain_head_that_does_not_fit_names_both_files(models, tmp_path):
     fresh = AudioClassifier(["a", "b", "c"], width=0.0625)
     with pytest.raises(LmacError) as err:
         _initialise(fresh, str(tmp_path / "embedding_model.ckpt"), str(tmp_path / "classifier.ckpt"))
-    one_line(err, f"{tmp_path / 'embedding_model.ckpt'} + {tmp_path / 'classifier.ckpt'}: classifier:",
-             "'weight' has shape (3, 7)")
+    one_line(
+        err,
+        f"{tmp_path / 'embedding_model.ckpt'} + {tmp_path / 'classifier.ckpt'}: classifier:",
+        "'weight' has shape (3, 7)",
+    )
     torch.save([1, 2], tmp_path / "classifier.ckpt")
-    with pytest.raises(LmacError, match=re.escape(f"{tmp_path / 'classifier.ckpt'}: not a SpeechBrain classifier.ckpt")):
+    with pytest.raises(
+        LmacError, match=re.escape(f"{tmp_path / 'classifier.ckpt'}: not a SpeechBrain classifier.ckpt")
+    ):
         _initialise(fresh, str(tmp_path / "embedding_model.ckpt"), str(tmp_path / "classifier.ckpt"))

@@ -9,22 +9,43 @@ import pandas as pd
 import pytest
 
 from lmac.errors import LmacError
-from lmac.reporting.claims import (FAIL, NOT_RUN, PASS, check_claims, claim_methods, load_claims, parse_claims,
-                                   write_claims)
+from lmac.reporting.claims import (
+    FAIL,
+    NOT_RUN,
+    PASS,
+    check_claims,
+    claim_methods,
+    load_claims,
+    parse_claims,
+    write_claims,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def per_sample(values: dict[str, dict[str, float]], condition: str = "mixture", clips: int = 12,
-               seeds=(1, 2, 3), spread: float = 0.05) -> pd.DataFrame:
+def per_sample(
+    values: dict[str, dict[str, float]],
+    condition: str = "mixture",
+    clips: int = 12,
+    seeds=(1, 2, 3),
+    spread: float = 0.05,
+) -> pd.DataFrame:
     """{method: {metric: mean}} → rows for clips × seeds × 2 versions, with a small clip-dependent jitter."""
     rng = np.random.default_rng(0)
     noise = {(s, c, v): rng.normal(0, spread) for s in seeds for c in range(clips) for v in range(2)}
     rows = []
     for method, metrics in values.items():
         for (s, c, v), e in noise.items():
-            rows.append({"condition": condition, "method": method, "id": f"clip{c}", "seed": s, "version": v,
-                         **{m: mean * (1 + e) for m, mean in metrics.items()}})
+            rows.append(
+                {
+                    "condition": condition,
+                    "method": method,
+                    "id": f"clip{c}",
+                    "seed": s,
+                    "version": v,
+                    **{m: mean * (1 + e) for m, mean in metrics.items()},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -33,8 +54,9 @@ def claim(**entry) -> dict:
 
 
 def verdict(claims, frame, **kw) -> tuple[str, pd.DataFrame]:
-    comparisons, verdicts = check_claims(parse_claims({"claims": claims}), frame, conditions=["mixture"],
-                                         n_boot=200, **kw)
+    comparisons, verdicts = check_claims(
+        parse_claims({"claims": claims}), frame, conditions=["mixture"], n_boot=200, **kw
+    )
     return verdicts["verdict"].iloc[0], comparisons
 
 
@@ -45,7 +67,9 @@ def test_better_passes_when_the_paired_difference_is_clearly_positive():
     row = rows.iloc[0]
     assert row["diff_mean"] == pytest.approx(35.0, abs=1.0) and row["diff_ci_low"] > 0
     assert row["n_clips"] == 12 and row["n_seeds"] == 3 and row["per_seed"].count(":") == 3
-    assert verdict([claim(rule="better", method="lmac", versus=["saliency", "gradcam"], metrics=["AI"])], frame)[0] == FAIL
+    assert (
+        verdict([claim(rule="better", method="lmac", versus=["saliency", "gradcam"], metrics=["AI"])], frame)[0] == FAIL
+    )
 
 
 def test_lower_is_better_metrics_are_compared_in_their_direction():
@@ -79,8 +103,9 @@ def test_a_missing_method_or_condition_is_not_run_and_never_a_pass():
     ok, rows = verdict([claim(rule="better", method="lmac", versus=["saliency", "shap"], metrics=["AI"])], frame)
     assert ok == NOT_RUN
     assert list(rows["verdict"]) == [PASS, NOT_RUN] and "shap not evaluated" in rows["note"].iloc[1]
-    ok, rows = verdict([claim(rule="better", method="lmac", versus=["saliency"], metrics=["AI"],
-                              conditions=["speech"])], frame)
+    ok, rows = verdict(
+        [claim(rule="better", method="lmac", versus=["saliency"], metrics=["AI"], conditions=["speech"])], frame
+    )
     assert ok == NOT_RUN and "condition speech not evaluated" in rows["note"].iloc[0]
     ok, rows = verdict([claim(rule="better", method="lmac", versus=["saliency"], metrics=["SI_SDR"])], frame)
     assert ok == NOT_RUN and "SI_SDR" in rows["note"].iloc[0]
@@ -90,14 +115,43 @@ def test_a_missing_method_or_condition_is_not_run_and_never_a_pass():
 
 
 def test_randomisation_claims_read_the_last_cascading_step():
-    cascading = pd.DataFrame([
-        {"method": "lmac", "decoder": "fixed", "step": 0, "block": "none", "n": 8, "n_seeds": 1,
-         "spearman_mean": 1.0, "spearman_ci_low": 1.0, "spearman_ci_high": 1.0},
-        {"method": "lmac", "decoder": "fixed", "step": 7, "block": "conv_block1", "n": 8, "n_seeds": 1,
-         "spearman_mean": 0.2, "spearman_ci_low": 0.1, "spearman_ci_high": 0.3},
-        {"method": "gradcam", "decoder": "none", "step": 7, "block": "conv_block1", "n": 8, "n_seeds": 1,
-         "spearman_mean": 0.4, "spearman_ci_low": 0.3, "spearman_ci_high": 0.6},
-    ])
+    cascading = pd.DataFrame(
+        [
+            {
+                "method": "lmac",
+                "decoder": "fixed",
+                "step": 0,
+                "block": "none",
+                "n": 8,
+                "n_seeds": 1,
+                "spearman_mean": 1.0,
+                "spearman_ci_low": 1.0,
+                "spearman_ci_high": 1.0,
+            },
+            {
+                "method": "lmac",
+                "decoder": "fixed",
+                "step": 7,
+                "block": "conv_block1",
+                "n": 8,
+                "n_seeds": 1,
+                "spearman_mean": 0.2,
+                "spearman_ci_low": 0.1,
+                "spearman_ci_high": 0.3,
+            },
+            {
+                "method": "gradcam",
+                "decoder": "none",
+                "step": 7,
+                "block": "conv_block1",
+                "n": 8,
+                "n_seeds": 1,
+                "spearman_mean": 0.4,
+                "spearman_ci_low": 0.3,
+                "spearman_ci_high": 0.6,
+            },
+        ]
+    )
     degrades = claim(rule="randomisation_degrades", method="lmac", decoder="fixed", threshold=0.5)
     ok, rows = verdict([degrades], pd.DataFrame(), cascading=cascading)
     assert ok == PASS and rows["method_mean"].iloc[0] == 0.2 and "step 7" in rows["note"].iloc[0]
@@ -108,15 +162,21 @@ def test_randomisation_claims_read_the_last_cascading_step():
     assert ok == NOT_RUN and "cascading" in rows["note"].iloc[0]
 
 
-@pytest.mark.parametrize("entry, message", [
-    (claim(rule="beats", method="a", versus=["b"], metrics=["AI"]), "rule = 'beats'"),
-    (claim(rule="not_worse", method="a", versus=["b"], metrics=["AI", "FF"], margin={"AI": 1}), "no value for metric(s) FF"),
-    (claim(rule="better", method="a", metrics=["AI"]), "versus"),
-    (claim(rule="better", method="a", versus=["b"], metrics=["MM"]), "'MM' has no better direction"),
-    (claim(rule="randomisation_degrades", method="a", threshold=0.5), "needs 'decoder'"),
-    (claim(rule="better", method="a", versus=["b"], metrics=["AI"], typo=1), "unknown key(s) typo"),
-    ({"id": "c", "rule": "better"}, "missing key 'statement'"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (claim(rule="beats", method="a", versus=["b"], metrics=["AI"]), "rule = 'beats'"),
+        (
+            claim(rule="not_worse", method="a", versus=["b"], metrics=["AI", "FF"], margin={"AI": 1}),
+            "no value for metric(s) FF",
+        ),
+        (claim(rule="better", method="a", metrics=["AI"]), "versus"),
+        (claim(rule="better", method="a", versus=["b"], metrics=["MM"]), "'MM' has no better direction"),
+        (claim(rule="randomisation_degrades", method="a", threshold=0.5), "needs 'decoder'"),
+        (claim(rule="better", method="a", versus=["b"], metrics=["AI"], typo=1), "unknown key(s) typo"),
+        ({"id": "c", "rule": "better"}, "missing key 'statement'"),
+    ],
+)
 def test_bad_claims_are_one_line_errors_naming_the_claim(entry, message):
     with pytest.raises(LmacError) as err:
         parse_claims({"claims": [entry]}, "claims.yaml")
@@ -139,11 +199,22 @@ def test_write_claims_reports_every_verdict(tmp_path):
         "  - {id: good, statement: L-MAC wins, source: p, rule: better, method: lmac, versus: [saliency], metrics: [AI]}\n"
         "  - {id: bad, statement: saliency wins, source: p, rule: better, method: saliency, versus: [lmac], metrics: [AI]}\n"
         "  - {id: absent, statement: shap loses, source: p, rule: better, method: lmac, versus: [shap], metrics: [AI]}\n"
-        "  - {id: sane, statement: degrades, source: p, rule: randomisation_degrades, method: lmac, decoder: fixed, threshold: 0.5}\n")
+        "  - {id: sane, statement: degrades, source: p, rule: randomisation_degrades, method: lmac, decoder: fixed, threshold: 0.5}\n"
+    )
     frame = per_sample({"lmac": {"AI": 40.0}, "saliency": {"AI": 5.0}})
     out = {k: tmp_path / f"claims.{k}" for k in ("csv", "md", "tex", "html")}
-    verdicts = write_claims(tmp_path / "claims.yaml", frame, out["csv"], out["md"], out["tex"],
-                            tmp_path / "no_sanity.csv", ["mixture"], [1, 2, 3], n_boot=200, out_html=out["html"])
+    verdicts = write_claims(
+        tmp_path / "claims.yaml",
+        frame,
+        out["csv"],
+        out["md"],
+        out["tex"],
+        tmp_path / "no_sanity.csv",
+        ["mixture"],
+        [1, 2, 3],
+        n_boot=200,
+        out_html=out["html"],
+    )
     assert list(verdicts["verdict"]) == [PASS, FAIL, NOT_RUN, NOT_RUN]
     md = out["md"].read_text()
     assert "**FAIL**" in md and "**NOT RUN**" in md and "no_sanity.csv: not produced" in md
@@ -159,14 +230,18 @@ def test_claims_figure_orients_every_rule_so_that_right_is_better(tmp_path):
         "claims:\n"
         "  - {id: good, statement: s, source: p, rule: better, method: lmac, versus: [saliency], metrics: [AI, AD]}\n"
         "  - {id: low, statement: s, source: p, rule: below, method: saliency, metrics: [AI], threshold: {AI: 10}}\n"
-        "  - {id: sane, statement: s, source: p, rule: randomisation_degrades, method: lmac, decoder: fixed, threshold: 0.5}\n")
+        "  - {id: sane, statement: s, source: p, rule: randomisation_degrades, method: lmac, decoder: fixed, threshold: 0.5}\n"
+    )
     frame = per_sample({"lmac": {"AI": 40.0, "AD": 5.0}, "saliency": {"AI": 5.0, "AD": 50.0}})
     out = {k: tmp_path / f"claims.{k}" for k in ("csv", "md", "tex")}
-    write_claims(tmp_path / "claims.yaml", frame, out["csv"], out["md"], out["tex"], None, ["mixture"], [1, 2, 3],
-                 n_boot=200)
+    write_claims(
+        tmp_path / "claims.yaml", frame, out["csv"], out["md"], out["tex"], None, ["mixture"], [1, 2, 3], n_boot=200
+    )
     rows = pd.read_csv(out["csv"])
-    ai, ad, below = (rows[(rows["claim"] == c) & (rows["metric"] == m)].iloc[0]
-                     for c, m in (("good", "AI"), ("good", "AD"), ("low", "AI")))
+    ai, ad, below = (
+        rows[(rows["claim"] == c) & (rows["metric"] == m)].iloc[0]
+        for c, m in (("good", "AI"), ("good", "AD"), ("low", "AI"))
+    )
     # AI ↑: lmac − saliency ≈ +35 stays positive; AD ↓: lmac − saliency ≈ −45 becomes +45; both right of 0
     low, mean, high, line = oriented(ai)
     assert line == 0 and 0 < low <= mean <= high and mean == pytest.approx(35, abs=3)
@@ -176,4 +251,6 @@ def test_claims_figure_orients_every_rule_so_that_right_is_better(tmp_path):
     low, mean, high, line = oriented(below)
     assert below["verdict"] == PASS and line == -10 and low > line and mean == pytest.approx(-5, abs=1)
     claims_figure(out["csv"], tmp_path / "claims.png", tmp_path / "claims.pdf")
-    assert (tmp_path / "claims.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "claims.pdf").read_bytes()[:4] == b"%PDF"
+    assert (tmp_path / "claims.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "claims.pdf").read_bytes()[
+        :4
+    ] == b"%PDF"

@@ -15,8 +15,10 @@ ROOT = pretrained.CHECKPOINT_DIR
 
 def test_url_keys_are_downloaded_under_their_file_names():
     cfg = {"init_checkpoint": f"{HF}/embedding_model.ckpt?download=true", "init_head": f"{HF}/classifier.ckpt"}
-    assert pretrained.downloads(cfg) == {"init_checkpoint": f"{ROOT}/embedding_model.ckpt",
-                                         "init_head": f"{ROOT}/classifier.ckpt"}
+    assert pretrained.downloads(cfg) == {
+        "init_checkpoint": f"{ROOT}/embedding_model.ckpt",
+        "init_head": f"{ROOT}/classifier.ckpt",
+    }
     assert pretrained.local_inputs(cfg) == pretrained.downloads(cfg)
 
 
@@ -37,7 +39,9 @@ def test_two_urls_with_one_file_name_are_refused():
 
 
 def test_url_without_a_file_name_is_refused():
-    with pytest.raises(LmacError, match=r"config key 'classifier.init_checkpoint': the URL https://a.org/ names no file"):
+    with pytest.raises(
+        LmacError, match=r"config key 'classifier.init_checkpoint': the URL https://a.org/ names no file"
+    ):
         pretrained.downloads({"init_checkpoint": "https://a.org/"})
 
 

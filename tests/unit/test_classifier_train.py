@@ -1,21 +1,17 @@
 """Classifier training: the recipe's cyclic learning rate (SpeechBrain as the oracle) and WHAM! as its noise."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
 
 from lmac.classifier.train import cyclic_scheduler, train_classifier
 from lmac.errors import LmacError
 from lmac.frontend import FrontEndConfig
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
 
 CYCLIC = {"type": "cyclic", "base_lr": 1e-6, "max_lr": 1e-3, "step_size": 4}
 
@@ -51,9 +47,18 @@ def train(tmp_path, tiny, name, **cfg_extra):
     cfg = {"width": 0.0625, "epochs": 2, "batch_size": 2, "lr": 1e-3, "weight_decay": 0.0, **cfg_extra}
     kwargs = {k: cfg.pop(k) for k in ("noise_cfg", "wham_dir") if k in cfg}
     out = tmp_path / name
-    train_classifier(tiny["prepared"], str(out / "model.pt"), str(out / "metrics.json"), str(out / "history.csv"),
-                     str(out / "work"), cfg, FrontEndConfig(sample_rate=TINY_SR).to_dict(), seed=0, device="cpu",
-                     **kwargs)
+    train_classifier(
+        tiny["prepared"],
+        str(out / "model.pt"),
+        str(out / "metrics.json"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg,
+        FrontEndConfig(sample_rate=TINY_SR).to_dict(),
+        seed=0,
+        device="cpu",
+        **kwargs,
+    )
     return pd.read_csv(out / "history.csv"), json.loads((out / "metrics.json").read_text())
 
 
@@ -78,8 +83,14 @@ def test_classifier_noise_comes_from_the_wham_folder(tmp_path, tiny, caplog):
         sf.write(tr / f"noise{i}.wav", rng.normal(size=8000).astype(np.float32), 8000)
     clean, _ = train(tmp_path, tiny, "clean")
     caplog.set_level("INFO", logger="lmac.classifier")
-    noisy, metrics = train(tmp_path, tiny, "wham", noise={"enabled": True, "snr_db": 0.0},
-                           noise_cfg={"source": "wham", "peak": "signed"}, wham_dir=str(tmp_path / "wham"))
+    noisy, metrics = train(
+        tmp_path,
+        tiny,
+        "wham",
+        noise={"enabled": True, "snr_db": 0.0},
+        noise_cfg={"source": "wham", "peak": "signed"},
+        wham_dir=str(tmp_path / "wham"),
+    )
     assert f"training noise AudioFolder('{tr}', {TINY_SR}, files=3" in caplog.text
     assert not np.allclose(clean["train_loss"], noisy["train_loss"])  # the noise reached the training batches
     assert 0.0 <= metrics["test_accuracy"] <= 1.0

@@ -8,13 +8,10 @@ where the step would write, that nothing was written. ``lmac explain`` has its o
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_fixture import make_tiny_prepared, serve_files, write_config  # noqa: E402
 
 from lmac.classifier.model import load_classifier  # noqa: E402
@@ -23,8 +20,17 @@ from lmac.explainers.lmac import LmacExplainer  # noqa: E402
 from lmac.explainers.lmac_td import build_lmac_td  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "workflow" / "tiny.yaml"
-TINY_TD = {"n_filters": 8, "kernel_size": 16, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1,
-           "intra_heads": 1, "inter_layers": 1, "inter_heads": 1, "d_ffn": 16}
+TINY_TD = {
+    "n_filters": 8,
+    "kernel_size": 16,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 1,
+    "inter_layers": 1,
+    "inter_heads": 1,
+    "d_ffn": 16,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +50,13 @@ def tiny(tmp_path_factory) -> dict:
     torch.manual_seed(0)
     build_lmac_td(classifier, TINY_TD, "nov2024", 0.75).save(root / "lmac_td_a0.75.pt")
     (root / "afile").write_text("a file where a folder is expected\n")
-    return {**paths, "lmac_trained": root / "lmac_trained.pt", "lmac_ft": root / "lmac_ft.pt",
-            "lmac_td": root / "lmac_td_a0.75.pt", "afile": root / "afile"}
+    return {
+        **paths,
+        "lmac_trained": root / "lmac_trained.pt",
+        "lmac_ft": root / "lmac_ft.pt",
+        "lmac_td": root / "lmac_td_a0.75.pt",
+        "afile": root / "afile",
+    }
 
 
 def error_line(capsys, *argv, config: Path | None = TINY, alone: bool = True) -> str:
@@ -77,19 +88,34 @@ def assert_error(capsys, needles, *argv, config: Path | None = TINY, alone: bool
 # options (argparse), config file, log file: every command
 
 
-@pytest.mark.parametrize("argv,needles", [
-    ([], "the following arguments are required: command"),
-    (["bogus"], ["invalid choice: 'bogus'", "see lmac --help"]),
-    (["synthesize", "--out", "x", "--bogus", "1"], "unrecognized arguments: --bogus 1"),
-    (["evaluate", "--data", "x"], ["evaluate: the following arguments are required: --classifier, --method, --out",
-                                   "see lmac evaluate --help"]),
-    (["evaluate", "--data", "d", "--classifier", "c", "--method", "lmac", "--out", "o", "--condition", "noisy"],
-     "evaluate: argument --condition: invalid choice: 'noisy'"),
-    (["evaluate", "--data", "d", "--classifier", "c", "--method", "lmac", "--out", "o", "--split", "dev"],
-     "argument --split: invalid choice: 'dev'"),
-    (["download", "musan", "--out", "o", "--archive", "a.zip"], "download: argument dataset: invalid choice: 'musan'"),
-    (["explain", "a.wav", "--out", "o", "--top-k", "many"], "explain: argument --top-k: invalid int value: 'many'"),
-])
+@pytest.mark.parametrize(
+    "argv,needles",
+    [
+        ([], "the following arguments are required: command"),
+        (["bogus"], ["invalid choice: 'bogus'", "see lmac --help"]),
+        (["synthesize", "--out", "x", "--bogus", "1"], "unrecognized arguments: --bogus 1"),
+        (
+            ["evaluate", "--data", "x"],
+            [
+                "evaluate: the following arguments are required: --classifier, --method, --out",
+                "see lmac evaluate --help",
+            ],
+        ),
+        (
+            ["evaluate", "--data", "d", "--classifier", "c", "--method", "lmac", "--out", "o", "--condition", "noisy"],
+            "evaluate: argument --condition: invalid choice: 'noisy'",
+        ),
+        (
+            ["evaluate", "--data", "d", "--classifier", "c", "--method", "lmac", "--out", "o", "--split", "dev"],
+            "argument --split: invalid choice: 'dev'",
+        ),
+        (
+            ["download", "musan", "--out", "o", "--archive", "a.zip"],
+            "download: argument dataset: invalid choice: 'musan'",
+        ),
+        (["explain", "a.wav", "--out", "o", "--top-k", "many"], "explain: argument --top-k: invalid int value: 'many'"),
+    ],
+)
 def test_bad_options(capsys, tmp_path, monkeypatch, argv, needles):
     monkeypatch.chdir(tmp_path)
     assert_error(capsys, needles, *argv)
@@ -109,13 +135,16 @@ def test_config_file_missing_folder_binary_invalid(capsys, tmp_path):
     assert not (tmp_path / "raw").exists()
 
 
-@pytest.mark.parametrize("change,needle", [
-    ({"classifier.width": 2.0}, "config key 'classifier.width'"),
-    ({"device": "gpu"}, "config key 'device'"),
-    ({"dataset.esc50.sha256": "abc"}, "config key 'dataset.esc50.sha256'"),
-    ({"dataset.wham.url": "ftp://example.org/wham.zip"}, "config key 'dataset.wham.url'"),
-    ({"lmac.mask_domian": "log1p"}, "'mask_domian' was unexpected"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ({"classifier.width": 2.0}, "config key 'classifier.width'"),
+        ({"device": "gpu"}, "config key 'device'"),
+        ({"dataset.esc50.sha256": "abc"}, "config key 'dataset.esc50.sha256'"),
+        ({"dataset.wham.url": "ftp://example.org/wham.zip"}, "config key 'dataset.wham.url'"),
+        ({"lmac.mask_domian": "log1p"}, "'mask_domian' was unexpected"),
+    ],
+)
 def test_config_failing_the_schema(capsys, tmp_path, change, needle):
     config = write_config(tmp_path / "bad.yaml", **change)
     assert_error(capsys, needle, "synthesize", "--out", tmp_path / "raw", config=config)
@@ -124,10 +153,26 @@ def test_config_failing_the_schema(capsys, tmp_path, change, needle):
 
 def test_log_file_that_cannot_be_written(capsys, tiny, tmp_path):
     afile = tiny["afile"]
-    assert_error(capsys, f"--log {afile}/x.log: lies below {afile}, which is a file, not a folder",
-                 "--log", afile / "x.log", "synthesize", "--out", tmp_path / "raw", config=None)
-    assert_error(capsys, f"--log {tmp_path}: is a folder, not a file",
-                 "--log", tmp_path, "synthesize", "--out", tmp_path / "raw", config=None)
+    assert_error(
+        capsys,
+        f"--log {afile}/x.log: lies below {afile}, which is a file, not a folder",
+        "--log",
+        afile / "x.log",
+        "synthesize",
+        "--out",
+        tmp_path / "raw",
+        config=None,
+    )
+    assert_error(
+        capsys,
+        f"--log {tmp_path}: is a folder, not a file",
+        "--log",
+        tmp_path,
+        "synthesize",
+        "--out",
+        tmp_path / "raw",
+        config=None,
+    )
     assert not (tmp_path / "raw").exists()
 
 
@@ -141,14 +186,47 @@ def _commands(tiny, out) -> dict[str, list]:
         "prepare": ["prepare", "--raw", tiny["root"] / "raw", "--out", out],
         "train-classifier": ["train-classifier", "--data", tiny["prepared"], "--out", out, "--device", "cpu"],
         "train-lmac": ["train-lmac", "--data", tiny["prepared"], "--classifier", tiny["classifier"], "--out", out],
-        "train-lmac-ft": ["train-lmac-ft", "--data", tiny["prepared"], "--classifier", tiny["classifier"],
-                          "--init", tiny["lmac_trained"], "--out", out],
-        "evaluate": ["evaluate", "--data", tiny["prepared"], "--classifier", tiny["classifier"],
-                     "--method", "saliency", "--out", out],
-        "download-esc50": ["download-esc50", "--url", "http://127.0.0.1:9/x.zip", "--archive",
-                           tiny["root"] / "dl" / "a.zip", "--out", out],
-        "download": ["download", "wham", "--url", "http://127.0.0.1:9/x.zip", "--archive",
-                     tiny["root"] / "dl" / "a.zip", "--out", out],
+        "train-lmac-ft": [
+            "train-lmac-ft",
+            "--data",
+            tiny["prepared"],
+            "--classifier",
+            tiny["classifier"],
+            "--init",
+            tiny["lmac_trained"],
+            "--out",
+            out,
+        ],
+        "evaluate": [
+            "evaluate",
+            "--data",
+            tiny["prepared"],
+            "--classifier",
+            tiny["classifier"],
+            "--method",
+            "saliency",
+            "--out",
+            out,
+        ],
+        "download-esc50": [
+            "download-esc50",
+            "--url",
+            "http://127.0.0.1:9/x.zip",
+            "--archive",
+            tiny["root"] / "dl" / "a.zip",
+            "--out",
+            out,
+        ],
+        "download": [
+            "download",
+            "wham",
+            "--url",
+            "http://127.0.0.1:9/x.zip",
+            "--archive",
+            tiny["root"] / "dl" / "a.zip",
+            "--out",
+            out,
+        ],
     }
 
 
@@ -165,8 +243,11 @@ def test_out_that_is_a_file(capsys, tiny, command):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_out_below_a_file(capsys, tiny, command):
     out = tiny["afile"] / "sub" / "out"
-    assert_error(capsys, f"--out {out}: lies below {tiny['afile']}, which is a file, not a folder",
-                 *_commands(tiny, out)[command])
+    assert_error(
+        capsys,
+        f"--out {out}: lies below {tiny['afile']}, which is a file, not a folder",
+        *_commands(tiny, out)[command],
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -186,13 +267,16 @@ def test_out_not_writable(capsys, tiny, tmp_path, monkeypatch, command):
 # devices (every command that trains or evaluates)
 
 
-@pytest.mark.parametrize("device,needle", [
-    ("foo", "device 'foo': not a device lmac runs on (use auto, cpu, cuda or cuda:N)"),
-    ("cuda:x", "device 'cuda:x': not a device lmac runs on"),
-    ("mps", "device 'mps': not a device lmac runs on"),
-    ("cuda", "device 'cuda' requested but no CUDA GPU is available (use auto or cpu)"),
-    ("cuda:7", "device 'cuda:7': this machine has 1 CUDA GPU(s)"),
-])
+@pytest.mark.parametrize(
+    "device,needle",
+    [
+        ("foo", "device 'foo': not a device lmac runs on (use auto, cpu, cuda or cuda:N)"),
+        ("cuda:x", "device 'cuda:x': not a device lmac runs on"),
+        ("mps", "device 'mps': not a device lmac runs on"),
+        ("cuda", "device 'cuda' requested but no CUDA GPU is available (use auto or cpu)"),
+        ("cuda:7", "device 'cuda:7': this machine has 1 CUDA GPU(s)"),
+    ],
+)
 @pytest.mark.parametrize("command", ["train-classifier", "train-lmac", "train-lmac-ft", "evaluate"])
 def test_bad_device(capsys, tiny, tmp_path, monkeypatch, device, needle, command):
     if device == "cuda:7":
@@ -208,8 +292,18 @@ def test_bad_device(capsys, tiny, tmp_path, monkeypatch, device, needle, command
 def test_bad_device_from_the_config(capsys, tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = write_config(tmp_path / "gpu.yaml", device="cuda:1")
-    assert_error(capsys, "device 'cuda:1' requested but no CUDA GPU", "train-lmac", "--data", tiny["prepared"],
-                 "--classifier", tiny["classifier"], "--out", tmp_path / "out", config=config)
+    assert_error(
+        capsys,
+        "device 'cuda:1' requested but no CUDA GPU",
+        "train-lmac",
+        "--data",
+        tiny["prepared"],
+        "--classifier",
+        tiny["classifier"],
+        "--out",
+        tmp_path / "out",
+        config=config,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,22 +320,46 @@ def served(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["download-esc50"], ["download", "wham"], ["download", "ljspeech"]])
-@pytest.mark.parametrize("sha,needle", [
-    ("xyz", "--sha256 'xyz': not a SHA-256 digest (not hexadecimal; expected 64 hexadecimal digits)"),
-    ("ab" * 31, f"--sha256 '{'ab' * 31}': not a SHA-256 digest (62 hexadecimal digits, not 64"),
-    ("", "--sha256 '': not a SHA-256 digest (0 hexadecimal digits"),
-])
+@pytest.mark.parametrize(
+    "sha,needle",
+    [
+        ("xyz", "--sha256 'xyz': not a SHA-256 digest (not hexadecimal; expected 64 hexadecimal digits)"),
+        ("ab" * 31, f"--sha256 '{'ab' * 31}': not a SHA-256 digest (62 hexadecimal digits, not 64"),
+        ("", "--sha256 '': not a SHA-256 digest (0 hexadecimal digits"),
+    ],
+)
 def test_malformed_sha256_before_any_byte(capsys, tmp_path, served, command, sha, needle):
     url, stats = served
-    assert_error(capsys, needle, *command, "--url", f"{url}/x.zip", "--sha256", sha,
-                 "--archive", tmp_path / "dl" / "x.zip", "--out", tmp_path / "data")
+    assert_error(
+        capsys,
+        needle,
+        *command,
+        "--url",
+        f"{url}/x.zip",
+        "--sha256",
+        sha,
+        "--archive",
+        tmp_path / "dl" / "x.zip",
+        "--out",
+        tmp_path / "data",
+    )
     assert stats.count == 0 and not (tmp_path / "dl").exists() and not (tmp_path / "data").exists()
 
 
 @pytest.mark.parametrize("url", ["notaurl", "ftp://example.org/x.zip", "http:///x.zip", "/abs/path.zip"])
 def test_url_of_another_kind(capsys, tmp_path, url):
-    assert_error(capsys, f"--url {url!r}: not a URL lmac downloads from (http://, https:// or file://)",
-                 "download", "ljspeech", "--url", url, "--archive", tmp_path / "x.zip", "--out", tmp_path / "data")
+    assert_error(
+        capsys,
+        f"--url {url!r}: not a URL lmac downloads from (http://, https:// or file://)",
+        "download",
+        "ljspeech",
+        "--url",
+        url,
+        "--archive",
+        tmp_path / "x.zip",
+        "--out",
+        tmp_path / "data",
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -249,18 +367,42 @@ def test_archive_that_is_a_folder_or_below_a_file(capsys, tiny, tmp_path, served
     url, stats = served
     argv = ["download-esc50", "--url", f"{url}/x.zip", "--out", tmp_path / "data"]
     assert_error(capsys, f"--archive {tmp_path}: is a folder, not a file", *argv, "--archive", tmp_path)
-    assert_error(capsys, f"--archive {tiny['afile']}/x.zip: lies below {tiny['afile']}",
-                 *argv, "--archive", tiny["afile"] / "x.zip")
+    assert_error(
+        capsys,
+        f"--archive {tiny['afile']}/x.zip: lies below {tiny['afile']}",
+        *argv,
+        "--archive",
+        tiny["afile"] / "x.zip",
+    )
     assert stats.count == 0
 
 
 def test_missing_local_archive_and_404(capsys, tmp_path, served):
     url, stats = served
     missing = tmp_path / "missing.zip"
-    assert_error(capsys, [f"download of {missing.as_uri()} failed", str(missing)], "download-esc50",
-                 "--url", missing.as_uri(), "--archive", tmp_path / "dl" / "x.zip", "--out", tmp_path / "data")
-    assert_error(capsys, [f"download of {url}/gone.zip failed: HTTP 404"], "download", "wham",
-                 "--url", f"{url}/gone.zip", "--archive", tmp_path / "dl" / "x.zip", "--out", tmp_path / "data")
+    assert_error(
+        capsys,
+        [f"download of {missing.as_uri()} failed", str(missing)],
+        "download-esc50",
+        "--url",
+        missing.as_uri(),
+        "--archive",
+        tmp_path / "dl" / "x.zip",
+        "--out",
+        tmp_path / "data",
+    )
+    assert_error(
+        capsys,
+        [f"download of {url}/gone.zip failed: HTTP 404"],
+        "download",
+        "wham",
+        "--url",
+        f"{url}/gone.zip",
+        "--archive",
+        tmp_path / "dl" / "x.zip",
+        "--out",
+        tmp_path / "data",
+    )
     assert stats.count == 1 and not (tmp_path / "data").exists()
 
 
@@ -268,15 +410,35 @@ def test_occupied_out_before_downloading(capsys, tmp_path, served):
     url, stats = served
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "notes.txt").write_text("mine")
-    assert_error(capsys, f"{tmp_path / 'data'} exists but has no meta/esc50.csv; remove it and rerun",
-                 "download-esc50", "--url", f"{url}/x.zip", "--archive", tmp_path / "x.zip", "--out", tmp_path / "data")
+    assert_error(
+        capsys,
+        f"{tmp_path / 'data'} exists but has no meta/esc50.csv; remove it and rerun",
+        "download-esc50",
+        "--url",
+        f"{url}/x.zip",
+        "--archive",
+        tmp_path / "x.zip",
+        "--out",
+        tmp_path / "data",
+    )
     assert stats.count == 0 and (tmp_path / "data" / "notes.txt").read_text() == "mine"
 
 
 def test_archive_that_is_no_archive(capsys, tmp_path, served):
     url, _ = served
-    line = assert_error(capsys, "x.zip: corrupt or unreadable zip archive", "download", "wham", "--url", f"{url}/x.zip",
-                        "--archive", tmp_path / "x.zip", "--out", tmp_path / "wham", alone=False)  # after the download
+    line = assert_error(
+        capsys,
+        "x.zip: corrupt or unreadable zip archive",
+        "download",
+        "wham",
+        "--url",
+        f"{url}/x.zip",
+        "--archive",
+        tmp_path / "x.zip",
+        "--out",
+        tmp_path / "wham",
+        alone=False,
+    )  # after the download
     assert "BadZipFile" in line and not (tmp_path / "wham").exists()
 
 
@@ -285,11 +447,25 @@ def test_archive_that_is_no_archive(capsys, tmp_path, served):
 
 
 def test_prepare_inputs(capsys, tiny, tmp_path):
-    assert_error(capsys, f"--raw {tmp_path / 'nothing'}: no such folder", "prepare", "--raw", tmp_path / "nothing",
-                 "--out", tmp_path / "out")
+    assert_error(
+        capsys,
+        f"--raw {tmp_path / 'nothing'}: no such folder",
+        "prepare",
+        "--raw",
+        tmp_path / "nothing",
+        "--out",
+        tmp_path / "out",
+    )
     (tmp_path / "empty").mkdir()
-    assert_error(capsys, f"{tmp_path / 'empty' / 'meta' / 'esc50.csv'}: no such file", "prepare",
-                 "--raw", tmp_path / "empty", "--out", tmp_path / "out")
+    assert_error(
+        capsys,
+        f"{tmp_path / 'empty' / 'meta' / 'esc50.csv'}: no such file",
+        "prepare",
+        "--raw",
+        tmp_path / "empty",
+        "--out",
+        tmp_path / "out",
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -299,6 +475,7 @@ def test_prepare_inputs(capsys, tiny, tmp_path):
 
 def _broken_copy(tiny, tmp_path) -> Path:
     import shutil
+
     data = Path(shutil.copytree(tiny["prepared"], tmp_path / "prepared"))
     (data / "manifest.csv").write_text('index,id\n"unclosed\n')
     return data
@@ -313,11 +490,14 @@ def _corrupt(path: Path, dest: Path, change) -> Path:
 
 def test_train_classifier_data_and_init(capsys, tiny, tmp_path):
     argv = ["train-classifier", "--out", tmp_path / "out", "--device", "cpu"]
-    assert_error(capsys, f"{tmp_path / 'none'}: not a prepared dataset (no audio.npy", *argv, "--data", tmp_path / "none")
+    assert_error(
+        capsys, f"{tmp_path / 'none'}: not a prepared dataset (no audio.npy", *argv, "--data", tmp_path / "none"
+    )
     assert_error(capsys, "manifest.csv: not a readable csv", *argv, "--data", _broken_copy(tiny, tmp_path))
     config = write_config(tmp_path / "init.yaml", **{"classifier.init_checkpoint": str(tmp_path / "sb.ckpt")})
-    assert_error(capsys, f"{tmp_path / 'sb.ckpt'}: checkpoint not found", *argv, "--data", tiny["prepared"],
-                 config=config)
+    assert_error(
+        capsys, f"{tmp_path / 'sb.ckpt'}: checkpoint not found", *argv, "--data", tiny["prepared"], config=config
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -327,12 +507,20 @@ def test_train_lmac_classifier_checkpoints(capsys, tiny, tmp_path):
     cases = [
         (tmp_path / "missing.pt", "missing.pt: checkpoint not found"),
         (tiny["lmac"], "is a 'lmac' checkpoint, expected 'classifier'"),
-        (_corrupt(clf, tmp_path / "noclasses.pt", lambda p: p["config"].pop("classes")),
-         "noclasses.pt: checkpoint config lacks key 'classes' (a classifier checkpoint from another version?)"),
-        (_corrupt(clf, tmp_path / "extra.pt", lambda p: p["state_dict"].update({"net.extra": torch.ones(1)})),
-         "extra.pt: checkpoint has unexpected weight 'net.extra'"),
-        (_corrupt(clf, tmp_path / "shape.pt", lambda p: p["state_dict"].update({"net.classifier.weight": torch.ones(2)})),
-         "shape.pt: checkpoint weight 'net.classifier.weight' has shape (2,), the model needs (3, 128)"),
+        (
+            _corrupt(clf, tmp_path / "noclasses.pt", lambda p: p["config"].pop("classes")),
+            "noclasses.pt: checkpoint config lacks key 'classes' (a classifier checkpoint from another version?)",
+        ),
+        (
+            _corrupt(clf, tmp_path / "extra.pt", lambda p: p["state_dict"].update({"net.extra": torch.ones(1)})),
+            "extra.pt: checkpoint has unexpected weight 'net.extra'",
+        ),
+        (
+            _corrupt(
+                clf, tmp_path / "shape.pt", lambda p: p["state_dict"].update({"net.classifier.weight": torch.ones(2)})
+            ),
+            "shape.pt: checkpoint weight 'net.classifier.weight' has shape (2,), the model needs (3, 128)",
+        ),
     ]
     for path, needle in cases:
         assert_error(capsys, needle, *argv, "--classifier", path)
@@ -340,8 +528,17 @@ def test_train_lmac_classifier_checkpoints(capsys, tiny, tmp_path):
 
 
 def test_train_lmac_noise_folders(capsys, tiny, tmp_path):
-    argv = ["train-lmac", "--data", tiny["prepared"], "--classifier", tiny["classifier"], "--out", tmp_path / "out",
-            "--device", "cpu"]
+    argv = [
+        "train-lmac",
+        "--data",
+        tiny["prepared"],
+        "--classifier",
+        tiny["classifier"],
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    ]
     assert_error(capsys, f"--wham {tmp_path / 'wham'}: no such folder", *argv, "--wham", tmp_path / "wham")
     config = write_config(tmp_path / "wham.yaml", **{"noise.source": "wham"})
     assert_error(capsys, "noise.source: 'wham' needs the extracted WHAM! folder", *argv, config=config)
@@ -351,19 +548,34 @@ def test_train_lmac_noise_folders(capsys, tiny, tmp_path):
 
 
 def test_train_lmac_ft_init(capsys, tiny, tmp_path):
-    argv = ["train-lmac-ft", "--data", tiny["prepared"], "--classifier", tiny["classifier"], "--out", tmp_path / "out",
-            "--device", "cpu"]
+    argv = [
+        "train-lmac-ft",
+        "--data",
+        tiny["prepared"],
+        "--classifier",
+        tiny["classifier"],
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    ]
     lmac = tiny["lmac_trained"]
     cases = [
         (tmp_path / "missing.pt", "missing.pt: trained L-MAC checkpoint not found"),
         (tiny["classifier"], "is a 'classifier' checkpoint, expected 'lmac'"),
         (tiny["lmac_td"], "is a 'lmac_td' checkpoint, expected 'lmac'"),
-        (_corrupt(lmac, tmp_path / "model.pt", lambda p: p["config"].pop("mask_domain")),
-         f"{tmp_path / 'model.pt'}: checkpoint config lacks key 'mask_domain' (an L-MAC checkpoint from another version?)"),
-        (_corrupt(lmac, tmp_path / "missing_w.pt", lambda p: p["state_dict"].pop("convt1.weight")),
-         "missing_w.pt: checkpoint lacks weight 'convt1.weight'"),
-        (_corrupt(lmac, tmp_path / "wide.pt", lambda p: p["config"].update(width=1.0)),
-         "wide.pt: decoder was trained for a width-1.0 classifier"),
+        (
+            _corrupt(lmac, tmp_path / "model.pt", lambda p: p["config"].pop("mask_domain")),
+            f"{tmp_path / 'model.pt'}: checkpoint config lacks key 'mask_domain' (an L-MAC checkpoint from another version?)",
+        ),
+        (
+            _corrupt(lmac, tmp_path / "missing_w.pt", lambda p: p["state_dict"].pop("convt1.weight")),
+            "missing_w.pt: checkpoint lacks weight 'convt1.weight'",
+        ),
+        (
+            _corrupt(lmac, tmp_path / "wide.pt", lambda p: p["config"].update(width=1.0)),
+            "wide.pt: decoder was trained for a width-1.0 classifier",
+        ),
     ]
     for path, needle in cases:
         assert_error(capsys, needle, *argv, "--init", path)
@@ -377,8 +589,20 @@ def test_train_lmac_ft_init(capsys, tiny, tmp_path):
 
 
 def _evaluate(tiny, tmp_path, *methods, explainers=()):
-    return ["evaluate", "--data", tiny["prepared"], "--classifier", tiny["classifier"], "--out", tmp_path / "out",
-            "--device", "cpu", "--method", *methods, *(["--explainer", *explainers] if explainers else [])]
+    return [
+        "evaluate",
+        "--data",
+        tiny["prepared"],
+        "--classifier",
+        tiny["classifier"],
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+        "--method",
+        *methods,
+        *(["--explainer", *explainers] if explainers else []),
+    ]
 
 
 def test_evaluate_methods_and_checkpoints(capsys, tiny, tmp_path):
@@ -387,8 +611,11 @@ def test_evaluate_methods_and_checkpoints(capsys, tiny, tmp_path):
         (("lmac",), (), "0 explainer checkpoint(s) for 1 learned method(s) (lmac)"),
         (("saliency",), (tiny["lmac"],), "1 explainer checkpoint(s) for 0 learned method(s)"),
         (("saliency", "saliency"), (), "a method is listed twice"),
-        (("lmac_td_a0.5",), (tiny["lmac"],),
-         f"{tiny['lmac']}: is a 'lmac' checkpoint, method 'lmac_td_a0.5' needs an 'lmac_td' one"),
+        (
+            ("lmac_td_a0.5",),
+            (tiny["lmac"],),
+            f"{tiny['lmac']}: is a 'lmac' checkpoint, method 'lmac_td_a0.5' needs an 'lmac_td' one",
+        ),
         (("lmac",), (tiny["lmac_td"],), "is a 'lmac_td' checkpoint, method 'lmac' needs an 'lmac' one"),
         (("lmac_td_a0.5",), (tiny["lmac_td"],), f"{tiny['lmac_td']}: holds lmac_td_a0.75, not lmac_td_a0.5"),
         (("lmac_ft", "lmac"), (tiny["lmac_trained"], tiny["lmac_ft"]), "holds lmac, not lmac_ft"),
@@ -398,14 +625,25 @@ def test_evaluate_methods_and_checkpoints(capsys, tiny, tmp_path):
     for methods, explainers, needle in cases:
         assert_error(capsys, needle, *_evaluate(tiny, tmp_path, *methods, explainers=explainers))
     bad = _corrupt(tiny["lmac_td"], tmp_path / "td.pt", lambda p: p["state_dict"].pop("decoder.weight"))
-    assert_error(capsys, "td.pt: checkpoint lacks weight 'decoder.weight'",
-                 *_evaluate(tiny, tmp_path, "lmac_td_a0.75", explainers=[bad]))
+    assert_error(
+        capsys,
+        "td.pt: checkpoint lacks weight 'decoder.weight'",
+        *_evaluate(tiny, tmp_path, "lmac_td_a0.75", explainers=[bad]),
+    )
     assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_accepts_matching_checkpoints_in_any_spelling_of_alpha(capsys, tiny, tmp_path):
-    code = main(["--config", str(TINY), *map(str, _evaluate(tiny, tmp_path, "lmac_td_a0.750", "lmac_ft",
-                                                            explainers=[tiny["lmac_td"], tiny["lmac_ft"]]))])
+    code = main(
+        [
+            "--config",
+            str(TINY),
+            *map(
+                str,
+                _evaluate(tiny, tmp_path, "lmac_td_a0.750", "lmac_ft", explainers=[tiny["lmac_td"], tiny["lmac_ft"]]),
+            ),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "lmac_td_a0.750.csv").is_file() and (tmp_path / "out" / "lmac_ft.csv").is_file()
 
@@ -413,20 +651,61 @@ def test_evaluate_accepts_matching_checkpoints_in_any_spelling_of_alpha(capsys, 
 def test_evaluate_conditions_and_their_sources(capsys, tiny, tmp_path):
     argv = _evaluate(tiny, tmp_path, "saliency")
     config = write_config(tmp_path / "lj.yaml", **{"evaluation.speech": "ljspeech"})
-    assert_error(capsys, "evaluation.speech: 'ljspeech' needs the downloaded LJSpeech folder", *argv,
-                 "--condition", "speech", config=config)
-    assert_error(capsys, f"--ljspeech {tmp_path / 'lj'}: no such folder", *argv, "--condition", "speech",
-                 "--ljspeech", tmp_path / "lj", config=config)
+    assert_error(
+        capsys,
+        "evaluation.speech: 'ljspeech' needs the downloaded LJSpeech folder",
+        *argv,
+        "--condition",
+        "speech",
+        config=config,
+    )
+    assert_error(
+        capsys,
+        f"--ljspeech {tmp_path / 'lj'}: no such folder",
+        *argv,
+        "--condition",
+        "speech",
+        "--ljspeech",
+        tmp_path / "lj",
+        config=config,
+    )
     (tmp_path / "lj").mkdir()
-    assert_error(capsys, f"{tmp_path / 'lj'}: no audio files match", *argv, "--condition", "speech",
-                 "--ljspeech", tmp_path / "lj", config=config)
+    assert_error(
+        capsys,
+        f"{tmp_path / 'lj'}: no audio files match",
+        *argv,
+        "--condition",
+        "speech",
+        "--ljspeech",
+        tmp_path / "lj",
+        config=config,
+    )
     config = write_config(tmp_path / "wham.yaml", **{"noise.source": "wham"})
-    assert_error(capsys, "noise.source: 'wham' needs the extracted WHAM! folder", *argv, "--condition", "in_domain",
-                 config=config)
-    assert_error(capsys, f"--wham {tmp_path / 'wham'}: no such folder", *argv, "--condition", "in_domain",
-                 "--wham", tmp_path / "wham", config=config)
-    assert_error(capsys, f"{tmp_path / 'masks.npz'}: no such ground-truth mask file", *argv,
-                 "--event-masks", tmp_path / "masks.npz")
+    assert_error(
+        capsys,
+        "noise.source: 'wham' needs the extracted WHAM! folder",
+        *argv,
+        "--condition",
+        "in_domain",
+        config=config,
+    )
+    assert_error(
+        capsys,
+        f"--wham {tmp_path / 'wham'}: no such folder",
+        *argv,
+        "--condition",
+        "in_domain",
+        "--wham",
+        tmp_path / "wham",
+        config=config,
+    )
+    assert_error(
+        capsys,
+        f"{tmp_path / 'masks.npz'}: no such ground-truth mask file",
+        *argv,
+        "--event-masks",
+        tmp_path / "masks.npz",
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -434,12 +713,18 @@ def test_evaluate_conditions_and_their_sources(capsys, tiny, tmp_path):
 # what no check foresaw: the environment failing under a running step
 
 
-@pytest.mark.parametrize("error,line", [
-    (OSError(28, "No space left on device", "/data/out/model.pt"), "lmac: error: /data/out/model.pt: No space left on device"),
-    (PermissionError(13, "Permission denied", "a.tmp", None, "b"), "lmac: error: a.tmp -> b: Permission denied"),
-    (ConnectionResetError("peer went away"), "lmac: error: ConnectionResetError: peer went away"),
-    (OSError(), "lmac: error: OSError: OSError"),
-])
+@pytest.mark.parametrize(
+    "error,line",
+    [
+        (
+            OSError(28, "No space left on device", "/data/out/model.pt"),
+            "lmac: error: /data/out/model.pt: No space left on device",
+        ),
+        (PermissionError(13, "Permission denied", "a.tmp", None, "b"), "lmac: error: a.tmp -> b: Permission denied"),
+        (ConnectionResetError("peer went away"), "lmac: error: ConnectionResetError: peer went away"),
+        (OSError(), "lmac: error: OSError: OSError"),
+    ],
+)
 def test_os_error_during_a_step_is_one_line(capsys, tiny, tmp_path, monkeypatch, error, line):
     from lmac.data import synthetic
 

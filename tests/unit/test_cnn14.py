@@ -79,8 +79,7 @@ def test_width1_outputs_match_speechbrain(width1_outputs):
 
 def test_width1_hs_shapes_for_5s_clip(width1_outputs):
     (_, hs), _ = width1_outputs
-    assert [tuple(h.shape) for h in hs] == [(2, 2048, 13, 2), (2, 1024, 13, 2), (2, 512, 26, 5),
-                                            (2, 256, 53, 10)]
+    assert [tuple(h.shape) for h in hs] == [(2, 2048, 13, 2), (2, 1024, 13, 2), (2, 512, 26, 5), (2, 256, 53, 10)]
 
 
 def test_speechbrain_init_semantics():
@@ -105,8 +104,7 @@ def test_small_width_any_length(n_frames):
         logits, hs = model(torch.randn(3, n_frames, 80))
     assert logits.shape == (3, 5) and torch.isfinite(logits).all()
     t3, f3 = n_frames // 8, 80 // 8
-    expected = [(3, 128, t3 // 4, f3 // 4), (3, 64, t3 // 4, f3 // 4), (3, 32, t3 // 2, f3 // 2),
-                (3, 16, t3, f3)]
+    expected = [(3, 128, t3 // 4, f3 // 4), (3, 64, t3 // 4, f3 // 4), (3, 32, t3 // 2, f3 // 2), (3, 16, t3, f3)]
     assert [tuple(h.shape) for h in hs] == expected
 
 

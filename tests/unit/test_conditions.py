@@ -6,8 +6,14 @@ import torch
 from lmac.data.noise import mix
 from lmac.data.speech import SyntheticSpeech
 from lmac.errors import LmacError
-from lmac.evaluation.conditions import (CONDITIONS, REFERENCE_VERSIONS, Contaminated, item_generator,
-                                        item_seed, make_condition)
+from lmac.evaluation.conditions import (
+    CONDITIONS,
+    REFERENCE_VERSIONS,
+    Contaminated,
+    item_generator,
+    item_seed,
+    make_condition,
+)
 
 L = 4000
 IDS = ["4-100001-A-0", "4-100002-A-1", "4-100003-A-2"]
@@ -41,8 +47,7 @@ def pool() -> tuple[torch.Tensor, list[str]]:
 def _conditions(pool, peak="signed", id_versions=None):
     clips, ids = pool
     return {
-        "in_domain": make_condition("in_domain", seed=3, noise_source=CountingNoise(), peak=peak,
-                                    versions=id_versions),
+        "in_domain": make_condition("in_domain", seed=3, noise_source=CountingNoise(), peak=peak, versions=id_versions),
         "mixture": make_condition("mixture", seed=3, pool=clips, pool_ids=ids, peak=peak),
         "speech": make_condition("speech", seed=3, speech_source=SyntheticSpeech(16000, 0), peak=peak),
         "white_noise": make_condition("white_noise", seed=3, peak=peak),
@@ -55,14 +60,19 @@ def _db(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("peak", ["signed", "abs"])
 def test_ratios_decomposition_and_peak(wav, pool, peak):
-    expected_db = {"in_domain": 0.0, "mixture": 20 * math.log10(4), "speech": 20 * math.log10(4),
-                   "white_noise": 20 * math.log10(2)}
+    expected_db = {
+        "in_domain": 0.0,
+        "mixture": 20 * math.log10(4),
+        "speech": 20 * math.log10(4),
+        "white_noise": 20 * math.log10(2),
+    }
     for name, cond in _conditions(pool, peak).items():
         out = cond.apply(wav, IDS, 0)
         assert isinstance(out, Contaminated) and out.wav.shape == wav.shape
         torch.testing.assert_close(out.wav, out.target + out.interferer)
-        torch.testing.assert_close(_db(out.target, out.interferer), torch.full((3,), expected_db[name]),
-                                   atol=1e-3, rtol=0)
+        torch.testing.assert_close(
+            _db(out.target, out.interferer), torch.full((3,), expected_db[name]), atol=1e-3, rtol=0
+        )
         assert cond.snr_db == pytest.approx(expected_db[name])
         # the target component is the input clip, only rescaled
         scale = (out.target * wav).sum(-1) / (wav * wav).sum(-1)
@@ -114,15 +124,27 @@ def test_determinism_across_batch_sizes_and_order(wav, pool):
         full = cond.apply(wav, IDS, 1)
         # one clip at a time, in reverse order, after unrelated draws
         cond.apply(wav[:1], ["other"], 0)
-        rows = [cond.apply(wav[i:i + 1], [IDS[i]], 1) for i in reversed(range(3))][::-1]
+        rows = [cond.apply(wav[i : i + 1], [IDS[i]], 1) for i in reversed(range(3))][::-1]
         for field in ("wav", "target", "interferer"):
-            torch.testing.assert_close(getattr(full, field), torch.cat([getattr(r, field) for r in rows]),
-                                       rtol=0, atol=0, msg=f"{name}.{field}")
+            torch.testing.assert_close(
+                getattr(full, field),
+                torch.cat([getattr(r, field) for r in rows]),
+                rtol=0,
+                atol=0,
+                msg=f"{name}.{field}",
+            )
         again = _conditions(pool, id_versions=2)[name].apply(wav, IDS, 1)  # a new object, same settings
         assert torch.equal(again.wav, full.wav)
         other_version = cond.apply(wav, IDS, 0)
-        other_seed = make_condition(name, seed=4, noise_source=CountingNoise(), pool=pool[0], pool_ids=pool[1],
-                                    speech_source=SyntheticSpeech(16000, 0), versions=2).apply(wav, IDS, 1)
+        other_seed = make_condition(
+            name,
+            seed=4,
+            noise_source=CountingNoise(),
+            pool=pool[0],
+            pool_ids=pool[1],
+            speech_source=SyntheticSpeech(16000, 0),
+            versions=2,
+        ).apply(wav, IDS, 1)
         assert not torch.equal(other_version.interferer, full.interferer)
         assert not torch.equal(other_seed.interferer, full.interferer)
 
@@ -159,14 +181,15 @@ def test_mixture_picks_spread_over_the_pool_and_fit_length(pool):
         assert float(sims.max()) > 0.9999  # cropped to the target length
     assert len(picked) >= 4
     longer = cond.apply(torch.randn(1, L + 300), ["y"], 0)  # pool clips zero-padded
-    assert torch.count_nonzero(longer.interferer[0, L + 100:]) == 0
+    assert torch.count_nonzero(longer.interferer[0, L + 100 :]) == 0
 
 
 def test_mixture_different_class_option(pool):
     clips, ids = pool
     labels = [0, 0, 1, 1, 1]
-    cond = make_condition("mixture", seed=0, pool=clips, pool_ids=ids, pool_labels=labels,
-                          different_class=True, versions=10)
+    cond = make_condition(
+        "mixture", seed=0, pool=clips, pool_ids=ids, pool_labels=labels, different_class=True, versions=10
+    )
     target = torch.randn(2, L)
     for v in range(10):
         out = cond.apply(target, ["a", "b"], v, labels=torch.tensor([0, 1]))

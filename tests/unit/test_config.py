@@ -18,12 +18,15 @@ def test_default_config_is_valid():
     check_config(default_config(), SCHEMA)
 
 
-@pytest.mark.parametrize("path,value,needle", [
-    (("classifier", "epochs"), 0, "config key 'classifier.epochs': 0 is less than the minimum of 1"),
-    (("dataset", "name"), "audioset", "config key 'dataset.name'"),
-    (("lmac", "loss", "preset"), "best", "config key 'lmac.loss.preset'"),
-    (("dataset", "esc50", "sha256"), "abc", "config key 'dataset.esc50.sha256'"),
-])
+@pytest.mark.parametrize(
+    "path,value,needle",
+    [
+        (("classifier", "epochs"), 0, "config key 'classifier.epochs': 0 is less than the minimum of 1"),
+        (("dataset", "name"), "audioset", "config key 'dataset.name'"),
+        (("lmac", "loss", "preset"), "best", "config key 'lmac.loss.preset'"),
+        (("dataset", "esc50", "sha256"), "abc", "config key 'dataset.esc50.sha256'"),
+    ],
+)
 def test_bad_values_name_the_key(path, value, needle):
     cfg = default_config()
     node = cfg
@@ -43,6 +46,7 @@ def test_misspelt_key_is_reported():
 
 def test_config_readme_documents_every_schema_key():
     from lmac.config import schema_markdown
+
     readme = (ROOT / "config" / "README.md").read_text()
     missing = [line for line in schema_markdown(SCHEMA).splitlines() if line not in readme]
     assert not missing, "config/README.md is out of date; regenerate with python -m lmac.config: " + missing[0]

@@ -65,7 +65,7 @@ def test_the_synthetic_data_is_shared_exactly_when_its_settings_agree():
 
 def test_nested_config_numbers_get_the_schema_types_back():
     config = default_config()
-    config["lmac"]["epochs"] = "6"            # what Snakemake makes of --config lmac='{epochs: 6}'
+    config["lmac"]["epochs"] = "6"  # what Snakemake makes of --config lmac='{epochs: 6}'
     config["lmac"]["lr"] = "1e-3"
     config["lmac_td"]["alphas"] = ["0", "0.75"]
     config["lmac"]["noise"] = "false"
@@ -77,8 +77,8 @@ def test_nested_config_numbers_get_the_schema_types_back():
 
 def test_strings_stay_strings_and_untouched_keys_stay_as_written():
     config = default_config()
-    config["dataset"]["esc50"]["sha256"] = "1234"   # a string key: never a number
-    config["classifier"]["epochs"] = "15"           # written as a string in the file, not given by --config
+    config["dataset"]["esc50"]["sha256"] = "1234"  # a string key: never a number
+    config["classifier"]["epochs"] = "15"  # written as a string in the file, not given by --config
     coerce_overrides(config, {"dataset": {"esc50": {"sha256": "1234"}}}, SCHEMA)
     assert config["dataset"]["esc50"]["sha256"] == "1234" and config["classifier"]["epochs"] == "15"
 

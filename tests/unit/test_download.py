@@ -6,14 +6,11 @@ import hashlib
 import io
 import logging
 import os
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_fixture import make_esc50_folder, make_esc50_zip, serve_files, sha256_of, zip_folder  # noqa: E402
 
 from lmac.data import download as dl  # noqa: E402
@@ -34,7 +31,7 @@ def _no_proxy(monkeypatch):
 def payload(tmp_path) -> tuple[Path, bytes, str]:
     served = tmp_path / "served"
     served.mkdir()
-    data = os.urandom(300_000) + b"tail"          # several reads, odd length
+    data = os.urandom(300_000) + b"tail"  # several reads, odd length
     (served / "blob.bin").write_bytes(data)
     return served, data, hashlib.sha256(data).hexdigest()
 
@@ -51,7 +48,7 @@ def test_plain_download_checksum_ok(tmp_path, payload):
         got = download_file(f"{url}/blob.bin", dest, digest, progress=lambda d, t: seen.append((d, t)), **FAST)
     assert got == dest
     assert dest.read_bytes() == data
-    assert _leftovers(dest.parent) == ["blob.bin"]          # no .part left behind
+    assert _leftovers(dest.parent) == ["blob.bin"]  # no .part left behind
     assert stats.count == 1 and stats.ranges == []
     assert seen[-1] == (len(data), len(data))
 
@@ -72,7 +69,7 @@ def test_resume_restarts_when_server_ignores_range(tmp_path, payload):
     dest = tmp_path / "blob.bin"
     with serve_files(served, truncate_first_n=1, support_range=False) as (url, stats):
         download_file(f"{url}/blob.bin", dest, digest, **FAST)
-    assert dest.read_bytes() == data                       # not half + whole
+    assert dest.read_bytes() == data  # not half + whole
     assert len(stats.ranges) == 1 and [s for _, _, s in stats.requests] == [200, 200]
 
 
@@ -123,7 +120,7 @@ def test_wrong_checksum(tmp_path, payload):
             download_file(f"{url}/blob.bin", dest, wrong, **FAST)
     message = str(err.value)
     assert "\n" not in message and "blob.bin" in message and wrong in message and digest in message
-    assert _leftovers(dest.parent) == []                    # neither dest nor .part
+    assert _leftovers(dest.parent) == []  # neither dest nor .part
 
 
 def test_404_fails_without_retry(tmp_path, payload):
@@ -132,7 +129,7 @@ def test_404_fails_without_retry(tmp_path, payload):
         with pytest.raises(LmacError, match="404"):
             download_file(f"{url}/missing.bin", tmp_path / "x.bin", digest, retries=5, **FAST)
     assert stats.count == 1
-    assert _leftovers(tmp_path) == ["served"]              # no x.bin, no x.bin.part
+    assert _leftovers(tmp_path) == ["served"]  # no x.bin, no x.bin.part
 
 
 def test_existing_correct_file_makes_no_request(tmp_path, payload):
@@ -163,7 +160,7 @@ def test_unpinned_download_warns_with_digest(tmp_path, payload, caplog):
 
 def test_unreachable_server_is_retried_then_fails(tmp_path):
     with serve_files(tmp_path) as (url, _):
-        pass                                                # server is gone: connection refused
+        pass  # server is gone: connection refused
     with pytest.raises(LmacError, match="failed after 2 attempts"):
         download_file(f"{url}/x", tmp_path / "x", None, retries=1, **FAST)
 
@@ -172,8 +169,7 @@ def test_unreachable_server_is_retried_then_fails(tmp_path):
 
 
 def _fetch(tmp_path, url, sha, name="master.zip", **kw):
-    return fetch_archive(url, sha, tmp_path / "downloads" / name, tmp_path / "data" / "ESC-50",
-                         backoff=0.0, **kw)
+    return fetch_archive(url, sha, tmp_path / "downloads" / name, tmp_path / "data" / "ESC-50", backoff=0.0, **kw)
 
 
 def test_fetch_archive_end_to_end(tmp_path):
@@ -183,9 +179,9 @@ def test_fetch_archive_end_to_end(tmp_path):
         assert out == tmp_path / "data" / "ESC-50"
         assert (out / "meta" / "esc50.csv").is_file()
         assert len(list((out / "audio").glob("*.wav"))) == 10
-        assert _leftovers(out.parent) == ["ESC-50"]          # temp dir gone, nothing else
+        assert _leftovers(out.parent) == ["ESC-50"]  # temp dir gone, nothing else
         n = stats.count
-        _fetch(tmp_path, f"{url}/master.zip", sha)          # already extracted: skipped
+        _fetch(tmp_path, f"{url}/master.zip", sha)  # already extracted: skipped
         assert stats.count == n
 
 
@@ -229,7 +225,7 @@ def test_corrupt_member_data_detected(tmp_path):
     with zipfile.ZipFile(zip_path) as zf:
         info = next(i for i in zf.infolist() if i.filename.endswith(".wav"))
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 100
-    data[start:start + 200] = bytes(200)
+    data[start : start + 200] = bytes(200)
     bad = tmp_path / "bad.zip"
     bad.write_bytes(bytes(data))
     with pytest.raises(LmacError, match="bad.zip"):
@@ -309,14 +305,17 @@ def test_existing_nonempty_destination_without_marker_is_not_clobbered(tmp_path)
 # ---------------------------------------------------------------------------- bad input, before any byte
 
 
-@pytest.mark.parametrize("bad,why", [
-    ("xyz", "not hexadecimal"),
-    ("g" * 64, "not hexadecimal"),
-    ("abc123", "6 hexadecimal digits, not 64"),
-    ("0" * 65, "65 hexadecimal digits, not 64"),
-    ("", "0 hexadecimal digits, not 64"),
-    ("sha256:" + "0" * 64, "not hexadecimal"),
-])
+@pytest.mark.parametrize(
+    "bad,why",
+    [
+        ("xyz", "not hexadecimal"),
+        ("g" * 64, "not hexadecimal"),
+        ("abc123", "6 hexadecimal digits, not 64"),
+        ("0" * 65, "65 hexadecimal digits, not 64"),
+        ("", "0 hexadecimal digits, not 64"),
+        ("sha256:" + "0" * 64, "not hexadecimal"),
+    ],
+)
 def test_malformed_sha256_is_refused_before_any_request(tmp_path, payload, bad, why):
     served, _, _ = payload
     dest = tmp_path / "out" / "blob.bin"
@@ -379,7 +378,7 @@ def test_retries_exhausted_mid_transfer_names_the_part_file_kept(tmp_path, paylo
 def test_part_dropped_by_a_refused_resume_is_not_named(tmp_path, payload):
     served, data, digest = payload
     dest = tmp_path / "blob.bin"
-    Path(str(dest) + ".part").write_bytes(data + b"more than the server has")   # -> 416, .part removed
+    Path(str(dest) + ".part").write_bytes(data + b"more than the server has")  # -> 416, .part removed
     with serve_files(served) as (url, stats), pytest.raises(LmacError) as err:
         download_file(f"{url}/blob.bin", dest, digest, retries=0, **FAST)
     assert [s for _, _, s in stats.requests] == [416]
@@ -402,8 +401,11 @@ def test_destination_that_is_a_folder_or_below_a_file(tmp_path, payload):
     with serve_files(served) as (url, stats):
         with pytest.raises(LmacError, match=rf"^{tmp_path}: is a folder; give the path of the archive file"):
             download_file(f"{url}/blob.bin", tmp_path, digest, **FAST)
-        with pytest.raises(LmacError, match=rf"^{tmp_path / 'afile' / 'sub'}: cannot create this folder "
-                                            rf"\(.*: {tmp_path / 'afile'}"):
+        with pytest.raises(
+            LmacError,
+            match=rf"^{tmp_path / 'afile' / 'sub'}: cannot create this folder "
+            rf"\(.*: {tmp_path / 'afile'}",
+        ):
             download_file(f"{url}/blob.bin", tmp_path / "afile" / "sub" / "x.bin", digest, **FAST)
     assert stats.count == 0
 

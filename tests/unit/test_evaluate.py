@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
 
 from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.data.noise import GeneratedNoise
@@ -25,12 +25,17 @@ from lmac.explainers.lmac_td import build_lmac_td
 from lmac.explainers.registry import build_explainer, expand_methods, is_learned
 from lmac.reporting.tables import aggregate, to_latex, to_markdown, to_nested, write_tables
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
-
 SR = TINY_SR
-TINY_TD = {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 2, "inter_layers": 1,
-           "inter_heads": 2, "d_ffn": 16}
+TINY_TD = {
+    "n_filters": 8,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 2,
+    "inter_layers": 1,
+    "inter_heads": 2,
+    "d_ffn": 16,
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +46,28 @@ def setup(tmp_path_factory) -> dict:
 
 def _run(setup, method: str, condition: str, **kw) -> tuple[pd.DataFrame, dict]:
     root = setup["root"]
-    settings = {"method": method, "condition": condition, "batch_size": 2, "seed": 5, "keep_examples": 2,
-                "event_masks": setup["events"], "noise_source": GeneratedNoise(1, SR),
-                "speech_source": SyntheticSpeech(SR, 2),
-                "explainer_path": str(root / "lmac.pt") if is_learned(method) else None, **kw}
+    settings = {
+        "method": method,
+        "condition": condition,
+        "batch_size": 2,
+        "seed": 5,
+        "keep_examples": 2,
+        "event_masks": setup["events"],
+        "noise_source": GeneratedNoise(1, SR),
+        "speech_source": SyntheticSpeech(SR, 2),
+        "explainer_path": str(root / "lmac.pt") if is_learned(method) else None,
+        **kw,
+    }
     job = EvalJob(**settings)
     out = root / condition / method
-    frame = evaluate(str(root / "prepared"), str(root / "classifier.pt"), job, str(out / "scores.csv"),
-                     str(out / "explanations.npz"), device="cpu")
+    frame = evaluate(
+        str(root / "prepared"),
+        str(root / "classifier.pt"),
+        job,
+        str(out / "scores.csv"),
+        str(out / "explanations.npz"),
+        device="cpu",
+    )
     return frame, dict(np.load(out / "explanations.npz"))
 
 
@@ -93,9 +112,18 @@ def test_all_masks_kept_on_request(setup):
 
 def _job(setup, method: str, condition: str, **kw) -> EvalJob:
     root = setup["root"]
-    return EvalJob(method=method, condition=condition, batch_size=2, seed=5, keep_examples=2,
-                   event_masks=setup["events"], noise_source=GeneratedNoise(1, SR), speech_source=SyntheticSpeech(SR, 2),
-                   explainer_path=str(root / "lmac.pt") if is_learned(method) else None, **kw)
+    return EvalJob(
+        method=method,
+        condition=condition,
+        batch_size=2,
+        seed=5,
+        keep_examples=2,
+        event_masks=setup["events"],
+        noise_source=GeneratedNoise(1, SR),
+        speech_source=SyntheticSpeech(SR, 2),
+        explainer_path=str(root / "lmac.pt") if is_learned(method) else None,
+        **kw,
+    )
 
 
 def test_grouped_evaluation_writes_what_each_method_writes_alone(setup):
@@ -106,18 +134,37 @@ def test_grouped_evaluation_writes_what_each_method_writes_alone(setup):
     torch.manual_seed(1)  # LMAC-TD: its heard masked-in is its masked-in, classified once
     build_lmac_td(classifier, TINY_TD, "nov2024", 0.75).save(root / "lmac_td.pt")
     base = _job(setup, "lmac", "speech", keep_all_masks=True)
-    jobs = [base, replace(base, method="lmac_ft", explainer_path=str(root / "lmac_cropped.pt")),
-            replace(base, method="lmac_td_a0.75", explainer_path=str(root / "lmac_td.pt")),
-            *(replace(base, method=m, explainer_path=None) for m in ("all_ones", "random", "saliency"))]
+    jobs = [
+        base,
+        replace(base, method="lmac_ft", explainer_path=str(root / "lmac_cropped.pt")),
+        replace(base, method="lmac_td_a0.75", explainer_path=str(root / "lmac_td.pt")),
+        *(replace(base, method=m, explainer_path=None) for m in ("all_ones", "random", "saliency")),
+    ]
     out = root / "grouped"
-    grouped = evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"), jobs,
-                               [(str(out / f"{j.method}.csv"), str(out / f"{j.method}.npz")) for j in jobs], device="cpu")
+    grouped = evaluate_methods(
+        str(root / "prepared"),
+        str(root / "classifier.pt"),
+        jobs,
+        [(str(out / f"{j.method}.csv"), str(out / f"{j.method}.npz")) for j in jobs],
+        device="cpu",
+    )
     for job, frame in zip(jobs, grouped):
-        alone = evaluate(str(root / "prepared"), str(root / "classifier.pt"), job, str(root / "alone.csv"),
-                         str(root / "alone.npz"), device="cpu")
-        pd.testing.assert_frame_equal(frame.drop(columns="explain_s"), alone.drop(columns="explain_s"), check_exact=True)
-        pd.testing.assert_frame_equal(pd.read_csv(out / f"{job.method}.csv").drop(columns="explain_s"),
-                                      pd.read_csv(root / "alone.csv").drop(columns="explain_s"), check_exact=True)
+        alone = evaluate(
+            str(root / "prepared"),
+            str(root / "classifier.pt"),
+            job,
+            str(root / "alone.csv"),
+            str(root / "alone.npz"),
+            device="cpu",
+        )
+        pd.testing.assert_frame_equal(
+            frame.drop(columns="explain_s"), alone.drop(columns="explain_s"), check_exact=True
+        )
+        pd.testing.assert_frame_equal(
+            pd.read_csv(out / f"{job.method}.csv").drop(columns="explain_s"),
+            pd.read_csv(root / "alone.csv").drop(columns="explain_s"),
+            check_exact=True,
+        )
         with np.load(out / f"{job.method}.npz") as a, np.load(root / "alone.npz") as b:
             assert sorted(a.files) == sorted(b.files)
             for key in a.files:
@@ -131,12 +178,18 @@ def test_grouped_methods_must_share_everything_but_the_method(setup):
     base = _job(setup, "all_ones", "clean")
     root = setup["root"]
     with pytest.raises(LmacError, match="differ in 'condition'"):
-        evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"),
-                         [base, replace(base, method="random", condition="mixture")], [("a", "b"), ("c", "d")])
+        evaluate_methods(
+            str(root / "prepared"),
+            str(root / "classifier.pt"),
+            [base, replace(base, method="random", condition="mixture")],
+            [("a", "b"), ("c", "d")],
+        )
     with pytest.raises(LmacError, match="listed twice"):
         evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"), [base, base], [("a", "b"), ("c", "d")])
-    assert learned_checkpoints(["saliency", "lmac", "lmac_td_a0"], ["l.pt", "t.pt"]) == \
-        {"lmac": "l.pt", "lmac_td_a0": "t.pt"}
+    assert learned_checkpoints(["saliency", "lmac", "lmac_td_a0"], ["l.pt", "t.pt"]) == {
+        "lmac": "l.pt",
+        "lmac_td_a0": "t.pt",
+    }
     with pytest.raises(LmacError, match="one per learned method"):
         learned_checkpoints(["lmac", "saliency"], [])
 
@@ -192,8 +245,13 @@ def test_a_learned_method_gets_its_own_checkpoint(setup, tmp_path):
 
 
 def test_lmac_td_stands_for_one_method_per_alpha():
-    assert expand_methods(["lmac", "lmac_td", "ig"], [0, 0.75, 1.0]) == \
-        ["lmac", "lmac_td_a0", "lmac_td_a0.75", "lmac_td_a1", "ig"]
+    assert expand_methods(["lmac", "lmac_td", "ig"], [0, 0.75, 1.0]) == [
+        "lmac",
+        "lmac_td_a0",
+        "lmac_td_a0.75",
+        "lmac_td_a1",
+        "ig",
+    ]
     assert is_learned("lmac_td_a0.75") and is_learned("lmac_ft") and not is_learned("saliency")
 
 
@@ -202,9 +260,19 @@ def _per_sample() -> pd.DataFrame:
     for condition in ("clean", "mixture"):
         for method, ai in (("lmac", 40.0), ("saliency", 10.0)):
             for i in range(4):
-                rows.append({"id": str(i), "condition": condition, "method": method, "split": "test",
-                             "correct": i < 3, "explain_s": 0.002, **{m: 0.5 for m in METRICS},
-                             "AI": ai + i, **{m: np.nan for m in LOCALISATION_METRICS}})
+                rows.append(
+                    {
+                        "id": str(i),
+                        "condition": condition,
+                        "method": method,
+                        "split": "test",
+                        "correct": i < 3,
+                        "explain_s": 0.002,
+                        **{m: 0.5 for m in METRICS},
+                        "AI": ai + i,
+                        **{m: np.nan for m in LOCALISATION_METRICS},
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -226,7 +294,14 @@ def test_tables_have_one_block_per_condition_with_cis():
 def test_write_tables_round_trip(tmp_path: Path):
     per_sample = tmp_path / "scores.csv"
     _per_sample().to_csv(per_sample, index=False)
-    write_tables([str(per_sample)], str(tmp_path / "t.csv"), str(tmp_path / "t.md"), str(tmp_path / "t.json"),
-                 0.9, n_boot=100, out_tex=str(tmp_path / "t.tex"))
+    write_tables(
+        [str(per_sample)],
+        str(tmp_path / "t.csv"),
+        str(tmp_path / "t.md"),
+        str(tmp_path / "t.json"),
+        0.9,
+        n_boot=100,
+        out_tex=str(tmp_path / "t.tex"),
+    )
     for name in ("t.csv", "t.md", "t.json", "t.tex"):
         assert (tmp_path / name).stat().st_size > 0

@@ -14,12 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from explain_fixture import OUTPUTS, RATE, assert_one_line_error, make_models, run_cli  # noqa: E402
 
 import lmac.explain_input
 import lmac.explain_output
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from explain_fixture import OUTPUTS, RATE, assert_one_line_error, make_models, run_cli  # noqa: E402
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -37,30 +35,37 @@ def good(tmp_path_factory) -> Path:
 
 
 def explain(models: dict, *args) -> int:
-    return run_cli("explain", *args, "--classifier", models["classifier"], "--explainer", models["lmac"],
-                   "--device", "cpu")
+    return run_cli(
+        "explain", *args, "--classifier", models["classifier"], "--explainer", models["lmac"], "--device", "cpu"
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # the output folder is checked before anything is computed
 
 
-@pytest.mark.skipif(not os.path.isdir("/sys") or os.access("/sys", os.W_OK) and not IS_ROOT,
-                    reason="needs a read-only /sys (Linux)")
+@pytest.mark.skipif(
+    not os.path.isdir("/sys") or os.access("/sys", os.W_OK) and not IS_ROOT, reason="needs a read-only /sys (Linux)"
+)
 def test_output_folder_on_a_read_only_file_system(models, good, capsys):
     if Path("/sys/lmac-out").exists():
         pytest.skip("/sys/lmac-out exists")
     capsys.readouterr()
-    assert_one_line_error(explain(models, good, "-o", "/sys/lmac-out/x"), capsys,
-                          "/sys/lmac-out/x: not writable", "(/sys is the nearest existing folder)")
+    assert_one_line_error(
+        explain(models, good, "-o", "/sys/lmac-out/x"),
+        capsys,
+        "/sys/lmac-out/x: not writable",
+        "(/sys is the nearest existing folder)",
+    )
 
 
 @pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only folder")
 def test_output_folder_without_write_permission(models, good, tmp_path, capsys):
     (tmp_path / "locked").mkdir(mode=0o555)
     capsys.readouterr()
-    assert_one_line_error(explain(models, good, "-o", tmp_path / "locked" / "out"), capsys,
-                          "not writable: permission denied")
+    assert_one_line_error(
+        explain(models, good, "-o", tmp_path / "locked" / "out"), capsys, "not writable: permission denied"
+    )
     assert list((tmp_path / "locked").iterdir()) == []
 
 
@@ -73,35 +78,53 @@ def test_output_folder_probe_failure_is_one_line(models, good, tmp_path, capsys,
 
     monkeypatch.setattr(lmac.explain.tempfile, "mkstemp", refuse)
     capsys.readouterr()
-    assert_one_line_error(explain(models, good, "-o", tmp_path / "out"), capsys,
-                          f"{tmp_path / 'out'}: not writable: no space left on device")
+    assert_one_line_error(
+        explain(models, good, "-o", tmp_path / "out"),
+        capsys,
+        f"{tmp_path / 'out'}: not writable: no space left on device",
+    )
     assert not (tmp_path / "out").exists()
 
 
 def test_output_below_an_existing_file(models, good, tmp_path, capsys):
     (tmp_path / "somefile.txt").write_text("notes\n")
     capsys.readouterr()
-    assert_one_line_error(explain(models, good, "-o", tmp_path / "somefile.txt" / "out"), capsys,
-                          f"{tmp_path / 'somefile.txt' / 'out'}: cannot be created: "
-                          f"{tmp_path / 'somefile.txt'} is a file, not a folder")
+    assert_one_line_error(
+        explain(models, good, "-o", tmp_path / "somefile.txt" / "out"),
+        capsys,
+        f"{tmp_path / 'somefile.txt' / 'out'}: cannot be created: {tmp_path / 'somefile.txt'} is a file, not a folder",
+    )
 
 
 @pytest.mark.parametrize("device", ["foo", "cuda:99", "cpu:x"])
 def test_bad_device(models, good, tmp_path, capsys, device):
     capsys.readouterr()
-    code = run_cli("explain", good, "-o", tmp_path / "out", "--classifier", models["classifier"],
-                   "--explainer", models["lmac"], "--device", device)
+    code = run_cli(
+        "explain",
+        good,
+        "-o",
+        tmp_path / "out",
+        "--classifier",
+        models["classifier"],
+        "--explainer",
+        models["lmac"],
+        "--device",
+        device,
+    )
     assert_one_line_error(code, capsys, device)
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, phrase", [
-    (["--window", "0"], "--window: must be a positive number of seconds"),
-    (["--hop", "-1"], "--hop: must be a positive number of seconds"),
-    (["--hop", "3"], "--hop: 3 s must be positive and at most the window (2 s)"),
-    (["--window", "0.1"], "--window: 0.1 s is 1600 samples; the classifier needs at least 5766"),
-    (["--whole-file", "--hop", "1"], "--whole-file explains each input as one clip"),
-])
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["--window", "0"], "--window: must be a positive number of seconds"),
+        (["--hop", "-1"], "--hop: must be a positive number of seconds"),
+        (["--hop", "3"], "--hop: 3 s must be positive and at most the window (2 s)"),
+        (["--window", "0.1"], "--window: 0.1 s is 1600 samples; the classifier needs at least 5766"),
+        (["--whole-file", "--hop", "1"], "--whole-file explains each input as one clip"),
+    ],
+)
 def test_bad_window_options(models, good, tmp_path, capsys, args, phrase):
     capsys.readouterr()
     assert_one_line_error(explain(models, good, "-o", tmp_path / "out", *args), capsys, phrase)
@@ -126,8 +149,9 @@ def test_permission_denied_says_so(models, good, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(lmac.explain_input, "open", deny, raising=False)
     capsys.readouterr()
-    line = assert_one_line_error(explain(models, good, locked, "-o", tmp_path / "out"), capsys,
-                                 f"{locked}: permission denied")
+    line = assert_one_line_error(
+        explain(models, good, locked, "-o", tmp_path / "out"), capsys, f"{locked}: permission denied"
+    )
     assert "System error" not in line
     assert not (tmp_path / "out").exists()
 
@@ -147,8 +171,11 @@ def test_nan_late_in_a_long_file_fails_before_any_output(models, good, tmp_path,
     data[-100] = np.inf
     sf.write(tmp_path / "long.wav", data, RATE, subtype="FLOAT")
     capsys.readouterr()
-    assert_one_line_error(explain(models, good, tmp_path / "long.wav", "-o", tmp_path / "out"), capsys,
-                          f"{tmp_path / 'long.wav'}: 1 of {data.size} samples are NaN or infinite")
+    assert_one_line_error(
+        explain(models, good, tmp_path / "long.wav", "-o", tmp_path / "out"),
+        capsys,
+        f"{tmp_path / 'long.wav'}: 1 of {data.size} samples are NaN or infinite",
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -172,11 +199,9 @@ def test_truncated_wav_is_explained_with_a_warning(models, tmp_path, capsys):
     assert len(record["warnings"]) == 1 and warnings[0].endswith(record["warnings"][0])
 
 
-def test_a_write_failure_mid_run_is_one_line_and_leaves_no_partial_output(models, good, tmp_path, capsys,
-                                                                           monkeypatch):
+def test_a_write_failure_mid_run_is_one_line_and_leaves_no_partial_output(models, good, tmp_path, capsys, monkeypatch):
     """A disk that fills up after the first window: one line, and the partial file's folder is gone."""
-    sf.write(tmp_path / "five.wav", (0.1 * np.random.default_rng(4).standard_normal(5 * RATE)).astype(np.float32),
-             RATE)
+    sf.write(tmp_path / "five.wav", (0.1 * np.random.default_rng(4).standard_normal(5 * RATE)).astype(np.float32), RATE)
     real_open_wav, writes = lmac.explain_output.open_wav, []
 
     class FillsUp:
@@ -199,8 +224,10 @@ def test_a_write_failure_mid_run_is_one_line_and_leaves_no_partial_output(models
     # the progress of the file before it was logged; then one line says what failed, no traceback
     errors = [line for line in err.splitlines() if line.startswith("lmac: error: ")]
     assert code == 2 and "Traceback" not in err and errors == [err.strip().splitlines()[-1]], err
-    assert errors[0] == (f"lmac: error: {tmp_path / 'five.wav'}: its outputs could not be written to "
-                         f"{tmp_path / 'out'} ([Errno 28] No space left on device)")
+    assert errors[0] == (
+        f"lmac: error: {tmp_path / 'five.wav'}: its outputs could not be written to "
+        f"{tmp_path / 'out'} ([Errno 28] No space left on device)"
+    )
     assert [n for p, n in writes if p.name.startswith("five")] == [2 * RATE] * 2  # window 1 of both WAVs
     # the first file is complete; nothing of the second is left, not even its temporary folder
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"good{s}" for s in OUTPUTS)
@@ -215,9 +242,25 @@ def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(models, good,
     sf.write(long, (0.1 * np.random.default_rng(3).standard_normal(600 * RATE)).astype(np.float32), RATE)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, "-m", "lmac.cli", "explain", str(long), "-o", str(out),
-                              "--classifier", str(models["classifier"]), "--explainer", str(models["lmac"]),
-                              "--device", "cpu"], env=env, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lmac.cli",
+            "explain",
+            str(long),
+            "-o",
+            str(out),
+            "--classifier",
+            str(models["classifier"]),
+            "--explainer",
+            str(models["lmac"]),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not list(out.glob(".long.lmac-explain-*/long.explanation.wav")) and time.monotonic() < deadline:
         assert child.poll() is None, "the run ended before it could be killed"

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,19 @@ from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.classifier.train import training_clip_seconds
 from lmac.errors import LmacError
 from lmac.explain_input import BLOCK_FRAMES, WindowReader, resampler_bytes, scan
-from lmac.explain_output import (MAX_COLUMNS, STALE_AFTER_S, OverlapAdd, SpectrogramSummary, is_stale,
-                                 make_temporary, open_wav, overlaps, plan_windows, wav_format, window_weight)
+from lmac.explain_output import (
+    MAX_COLUMNS,
+    STALE_AFTER_S,
+    OverlapAdd,
+    SpectrogramSummary,
+    is_stale,
+    make_temporary,
+    open_wav,
+    overlaps,
+    plan_windows,
+    wav_format,
+    window_weight,
+)
 
 RATE = 16000
 SHORTEST = 5766
@@ -32,13 +42,13 @@ SHORTEST = 5766
 
 
 def test_plan_windows():
-    assert plan_windows(70000, 80000, 80000) == [(0, 70000)]           # shorter than a window: one clip
+    assert plan_windows(70000, 80000, 80000) == [(0, 70000)]  # shorter than a window: one clip
     assert plan_windows(80000, 80000, 80000) == [(0, 80000)]
     assert plan_windows(240000, 80000, 80000) == [(0, 80000), (80000, 80000), (160000, 80000)]
     # not a whole number of windows: the last is shifted to end at the file's end, never padded
     assert plan_windows(250000, 80000, 80000) == [(0, 80000), (80000, 80000), (160000, 80000), (170000, 80000)]
     assert [s for s, _ in plan_windows(200000, 80000, 40000)] == [0, 40000, 80000, 120000]
-    assert plan_windows(10**9, None, None) == [(0, 10**9)]              # --whole-file
+    assert plan_windows(10**9, None, None) == [(0, 10**9)]  # --whole-file
 
 
 def test_window_weights_cross_fade_to_one():
@@ -47,20 +57,21 @@ def test_window_weights_cross_fade_to_one():
     third, last = window_weight(80000, *overlaps(windows, 2)), window_weight(80000, *overlaps(windows, 3))
     np.testing.assert_allclose(third[10000:] + last[:70000], 1.0, atol=1e-12)  # complementary linear ramps
     assert np.all(third[:10000] == 1.0) and np.all(last[70000:] == 1.0)
-    assert np.all(window_weight(80000, 0, 0) == 1.0)                     # no overlap: a rectangle
-    w = window_weight(1000, 800, 800)                                     # ramps longer than half the window
+    assert np.all(window_weight(80000, 0, 0) == 1.0)  # no overlap: a rectangle
+    w = window_weight(1000, 800, 800)  # ramps longer than half the window
     assert w.min() > 0 and w.max() <= 1 and np.argmax(w) in (499, 500)
 
 
-@pytest.mark.parametrize("total, window, hop", [(250000, 80000, 80000), (250000, 80000, 40000),
-                                                (123457, 16000, 5000), (16000, 16000, 16000)])
+@pytest.mark.parametrize(
+    "total, window, hop", [(250000, 80000, 80000), (250000, 80000, 40000), (123457, 16000, 5000), (16000, 16000, 16000)]
+)
 def test_overlap_add_of_slices_reconstructs_and_keeps_at_most_a_window(tmp_path, total, window, hop):
     x = np.random.default_rng(0).standard_normal(total)
     windows = plan_windows(total, window, hop)
     writer = OverlapAdd([tmp_path / "a.wav", tmp_path / "b.wav"], total, RATE)
     for i, (start, length) in enumerate(windows):
         final = windows[i + 1][0] if i + 1 < len(windows) else total
-        segment = x[start:start + length]
+        segment = x[start : start + length]
         writer.add(start, [segment, 2 * segment], window_weight(length, *overlaps(windows, i)), final)
         assert writer.weights.shape[0] <= window  # memory: never more than one window pending
     writer.close()
@@ -88,10 +99,20 @@ def test_window_reader_matches_resampling_the_whole_file(tmp_path, rate, channel
     whole = torchaudio.transforms.Resample(rate, RATE)(mono[None])[0] if rate != RATE else mono
     assert source.samples == whole.shape[0] == math.ceil(data.shape[0] * RATE / rate)
     with WindowReader(source, RATE) as reader:
-        for start, length in [(0, 80000), (80000, 80000), (source.samples - 80000, 80000), (12345, 7777),
-                              (0, source.samples), (source.samples - 1, 1)]:
-            np.testing.assert_allclose(reader.read(start, length).numpy(), whole[start:start + length].numpy(),
-                                       atol=1e-6, err_msg=f"[{start}, {start + length})")
+        for start, length in [
+            (0, 80000),
+            (80000, 80000),
+            (source.samples - 80000, 80000),
+            (12345, 7777),
+            (0, source.samples),
+            (source.samples - 1, 1),
+        ]:
+            np.testing.assert_allclose(
+                reader.read(start, length).numpy(),
+                whole[start : start + length].numpy(),
+                atol=1e-6,
+                err_msg=f"[{start}, {start + length})",
+            )
 
 
 def test_scan_checks_every_block(tmp_path):
@@ -129,8 +150,8 @@ def test_float_wavs_have_no_timestamp(tmp_path):
 
 
 def test_rf64_beyond_riff_sizes():
-    assert wav_format(3600 * RATE) == "WAV"                     # an hour of mono float: 230 MB
-    assert wav_format(19 * 3600 * RATE) == "RF64"               # 19 hours: over 4 GiB
+    assert wav_format(3600 * RATE) == "WAV"  # an hour of mono float: 230 MB
+    assert wav_format(19 * 3600 * RATE) == "RF64"  # 19 hours: over 4 GiB
 
 
 def test_spectrogram_summary_is_bounded_and_exact_for_short_clips():
@@ -159,23 +180,23 @@ def test_stale_temporaries(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     mine = make_temporary(tmp_path, "clip")
-    assert str(os.getpid()) in mine.name and not is_stale(mine)          # a live run's: kept
+    assert str(os.getpid()) in mine.name and not is_stale(mine)  # a live run's: kept
     host = mine.name.split("lmac-explain-")[1].rsplit("-", 2)[0]
     killed = tmp_path / f".clip.lmac-explain-{host}-{dead.pid}-abcd1234"
     killed.mkdir()
-    assert is_stale(killed)                                               # its process is gone
+    assert is_stale(killed)  # its process is gone
     remote = tmp_path / ".clip.lmac-explain-otherhost-1-abcd1234"
     remote.mkdir()
     (remote / "clip.explanation.wav").write_bytes(b"x")
-    assert not is_stale(remote)                                           # elsewhere, and recent
+    assert not is_stale(remote)  # elsewhere, and recent
     old = time.time() - STALE_AFTER_S - 60
     for path in (remote / "clip.explanation.wav", remote):
         os.utime(path, (old, old))
-    assert is_stale(remote)                                               # elsewhere, untouched for a day
+    assert is_stale(remote)  # elsewhere, untouched for a day
     for name in (".clip.abcd1234", ".cache", "clip.lmac-explain-x-1-abcd1234"):
         (tmp_path / name).mkdir()
         os.utime(tmp_path / name, (old, old))
-        assert not is_stale(tmp_path / name), name                        # not ours: never touched
+        assert not is_stale(tmp_path / name), name  # not ours: never touched
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,15 +222,23 @@ def test_training_clip_seconds(tmp_path):
 
 
 def test_trained_classifier_records_the_prepared_clip_length(tmp_path):
+    from esc50_fixture import TINY_SR, make_tiny_prepared
+
     from lmac.classifier.train import train_classifier
     from lmac.frontend import FrontEndConfig
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from esc50_fixture import TINY_SR, make_tiny_prepared
 
     tiny = make_tiny_prepared(tmp_path / "tiny")  # 1-second clips
     out = tmp_path / "classifier"
     cfg = {"width": 0.0625, "epochs": 1, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0}
-    train_classifier(tiny["prepared"], str(out / "model.pt"), str(out / "metrics.json"), str(out / "history.csv"),
-                     str(out / "work"), cfg, FrontEndConfig(sample_rate=TINY_SR).to_dict(), seed=0, device="cpu")
+    train_classifier(
+        tiny["prepared"],
+        str(out / "model.pt"),
+        str(out / "metrics.json"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg,
+        FrontEndConfig(sample_rate=TINY_SR).to_dict(),
+        seed=0,
+        device="cpu",
+    )
     assert load_classifier(out / "model.pt").clip_seconds == 1.0

@@ -42,8 +42,15 @@ def per_sample(seed: int = 0, n: int = 12) -> pd.DataFrame:
     for condition in CONDITIONS:
         for k, method in enumerate(METHODS):
             for i in range(n):
-                row = {"id": f"clip{i}", "version": 0, "condition": condition, "method": method, "split": "test",
-                       "correct": True, "explain_s": 0.01}
+                row = {
+                    "id": f"clip{i}",
+                    "version": 0,
+                    "condition": condition,
+                    "method": method,
+                    "split": "test",
+                    "correct": True,
+                    "explain_s": 0.01,
+                }
                 row.update({m: 10 * k + rng.random() for m in METRICS})
                 row.update({m: np.nan if condition == "mixture" else rng.random() for m in LOCALISATION_METRICS})
                 rows.append(row)
@@ -131,7 +138,10 @@ def test_missing_column_is_a_one_line_error(tmp_path, table):
 
 def test_td_alphas_parses_and_sorts_lmac_td_names():
     assert td_alphas(["lmac", "lmac_td_a1", "lmac_td_a0.75", "saliency", "lmac_td_a0"]) == {
-        "lmac_td_a0": 0.0, "lmac_td_a0.75": 0.75, "lmac_td_a1": 1.0}
+        "lmac_td_a0": 0.0,
+        "lmac_td_a0.75": 0.75,
+        "lmac_td_a1": 1.0,
+    }
 
 
 def test_alpha_ablation_lines_and_lmac_reference(table):
@@ -192,7 +202,11 @@ def test_training_curves_one_line_per_run_and_phase():
     assert [ax.get_title() for ax in visible] == ["loss", "ce_in", "fid_in", "lr"]
     loss = visible[0]
     assert sorted(line.get_label() for line in loss.get_lines()) == [
-        "seed 1 · train", "seed 1 · valid", "seed 2 · train", "seed 2 · valid"]
+        "seed 1 · train",
+        "seed 1 · valid",
+        "seed 2 · train",
+        "seed 2 · valid",
+    ]
     valid = next(line for line in loss.get_lines() if line.get_label() == "seed 2 · valid")
     np.testing.assert_allclose(valid.get_xdata(), [1, 2, 3, 4])
     np.testing.assert_allclose(valid.get_ydata(), runs["seed 2"]["valid_loss"])
@@ -230,15 +244,25 @@ def explanations(tmp_path: Path, method: str, ids: list[str], level: float) -> P
     logspec = fe.log_spectrogram(torch.from_numpy(wav)).numpy()
     mask = np.full_like(logspec, level)
     path = tmp_path / f"{method}.npz"
-    np.savez(path, ids=np.array(ids), sample_rate=np.array(SR), mask=mask.astype(np.float16),
-             logspec=logspec.astype(np.float16), waveform=wav * level, input=wav, target=wav,
-             unused=rng.random(3))
+    np.savez(
+        path,
+        ids=np.array(ids),
+        sample_rate=np.array(SR),
+        mask=mask.astype(np.float16),
+        logspec=logspec.astype(np.float16),
+        waveform=wav * level,
+        input=wav,
+        target=wav,
+        unused=rng.random(3),
+    )
     return path
 
 
 def test_example_panels_same_clip_for_every_method(tmp_path):
-    files = {"lmac": explanations(tmp_path, "lmac", ["clip1", "clip2", "clip3"], 0.5),
-             "saliency": explanations(tmp_path, "saliency", ["clip9", "clip2", "clip1"], 0.25)}
+    files = {
+        "lmac": explanations(tmp_path, "lmac", ["clip1", "clip2", "clip3"], 0.5),
+        "saliency": explanations(tmp_path, "saliency", ["clip9", "clip2", "clip1"], 0.25),
+    }
     loaded = {m: dict(np.load(p)) for m, p in files.items()}
     fig = example_panels_figure(loaded, 2, FRONTEND, "clean")
     assert len(fig.axes) == 2 * len(COLUMNS)
@@ -249,19 +273,24 @@ def test_example_panels_same_clip_for_every_method(tmp_path):
     for row, method in enumerate(files):
         i = list(loaded[method]["ids"]).index("clip2")
         spec = loaded[method]["logspec"][i].astype(np.float32)
-        shown = [np.asarray(ax.get_images()[0].get_array()) for ax in fig.axes[4 * row: 4 * row + 4]]
+        shown = [np.asarray(ax.get_images()[0].get_array()) for ax in fig.axes[4 * row : 4 * row + 4]]
         np.testing.assert_allclose(shown[0], spec.T, rtol=1e-6)
         np.testing.assert_allclose(shown[1], loaded[method]["mask"][i].astype(np.float32).T)
         np.testing.assert_allclose(shown[2], (loaded[method]["mask"][i].astype(np.float32) * spec).T, rtol=1e-6)
         # the listenable explanation re-analysed: a quieter waveform, a darker spectrogram than the input
         assert shown[3].mean() < shown[0].mean()
-    np.testing.assert_allclose(np.asarray(fig.axes[0].get_images()[0].get_array()),
-                               np.asarray(fig.axes[4].get_images()[0].get_array()), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(fig.axes[0].get_images()[0].get_array()),
+        np.asarray(fig.axes[4].get_images()[0].get_array()),
+        rtol=1e-6,
+    )
 
 
 def test_write_example_panels_and_errors(tmp_path):
-    files = {"lmac": explanations(tmp_path, "lmac", ["clip1", "clip2"], 0.5),
-             "all_ones": explanations(tmp_path, "all_ones", ["clip1", "clip2"], 1.0)}
+    files = {
+        "lmac": explanations(tmp_path, "lmac", ["clip1", "clip2"], 0.5),
+        "all_ones": explanations(tmp_path, "all_ones", ["clip1", "clip2"], 1.0),
+    }
     write_example_panels(files, 1, tmp_path / "fig" / "e.png", tmp_path / "fig" / "e.pdf", FRONTEND, "mixture")
     assert_png_and_pdf(tmp_path / "fig" / "e.png", tmp_path / "fig" / "e.pdf")
     with pytest.raises(LmacError, match="example 3 requested, but .* share 2 example clip"):

@@ -39,8 +39,9 @@ def test_log_mel_features_match_speechbrain(wav):
 
 def test_features_from_logspec_is_the_same_path(wav):
     fe = FrontEnd()
-    torch.testing.assert_close(fe.features_from_logspec(fe.log_spectrogram(wav)), fe.features(wav),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        fe.features_from_logspec(fe.log_spectrogram(wav)), fe.features(wav), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_inverse_reconstructs_the_waveform(wav):
@@ -70,4 +71,4 @@ def test_resynthesise_fills_uncovered_frames_with_silence(wav):
     hop = fe.cfg.hop_length
     # well inside the covered part the signal is reconstructed, the uncovered tail is near silent
     torch.testing.assert_close(out[:, : 400 * hop], wav[:, : 400 * hop], rtol=0, atol=1e-4)
-    assert out[:, 429 * hop:].abs().max() < 0.1 * wav.abs().max()
+    assert out[:, 429 * hop :].abs().max() < 0.1 * wav.abs().max()

@@ -8,14 +8,23 @@ from lmac.classifier.model import AudioClassifier
 from lmac.errors import LmacError
 from lmac.explainers.attribution_maps import normalise_map
 from lmac.explainers.base import Explanation
-from lmac.explainers.gradient import (BASELINES, GradCamExplainer, GuidedBackpropExplainer,
-                                      GuidedGradCamExplainer, IntegratedGradientsExplainer, LogspecModel,
-                                      SaliencyExplainer, SmoothGradExplainer, build_baseline)
+from lmac.explainers.gradient import (
+    BASELINES,
+    GradCamExplainer,
+    GuidedBackpropExplainer,
+    GuidedGradCamExplainer,
+    IntegratedGradientsExplainer,
+    LogspecModel,
+    SaliencyExplainer,
+    SmoothGradExplainer,
+    build_baseline,
+)
 
 # small sample/step counts keep the tests fast; the defaults are exercised in test_defaults_*
 FAST = {"ig": {"n_steps": 8}, "smoothgrad": {"n_samples": 4}, "shap": {"n_samples": 4}}
 CASES = [(name, FAST.get(name, {})) for name in BASELINES] + [
-    ("smoothgrad", {"n_samples": 4, "noise": "gaussian", "internal_batch_size": 3})]
+    ("smoothgrad", {"n_samples": 4, "noise": "gaussian", "internal_batch_size": 3})
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +37,12 @@ def clf():
 def wav():
     gen = torch.Generator().manual_seed(1)
     t = torch.arange(16000) / 16000  # 1 s: 87 frames, a 2 × 2 grid at conv_block6
-    return torch.stack([0.5 * torch.sin(2 * torch.pi * 440 * t) + 0.05 * torch.randn(16000, generator=gen),
-                        0.3 * torch.randn(16000, generator=gen)])
+    return torch.stack(
+        [
+            0.5 * torch.sin(2 * torch.pi * 440 * t) + 0.05 * torch.randn(16000, generator=gen),
+            0.3 * torch.randn(16000, generator=gen),
+        ]
+    )
 
 
 def _cam(clf, wav, target):
@@ -136,11 +149,13 @@ def test_guided_backprop_overrides_relu_gradients(clf, wav, targets):
     x = clf.frontend.log_spectrogram(wav)
     guided = GuidedBackpropExplainer(clf).attribute(x, targets)
     plain = captum.attr.Saliency(LogspecModel(clf)).attribute(
-        x[:, None].clone().requires_grad_(), target=targets, abs=False)[:, 0]
+        x[:, None].clone().requires_grad_(), target=targets, abs=False
+    )[:, 0]
     assert not torch.allclose(guided, plain, rtol=1e-2, atol=0)
     # and the hooks are gone afterwards: a plain backward is unchanged
     again = captum.attr.Saliency(LogspecModel(clf)).attribute(
-        x[:, None].clone().requires_grad_(), target=targets, abs=False)[:, 0]
+        x[:, None].clone().requires_grad_(), target=targets, abs=False
+    )[:, 0]
     torch.testing.assert_close(again, plain)
 
 
@@ -169,8 +184,8 @@ def test_random_methods_are_seeded_and_leave_global_rngs_alone(clf, wav, targets
     torch.manual_seed(123)
     torch.testing.assert_close(torch.rand(1), after)  # the caller's stream did not move
     b = build_baseline(name, clf, settings).explain(wav, targets).mask
-    torch.testing.assert_close(a, b)                   # same seed, same call → same mask
-    c = first.explain(wav, targets).mask               # next call draws anew
+    torch.testing.assert_close(a, b)  # same seed, same call → same mask
+    c = first.explain(wav, targets).mask  # next call draws anew
     other = build_baseline(name, clf, {**settings, "seed": 4}).explain(wav, targets).mask
     assert not torch.equal(a, c) and not torch.equal(a, other)
 
@@ -201,21 +216,33 @@ def test_all_ones_keeps_the_input(clf, wav):
 
 
 def test_baseline_names():
-    assert set(BASELINES) == {"saliency", "ig", "smoothgrad", "gradcam", "guided_backprop", "guided_gradcam",
-                              "shap", "all_ones", "random"}
+    assert set(BASELINES) == {
+        "saliency",
+        "ig",
+        "smoothgrad",
+        "gradcam",
+        "guided_backprop",
+        "guided_gradcam",
+        "shap",
+        "all_ones",
+        "random",
+    }
     assert all(cls.name == name for name, cls in BASELINES.items())
 
 
-@pytest.mark.parametrize("name,settings,message", [
-    ("occlusion", {}, "unknown baseline 'occlusion'"),
-    ("ig", {"steps": 10}, "baselines.ig: unknown setting 'steps' (known: n_steps, method, internal_batch_size)"),
-    ("saliency", {"abs": True}, "baselines.saliency: unknown setting 'abs' (known: none)"),
-    ("ig", {"n_steps": 0}, "baselines.ig.n_steps: expected a positive integer, got 0"),
-    ("smoothgrad", {"noise": "pink"}, "baselines.smoothgrad.noise: expected half_normal or gaussian, got 'pink'"),
-    ("gradcam", {"relu": "yes"}, "baselines.gradcam.relu: expected true or false, got 'yes'"),
-    ("random", {"seed": -1}, "baselines.random.seed: expected a non-negative integer, got -1"),
-    ("shap", [1], "baselines.shap: expected a mapping of settings"),
-])
+@pytest.mark.parametrize(
+    "name,settings,message",
+    [
+        ("occlusion", {}, "unknown baseline 'occlusion'"),
+        ("ig", {"steps": 10}, "baselines.ig: unknown setting 'steps' (known: n_steps, method, internal_batch_size)"),
+        ("saliency", {"abs": True}, "baselines.saliency: unknown setting 'abs' (known: none)"),
+        ("ig", {"n_steps": 0}, "baselines.ig.n_steps: expected a positive integer, got 0"),
+        ("smoothgrad", {"noise": "pink"}, "baselines.smoothgrad.noise: expected half_normal or gaussian, got 'pink'"),
+        ("gradcam", {"relu": "yes"}, "baselines.gradcam.relu: expected true or false, got 'yes'"),
+        ("random", {"seed": -1}, "baselines.random.seed: expected a non-negative integer, got -1"),
+        ("shap", [1], "baselines.shap: expected a mapping of settings"),
+    ],
+)
 def test_bad_names_and_settings_are_one_line_errors(clf, name, settings, message):
     with pytest.raises(LmacError) as err:
         build_baseline(name, clf, settings)
@@ -224,6 +251,7 @@ def test_bad_names_and_settings_are_one_line_errors(clf, name, settings, message
 
 def test_registry_builds_baselines(clf):
     from lmac.explainers.registry import build_explainer
+
     explainer = build_explainer("ig", clf, settings={"n_steps": 7})
     assert isinstance(explainer, IntegratedGradientsExplainer) and explainer.n_steps == 7
 
@@ -233,6 +261,7 @@ def test_config_schema_and_default_config_match_the_constructors():
     from pathlib import Path
 
     import yaml
+
     root = Path(__file__).resolve().parents[2]
     schema = yaml.safe_load((root / "workflow/schemas/config.schema.yaml").read_text())
     config = yaml.safe_load((root / "config/config.yaml").read_text())
@@ -249,4 +278,6 @@ def test_config_schema_and_default_config_match_the_constructors():
         # of the constructor's type
         given = config.get("baselines", {}).get(name, {})
         for key, value in given.items():
-            assert key in params and isinstance(value, type(params[key].default)), f"config/config.yaml baselines.{name}.{key}"
+            assert key in params and isinstance(value, type(params[key].default)), (
+                f"config/config.yaml baselines.{name}.{key}"
+            )

@@ -7,8 +7,14 @@ import math
 import pytest
 import torch
 
-from lmac.evaluation.listenability import (FLOOR_DB, LISTENABILITY_METRICS, energy_kept, listenability,
-                                          log_spectral_distance, si_sdr)
+from lmac.evaluation.listenability import (
+    FLOOR_DB,
+    LISTENABILITY_METRICS,
+    energy_kept,
+    listenability,
+    log_spectral_distance,
+    si_sdr,
+)
 from lmac.frontend import FrontEnd
 
 SR = 16000

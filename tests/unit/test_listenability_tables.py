@@ -20,9 +20,16 @@ def frame(method: str, condition: str, base: float, clips: int = 6, seeds=(1, 2)
         for c in range(clips):
             for v in range(2 if condition != "clean" else 1):
                 value = base + c + 0.1 * v
-                row = {"condition": condition, "method": method, "split": "test", "id": f"clip{c}", "seed": s,
-                       "version": v, **{m: value for m in FAITHFULNESS_METRICS},
-                       **{m: value for m in extra_columns(EXTRAS)}}
+                row = {
+                    "condition": condition,
+                    "method": method,
+                    "split": "test",
+                    "id": f"clip{c}",
+                    "seed": s,
+                    "version": v,
+                    **{m: value for m in FAITHFULNESS_METRICS},
+                    **{m: value for m in extra_columns(EXTRAS)},
+                }
                 if condition == "clean":
                     row.update(SI_SDR=np.nan, LSD=np.nan, interferer_kept=np.nan, target_kept=np.nan, silent=np.nan)
                 rows.append(row)
@@ -67,8 +74,9 @@ def test_roundtrip_table_puts_both_domains_side_by_side(csvs, tmp_path):
 
 
 def test_robustness_table_has_every_operator_and_the_rank_stability(csvs, tmp_path):
-    table, ranks = write_robustness(csvs, tmp_path / "o.csv", tmp_path / "or.csv", tmp_path / "o.md",
-                                    tmp_path / "o.tex", n_boot=200)
+    table, ranks = write_robustness(
+        csvs, tmp_path / "o.csv", tmp_path / "or.csv", tmp_path / "o.md", tmp_path / "o.tex", n_boot=200
+    )
     assert set(table["operator"]) == {"zero", "mean", "noise"}
     # lmac scores above saliency under every operator: identical rankings
     assert (ranks["kendall_tau"] == 1).all() and len(ranks) == 2 * len(FAITHFULNESS_METRICS) * 6

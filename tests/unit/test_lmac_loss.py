@@ -3,8 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from lmac.errors import LmacError
-from lmac.explainers.lmac_loss import (PRESETS, REFERENCE_BATCH, REFERENCE_MASK, LossWeights, lmac_loss,
-                                       total_variation)
+from lmac.explainers.lmac_loss import PRESETS, REFERENCE_BATCH, REFERENCE_MASK, LossWeights, lmac_loss, total_variation
 
 
 def sums(mask):
@@ -32,14 +31,17 @@ def test_mean_reduction_hand_computed():
     total, parts = lmac_loss(li, lo, y, mask, w)
     t_ref, f_ref = REFERENCE_MASK
     l1 = 16 * mask.mean()
-    tv = 8 * ((t_ref - 1) * f_ref * ((mask[:, 1:] - mask[:, :-1]) ** 2).mean()
-              + t_ref * (f_ref - 1) * ((mask[:, :, 1:] - mask[:, :, :-1]) ** 2).mean())
+    tv = 8 * (
+        (t_ref - 1) * f_ref * ((mask[:, 1:] - mask[:, :-1]) ** 2).mean()
+        + t_ref * (f_ref - 1) * ((mask[:, :, 1:] - mask[:, :, :-1]) ** 2).mean()
+    )
     expected = 2.0 * F.cross_entropy(li, y) - 0.5 * F.cross_entropy(lo, y) + 0.3 * l1 + 0.7 * tv
     assert total.item() == pytest.approx(expected.item(), rel=1e-5)
     assert parts["l1"] == pytest.approx(l1.item(), rel=1e-6)
     assert parts["tv"] == pytest.approx(tv.item(), rel=1e-5)
-    assert total.item() == pytest.approx(2.0 * parts["ce_in"] - 0.5 * parts["ce_out"] + 0.3 * parts["l1"]
-                                         + 0.7 * parts["tv"], rel=1e-5)
+    assert total.item() == pytest.approx(
+        2.0 * parts["ce_in"] - 0.5 * parts["ce_out"] + 0.3 * parts["l1"] + 0.7 * parts["tv"], rel=1e-5
+    )
 
 
 def test_reference_reduction_is_the_recipe_formula():
@@ -47,7 +49,7 @@ def test_reference_reduction_is_the_recipe_formula():
     mask[:, 1, :] = 1.0
     logits, y = torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)
     _, parts = lmac_loss(logits, logits, y, mask, LossWeights(reduction="reference"))
-    assert parts["l1"] == pytest.approx(4 * mask.mean().item())       # batch-mean × B
+    assert parts["l1"] == pytest.approx(4 * mask.mean().item())  # batch-mean × B
     assert parts["tv"] == pytest.approx((sums(mask) / 8 * 4).item())  # Σ / (2B) × B
     assert total_variation(torch.ones(2, 3, 3), "mean").item() == 0.0
 

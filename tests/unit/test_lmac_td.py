@@ -18,8 +18,16 @@ from lmac.explainers.lmac_td_presets import EMBEDDED_SCALE, PRESETS, TDArch, res
 from lmac.frontend import FrontEnd, FrontEndConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 2,
-        "inter_layers": 1, "inter_heads": 2, "d_ffn": 16}
+TINY = {
+    "n_filters": 8,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 2,
+    "inter_layers": 1,
+    "inter_heads": 2,
+    "d_ffn": 16,
+}
 SR = 16000
 
 
@@ -49,7 +57,7 @@ def test_outputs_have_exactly_the_input_length(clf, alpha, length):
         out = model(wav)
     assert out.explanation.shape == out.masked_out.shape == (2, length)
     assert out.mask.shape == (2, 8, (length - 16) // 8 + 1)
-    assert 0 < out.mask.min() and out.mask.max() < 1          # sigmoid output
+    assert 0 < out.mask.min() and out.mask.max() < 1  # sigmoid output
     assert torch.isfinite(out.explanation).all()
 
 
@@ -109,7 +117,7 @@ def test_masker_input_at_alpha_0_ignores_the_classifier_and_at_1_the_encoder(clf
     other_enc = torch.rand_like(enc)
     with torch.no_grad():
         m0 = tiny_td(clf, 0.0)
-        assert m0.upsampler is None                        # U is not even built
+        assert m0.upsampler is None  # U is not even built
         assert torch.equal(m0.masker_input(enc, hs), m0.masker_input(enc, other_hs))
         m1 = tiny_td(clf, 1.0)
         assert torch.equal(m1.masker_input(enc, hs), m1.masker_input(other_enc, hs))
@@ -141,7 +149,7 @@ def test_mask_at_alpha_1_does_not_depend_on_the_encoder(clf, alpha, expect_same)
         twin.encoder.conv1d.weight.mul_(3.0).add_(0.1)
         a, b = model(wav), twin(wav)
     assert torch.equal(a.mask, b.mask) is expect_same
-    assert not torch.equal(a.explanation, b.explanation)   # E still carries the signal
+    assert not torch.equal(a.explanation, b.explanation)  # E still carries the signal
 
 
 # -- paper scale --------------------------------------------------------------------------------
@@ -155,15 +163,28 @@ def test_hs_spatial_shapes_at_5s_match_the_reference(clf):
 def test_upsampler_at_width_1_is_the_reference_geometry_and_size():
     with torch.device("meta"):
         u = TDUpsampler(1.0)
-        hs = (torch.empty(1, 2048, 13, 2), torch.empty(1, 1024, 13, 2), torch.empty(1, 512, 26, 5),
-              torch.empty(1, 256, 53, 10))
+        hs = (
+            torch.empty(1, 2048, 13, 2),
+            torch.empty(1, 1024, 13, 2),
+            torch.empty(1, 512, 26, 5),
+            torch.empty(1, 256, 53, 10),
+        )
         out = u(hs)
-    assert tuple(out.shape) == (1, 11082, 256)              # the class docstring's [B, 1, 11082, 256]
-    specs = [(2048, 512, 7 * 7), (1024, 512, 7 * 7), (512, 512, 12 * 11), (512, 512, 7 * 7), (512, 256, 7 * 7),
-             (256, 256, 7 * 11), (256, 256, 4 * 3), (256, 128, 10 * 7), (128, 1, 8 * 10)]
+    assert tuple(out.shape) == (1, 11082, 256)  # the class docstring's [B, 1, 11082, 256]
+    specs = [
+        (2048, 512, 7 * 7),
+        (1024, 512, 7 * 7),
+        (512, 512, 12 * 11),
+        (512, 512, 7 * 7),
+        (512, 256, 7 * 7),
+        (256, 256, 7 * 11),
+        (256, 256, 4 * 3),
+        (256, 128, 10 * 7),
+        (128, 1, 8 * 10),
+    ]
     expected = sum(i * o * k + o for i, o, k in specs)
     assert sum(p.numel() for p in u.parameters()) == expected
-    assert 139.0e6 < expected < 139.2e6                      # the reference: ≈ 139 M
+    assert 139.0e6 < expected < 139.2e6  # the reference: ≈ 139 M
 
 
 @pytest.mark.parametrize("preset, intra", [("nov2024", (8, 8)), ("pr2838", (4, 4))])
@@ -180,14 +201,14 @@ def test_paper_settings_build_at_width_1(preset, intra):
     assert len(intra_layers) == intra[0] and intra_layers[0].self_att.att.num_heads == intra[1]
     assert len(inter_layers) == 2 and inter_layers[0].self_att.att.num_heads == 8
     d, ffn = 256, 256
-    per_layer = (4 * d * d + 4 * d) + (2 * d * ffn + ffn + d) + 4 * d     # attention, FFN, two LayerNorms
-    layers = 2 * (intra[0] + 2)                                            # two blocks of intra + inter
+    per_layer = (4 * d * d + 4 * d) + (2 * d * ffn + ffn + d) + 4 * d  # attention, FFN, two LayerNorms
+    layers = 2 * (intra[0] + 2)  # two blocks of intra + inter
     # + per block: intra/inter GroupNorms and each transformer's final LayerNorm; + input norm,
     # conv1d, conv2d, end conv, PReLU, gated output (tanh and sigmoid convs)
     masker = layers * per_layer + 2 * 8 * d + (2 * d + d * d + (d * d + d) + d * d + 1 + 2 * (d * d + d))
     n_params = sum(p.numel() for p in model.parameters())
     assert sum(p.numel() for p in model.masker.parameters()) == masker
-    assert n_params == 139_080_577 + masker + 2 * 16 * d                   # U + masker + E + D
+    assert n_params == 139_080_577 + masker + 2 * 16 * d  # U + masker + E + D
     print(f"{preset}: {n_params / 1e6:.2f} M parameters (masker {masker / 1e6:.2f} M)")
 
 
@@ -202,12 +223,18 @@ def test_preset_values():
     assert (nov["arch"].intra_layers, nov["arch"].intra_heads, nov["arch"].d_ffn) == (8, 8, 256)
     assert pr["feature_n_fft"] == 2048 and nov["feature_n_fft"] is None
     assert resolve_arch("pr2838", {"n_filters": 64, "chunk_size": None}) == TDArch(
-        n_filters=64, intra_layers=4, intra_heads=4)
+        n_filters=64, intra_layers=4, intra_heads=4
+    )
 
 
-@pytest.mark.parametrize("scale, message", [({"n_filtres": 8}, "unknown setting"),
-                                            ({"n_filters": 10, "intra_heads": 4}, "do not divide"),
-                                            ({"chunk_size": 0}, "positive integer")])
+@pytest.mark.parametrize(
+    "scale, message",
+    [
+        ({"n_filtres": 8}, "unknown setting"),
+        ({"n_filters": 10, "intra_heads": 4}, "do not divide"),
+        ({"chunk_size": 0}, "positive integer"),
+    ],
+)
 def test_bad_scale_is_a_one_line_error(scale, message):
     with pytest.raises(LmacError, match=message):
         resolve_arch("nov2024", scale)

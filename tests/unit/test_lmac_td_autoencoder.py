@@ -16,8 +16,17 @@ from lmac.explainers.lmac_td_presets import resolve_arch
 from lmac.explainers.train_lmac_td import build_from_config
 
 LENGTH = 8000
-SCALE = {"n_filters": 8, "kernel_size": 16, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 1,
-         "inter_layers": 1, "inter_heads": 1, "d_ffn": 16}
+SCALE = {
+    "n_filters": 8,
+    "kernel_size": 16,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 1,
+    "inter_layers": 1,
+    "inter_heads": 1,
+    "d_ffn": 16,
+}
 ED = {"pretrain": True, "epochs": 3, "steps_per_epoch": 40, "batch_size": 8, "crop_seconds": 0.05, "lr": 0.01}
 
 
@@ -28,20 +37,42 @@ def prepared(tmp_path_factory):
     rng = np.random.default_rng(0)
     t = np.arange(LENGTH) / 16000
     # tones of random pitch in noise: audio a linear autoencoder has to learn, not copy trivially at init
-    audio = np.stack([np.sin(2 * np.pi * rng.uniform(200, 4000) * t) + 0.1 * rng.standard_normal(LENGTH)
-                      for _ in range(8)]).astype(np.float32)
+    audio = np.stack(
+        [np.sin(2 * np.pi * rng.uniform(200, 4000) * t) + 0.1 * rng.standard_normal(LENGTH) for _ in range(8)]
+    ).astype(np.float32)
     np.save(root / "audio.npy", audio)
-    pd.DataFrame([{"index": i, "id": str(i), "filename": f"{i}.wav", "fold": 1 if i < 6 else 4,
-                   "split": "train" if i < 6 else "valid", "label": i % 2, "category": "ab"[i % 2],
-                   "duration_s": LENGTH / 16000} for i in range(8)]).to_csv(root / "manifest.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "index": i,
+                "id": str(i),
+                "filename": f"{i}.wav",
+                "fold": 1 if i < 6 else 4,
+                "split": "train" if i < 6 else "valid",
+                "label": i % 2,
+                "category": "ab"[i % 2],
+                "duration_s": LENGTH / 16000,
+            }
+            for i in range(8)
+        ]
+    ).to_csv(root / "manifest.csv", index=False)
     (root / "classes.txt").write_text("a\nb\n")
     return root
 
 
 def run(prepared, out, epochs=ED["epochs"], noise=None):
     cfg = {"preset": "nov2024", "scale": SCALE, "encoder_decoder": {**ED, "epochs": epochs}}
-    pretrain_encoder_decoder(str(prepared), str(out / "model.pt"), str(out / "history.csv"), str(out / "work"), cfg,
-                             seed=1, device="cpu", noise_source=noise, noise_cfg={"snr_db": 0.0})
+    pretrain_encoder_decoder(
+        str(prepared),
+        str(out / "model.pt"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg,
+        seed=1,
+        device="cpu",
+        noise_source=noise,
+        noise_cfg={"snr_db": 0.0},
+    )
     return pd.read_csv(out / "history.csv"), load_checkpoint(out / "model.pt", KIND)
 
 
@@ -55,6 +86,7 @@ def test_pretraining_learns_to_resynthesise_the_audio(prepared, tmp_path):
     model.load_state_dict(payload["state_dict"])
     x = torch.from_numpy(np.load(prepared / "audio.npy")[6:])
     from lmac.explainers.lmac_td_loss import si_snr
+
     with torch.no_grad():
         before, after = si_snr(untrained(x), x).mean().item(), si_snr(model(x), x).mean().item()
     assert after > 10 and after > before + 10
@@ -72,8 +104,12 @@ def test_pretraining_resumes_to_the_uninterrupted_result(prepared, tmp_path):
 def test_lmac_td_loads_the_pretrained_pair_frozen(prepared, tmp_path):
     _, payload = run(prepared, tmp_path, epochs=1)
     classifier = AudioClassifier(["a", "b"], width=0.0625)
-    cfg = {"preset": "nov2024", "scale": SCALE, "pretrained_encoder_decoder": str(tmp_path / "model.pt"),
-           "freeze_encoder_decoder": True}
+    cfg = {
+        "preset": "nov2024",
+        "scale": SCALE,
+        "pretrained_encoder_decoder": str(tmp_path / "model.pt"),
+        "freeze_encoder_decoder": True,
+    }
     explainer = build_from_config(classifier, cfg, alpha=0.75)
     for name in ("encoder", "decoder"):
         for key, value in getattr(explainer, name).state_dict().items():

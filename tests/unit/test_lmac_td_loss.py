@@ -41,7 +41,7 @@ def test_identical_explanation_and_input_give_the_classifier_own_cross_entropy(c
     expected = (torch.logsumexp(logits, -1) - logits.max(-1).values).mean()
     assert parts["ce_in"] == pytest.approx(expected.item(), rel=1e-5)
     assert total.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert 0 < parts["ce_in"] < math.log(3)                  # the argmax has more than 1/3 of the mass
+    assert 0 < parts["ce_in"] < math.log(3)  # the argmax has more than 1/3 of the mass
 
 
 def test_terms_combine_with_their_signs_and_weights(clf):
@@ -72,16 +72,16 @@ def test_si_snr_matches_speechbrain_and_is_scale_invariant():
     ref = torch.randn(3, 4000)
     est = ref + 0.3 * torch.randn(3, 4000)
     ours = si_snr(est, ref)
-    theirs = -get_si_snr_with_pitwrapper(ref.unsqueeze(-1), est.unsqueeze(-1))   # [B, T, C=1]
+    theirs = -get_si_snr_with_pitwrapper(ref.unsqueeze(-1), est.unsqueeze(-1))  # [B, T, C=1]
     torch.testing.assert_close(ours, theirs.reshape(-1), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(si_snr(2.5 * est, ref), ours, rtol=1e-4, atol=1e-4)
-    assert 8 < ours.mean().item() < 13                     # 1 / 0.09 ≈ 10.5 dB
+    assert 8 < ours.mean().item() < 13  # 1 / 0.09 ≈ 10.5 dB
 
 
 def test_sisnr_term_of_a_perfect_reconstruction(clf):
     torch.manual_seed(5)
     x = torch.randn(2, SR) * 0.1
-    i = x * torch.rand(1, SR)                              # any split with i + o = x
+    i = x * torch.rand(1, SR)  # any split with i + o = x
     o = x - i
     args = (*terms(clf, i, o, x), i, o, x)
     _, parts = lmac_td_loss(*args, TDLossWeights(0, 0, 0, 1))
@@ -104,8 +104,7 @@ def test_gradient_reaches_the_explanation_through_the_frozen_classifier(clf):
     o = x - i
     fe = clf.frontend
     logits_in, logits_out = clf(i)[0], clf(o)[0]
-    loss, _ = lmac_td_loss(logits_in, logits_out, clf(x)[0].argmax(-1), fe.log_spectrogram(i), i, o, x,
-                           TDLossWeights())
+    loss, _ = lmac_td_loss(logits_in, logits_out, clf(x)[0].argmax(-1), fe.log_spectrogram(i), i, o, x, TDLossWeights())
     loss.backward()
     assert i.grad is not None and i.grad.abs().sum() > 0
     assert all(p.grad is None for p in clf.parameters())

@@ -7,8 +7,14 @@ import torch
 
 from lmac.data.synthetic import generate_synthetic_dataset
 from lmac.errors import LmacError
-from lmac.evaluation.localisation import (LOCALISATION_HIGHER_IS_BETTER, LOCALISATION_METRICS, ground_truth,
-                                          load_event_masks, localisation_metrics, stack_event_masks)
+from lmac.evaluation.localisation import (
+    LOCALISATION_HIGHER_IS_BETTER,
+    LOCALISATION_METRICS,
+    ground_truth,
+    load_event_masks,
+    localisation_metrics,
+    stack_event_masks,
+)
 from lmac.frontend import FrontEnd, FrontEndConfig
 
 SR = 16000
@@ -30,9 +36,9 @@ def test_hand_case():
     gt = [[[True, False], [True, False]]]
     m = _metrics(mask, gt)
     assert m["RMA"][0] == pytest.approx(1.2 / 1.3)
-    assert m["RRA"][0] == pytest.approx(1.0)   # top-2 bins are 0.9 and 0.3, both in GT
+    assert m["RRA"][0] == pytest.approx(1.0)  # top-2 bins are 0.9 and 0.3, both in GT
     assert m["PG"][0] == pytest.approx(1.0)
-    assert m["IoU"][0] == pytest.approx(0.5)   # {0.9} vs the two GT bins
+    assert m["IoU"][0] == pytest.approx(0.5)  # {0.9} vs the two GT bins
     # move the maximum out of GT
     m = _metrics([[[0.2, 0.9], [0.3, 0.0]]], gt)
     assert m["PG"][0] == 0.0 and m["RRA"][0] == pytest.approx(0.5)
@@ -43,7 +49,7 @@ def test_hand_case():
 def test_empty_ground_truth_and_zero_mask_are_nan():
     m = _metrics([[[0.5, 0.1]], [[0.0, 0.0]]], [[[False, False]], [[True, False]]])
     assert all(math.isnan(m[k][0]) for k in LOCALISATION_METRICS)  # empty GT: nothing to localise
-    assert math.isnan(m["RMA"][1])                                  # no relevance at all
+    assert math.isnan(m["RMA"][1])  # no relevance at all
     assert m["RRA"][1] == pytest.approx(0.5) and m["PG"][1] == pytest.approx(0.5)  # chance: 1 of 2 bins
     assert m["IoU"][1] == 0.0
 
@@ -118,19 +124,19 @@ def test_ideal_binary_mask_on_a_constructed_case():
     fe = FrontEnd()
     n = SR // 2
     target = _tone(1000, n) * (torch.arange(n) < n // 2)  # a 1 kHz tone in the first half only
-    interferer = 0.3 * _tone(4000, n)                      # a quieter 4 kHz tone throughout
+    interferer = 0.3 * _tone(4000, n)  # a quieter 4 kHz tone throughout
     gt = ground_truth(fe, torch.stack([target, target]), torch.stack([interferer, torch.zeros(n)]))
     assert gt.dtype == torch.bool and gt.shape == (2, fe.cfg.n_frames(n), fe.cfg.n_freqs)
     row = gt[0]
     frames = row.shape[0]
     k1, k4 = _bin(fe, 1000), _bin(fe, 4000)
-    assert row[2: frames // 2 - 3, k1].all()          # the target's bins while it sounds
-    assert not row[frames // 2 + 3:, :].any()          # silent target: nothing
-    assert not row[:, k4 - 2: k4 + 3].any()            # where the interferer dominates
-    assert not row[2: frames // 2 - 3, k1 + 40:].any()  # > 40 dB below the target's peak
-    assert not gt[1].any()                             # clean clip: no ground truth
+    assert row[2 : frames // 2 - 3, k1].all()  # the target's bins while it sounds
+    assert not row[frames // 2 + 3 :, :].any()  # silent target: nothing
+    assert not row[:, k4 - 2 : k4 + 3].any()  # where the interferer dominates
+    assert not row[2 : frames // 2 - 3, k1 + 40 :].any()  # > 40 dB below the target's peak
+    assert not gt[1].any()  # clean clip: no ground truth
     loose = ground_truth(fe, target[None], interferer[None], floor_db=120.0)
-    assert loose.sum() > row.sum()                     # a lower floor admits quieter bins
+    assert loose.sum() > row.sum()  # a lower floor admits quieter bins
 
 
 def test_event_mask_intersected_with_dominance():
@@ -144,9 +150,9 @@ def test_event_mask_intersected_with_dominance():
     gt = ground_truth(fe, torch.stack([target, target]), torch.stack([interferer, torch.zeros(n)]), event)
     frames = shape[0]
     assert gt[0, : frames // 2 - 3, _bin(fe, 1000)].all()
-    assert not gt[0, frames // 2 + 3:].any()
-    assert torch.equal(gt[1], event[1])          # clean row keeps the event mask
-    assert not (gt & ~event).any()               # never more than the event
+    assert not gt[0, frames // 2 + 3 :].any()
+    assert torch.equal(gt[1], event[1])  # clean row keeps the event mask
+    assert not (gt & ~event).any()  # never more than the event
     assert torch.equal(ground_truth(fe, target[None], torch.zeros(1, n), event[:1]), event[:1])
     with pytest.raises(LmacError, match="shape"):
         ground_truth(fe, target[None], interferer[None], event[:1, :-1])
@@ -154,9 +160,19 @@ def test_event_mask_intersected_with_dominance():
 
 def test_event_masks_of_the_synthetic_dataset(tmp_path):
     fe_cfg = FrontEndConfig()
-    generate_synthetic_dataset(tmp_path / "ds", {"n_classes": 2, "clips_per_class": 2, "n_folds": 1,
-                                                 "clip_seconds": 0.5, "event_seconds": [0.1, 0.2],
-                                                 "n_distractors": [0, 0]}, fe_cfg, seed=0)
+    generate_synthetic_dataset(
+        tmp_path / "ds",
+        {
+            "n_classes": 2,
+            "clips_per_class": 2,
+            "n_folds": 1,
+            "clip_seconds": 0.5,
+            "event_seconds": [0.1, 0.2],
+            "n_distractors": [0, 0],
+        },
+        fe_cfg,
+        seed=0,
+    )
     masks = load_event_masks(tmp_path / "ds" / "meta" / "ground_truth_masks.npz")
     stems = pd.read_csv(tmp_path / "ds" / "meta" / "esc50.csv")["filename"].str.replace(".wav", "", regex=False)
     assert sorted(masks) == sorted(stems)  # keys are the manifest ids

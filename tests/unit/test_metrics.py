@@ -6,8 +6,15 @@ import pytest
 import torch
 
 from lmac.classifier.model import AudioClassifier
-from lmac.evaluation.metrics import (HIGHER_IS_BETTER, METRICS, all_metrics, complexity, faithfulness,
-                                     mask_mean, sparseness)
+from lmac.evaluation.metrics import (
+    HIGHER_IS_BETTER,
+    METRICS,
+    all_metrics,
+    complexity,
+    faithfulness,
+    mask_mean,
+    sparseness,
+)
 from lmac.explainers.attribution_maps import AllOnesExplainer
 
 
@@ -57,7 +64,7 @@ def test_ad_ref_is_the_double_softmax_and_differs_from_ad():
     m = faithfulness(logits_for([[0.6, 0.3, 0.1]]), logits_for([[0.3, 0.6, 0.1]]), logits_for([[0.6, 0.3, 0.1]]))
     p2 = softmax([0.6, 0.3, 0.1])[0]  # 0.4018
     o2 = softmax([0.3, 0.6, 0.1])[0]  # 0.2976
-    expected = 100 * (p2 - o2) / p2    # ≈ 25.9 %, while textbook AD is 50 %
+    expected = 100 * (p2 - o2) / p2  # ≈ 25.9 %, while textbook AD is 50 %
     assert m["AD_ref"].item() == pytest.approx(expected, rel=1e-5)
     assert m["AD"].item() == pytest.approx(50.0, rel=1e-5)
     assert abs(m["AD"].item() - m["AD_ref"].item()) > 20
@@ -68,6 +75,7 @@ def test_reference_ad_applies_softmax_twice():
     def probs(pc):
         rest = (1 - pc) / 49
         return [[max(pc, 1e-12)] + [rest] * 49]
+
     x, x_in = logits_for(probs(0.95)), logits_for(probs(0.0))
     m = faithfulness(x, x_in, x_in)
     assert m["AD"].item() == pytest.approx(100.0, rel=1e-4)
@@ -100,8 +108,8 @@ def test_sparseness_is_scale_free_uses_abs_and_sorts():
     gen = torch.Generator().manual_seed(3)
     a = torch.rand(3, 7, 9, generator=gen)
     s = sparseness(a)
-    torch.testing.assert_close(sparseness(1000 * a), s)          # max-normalised first, as Quantus
-    torch.testing.assert_close(sparseness(-a), s)                # |a|
+    torch.testing.assert_close(sparseness(1000 * a), s)  # max-normalised first, as Quantus
+    torch.testing.assert_close(sparseness(-a), s)  # |a|
     perm = torch.randperm(63, generator=gen)
     torch.testing.assert_close(sparseness(a.flatten(1)[:, perm]), s)  # order-free (sorted inside)
     # hand formula on a tiny map: a = (0, 1, 3) → +1e-7, max-normalised → (1e-7, 1/3+1e-7, 1+1e-7)
@@ -134,9 +142,9 @@ def test_batched_metrics_equal_per_clip_metrics_and_keep_float16_masks():
     mask[2] = 0.0
     batch = all_metrics(logits, l_in, l_out, mask)
     for i in range(5):
-        one = all_metrics(logits[i:i + 1], l_in[i:i + 1], l_out[i:i + 1], mask[i:i + 1])
+        one = all_metrics(logits[i : i + 1], l_in[i : i + 1], l_out[i : i + 1], mask[i : i + 1])
         for name in METRICS:
-            torch.testing.assert_close(batch[name][i:i + 1], one[name], equal_nan=True)
+            torch.testing.assert_close(batch[name][i : i + 1], one[name], equal_nan=True)
     half = all_metrics(logits, l_in, l_out, mask.half())
     assert half["SPS"].dtype == torch.float32 and half["MM"].dtype == torch.float32
     torch.testing.assert_close(half["MM"], batch["MM"], atol=1e-3, rtol=0)
@@ -169,15 +177,16 @@ def test_all_ones_mask_gives_the_worked_out_values(tiny):
     exp = AllOnesExplainer(clf).explain(wav)
     with torch.no_grad():
         logits = clf.classify_logspec(exp.logspec)
-        m = all_metrics(logits, clf.classify_logspec(exp.masked_in), clf.classify_logspec(exp.masked_out),
-                        exp.mask, exp.target)
+        m = all_metrics(
+            logits, clf.classify_logspec(exp.masked_in), clf.classify_logspec(exp.masked_out), exp.mask, exp.target
+        )
         silence = clf.classify_logspec(torch.zeros_like(exp.logspec))
     d = exp.mask[0].numel()
     for i in range(2):
         c = int(exp.target[i])
         p = softmax(logits[i].tolist())
         q = softmax(silence[i].tolist())  # masked-out (1 − 1)·X = 0 is silence
-        assert m["AI"][i].item() == 0.0                  # o = p: no increase
+        assert m["AI"][i].item() == 0.0  # o = p: no increase
         assert m["AD"][i].item() == 0.0 and m["AD_ref"][i].item() == 0.0 and m["AG"][i].item() == 0.0
         assert m["FidIn"][i].item() == 1.0
         assert m["FF"][i].item() == pytest.approx(p[c] - q[c], abs=1e-6)
@@ -192,7 +201,7 @@ def test_all_zeros_mask_gives_the_worked_out_values(tiny):
         x = clf.frontend.log_spectrogram(wav)
         mask = torch.zeros_like(x)
         logits = clf.classify_logspec(x)
-        l_in = clf.classify_logspec(mask * x)        # silence
+        l_in = clf.classify_logspec(mask * x)  # silence
         l_out = clf.classify_logspec((1 - mask) * x)  # the input itself
         m = all_metrics(logits, l_in, l_out, mask)
     for i in range(2):

@@ -73,12 +73,12 @@ def test_noise_source_wham_reads_tr_first_seconds(tmp_path):
     tr.mkdir(parents=True)
     (tmp_path / "wham_noise" / "cv").mkdir()
     ramp = np.linspace(-0.5, 0.5, 16000, dtype=np.float32)
-    sf.write(tr / "a.wav", np.stack([ramp, ramp], axis=1), 16000)   # stereo: averaged
+    sf.write(tr / "a.wav", np.stack([ramp, ramp], axis=1), 16000)  # stereo: averaged
     sf.write(tmp_path / "wham_noise" / "cv" / "b.wav", np.ones(16000, np.float32) * 0.3, 16000)  # not tr/: unused
     src = noise_source({"source": "wham"}, tmp_path / "wham_noise", 16000, 0)
     assert isinstance(src, AudioFolder) and len(src) == 1 and src.offset == "first"
     clip = src.sample(8000, torch.Generator().manual_seed(0))
-    np.testing.assert_allclose(clip.numpy(), ramp[:8000], atol=1e-4)   # the first 0.5 s, as the reference
+    np.testing.assert_allclose(clip.numpy(), ramp[:8000], atol=1e-4)  # the first 0.5 s, as the reference
     assert src.sample(20000, torch.Generator().manual_seed(0))[16000:].abs().max() == 0  # zero-padded
 
 
@@ -104,9 +104,22 @@ def test_downloaded_archives_extract_to_the_folders_the_sources_read(tmp_path, c
     tiny = Path(__file__).resolve().parents[1] / "workflow" / "tiny.yaml"
     for name, archive in (("wham", "wham_noise.zip"), ("ljspeech", "LJSpeech-1.1.tar.bz2")):
         digest = hashlib.sha256((tmp_path / archive).read_bytes()).hexdigest()  # tiny.yaml pins the real LJSpeech
-        code = cli_main(["--config", str(tiny), "download", name, "--url", (tmp_path / archive).as_uri(),
-                         "--sha256", digest, "--archive", str(tmp_path / "archives" / archive),
-                         "--out", str(tmp_path / name)])
+        code = cli_main(
+            [
+                "--config",
+                str(tiny),
+                "download",
+                name,
+                "--url",
+                (tmp_path / archive).as_uri(),
+                "--sha256",
+                digest,
+                "--archive",
+                str(tmp_path / "archives" / archive),
+                "--out",
+                str(tmp_path / name),
+            ]
+        )
         assert code in (0, None), capsys.readouterr().err
     assert (tmp_path / "wham" / "tr" / "a.wav").is_file() and (tmp_path / "ljspeech" / "wavs").is_dir()
     src = noise_source({"source": "wham"}, tmp_path / "wham", 16000, 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ import pytest
 import soundfile as sf
 import torch
 import torchaudio
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_fixture import make_esc50_folder  # noqa: E402
 
 from lmac.data.prepare import load_prepared, prepare_dataset  # noqa: E402
@@ -39,6 +36,7 @@ def prepared(raw, tmp_path_factory) -> Path:
 
 def _copy(raw: Path, dst: Path) -> Path:
     import shutil
+
     return Path(shutil.copytree(raw, dst))
 
 
@@ -47,7 +45,7 @@ def _write_dataset(root: Path, clips: dict[str, np.ndarray], sr: int, rows: list
     (root / "audio").mkdir(parents=True)
     (root / "meta").mkdir()
     for name, wav in clips.items():
-        sf.write(root / "audio" / name, wav, sr, subtype="FLOAT")   # float: no quantisation
+        sf.write(root / "audio" / name, wav, sr, subtype="FLOAT")  # float: no quantisation
     pd.DataFrame(rows).to_csv(root / "meta" / "esc50.csv", index=False)
     return root
 
@@ -55,7 +53,7 @@ def _write_dataset(root: Path, clips: dict[str, np.ndarray], sr: int, rows: list
 def test_shapes_and_files(prepared):
     audio, manifest, classes = load_prepared(prepared)
     assert isinstance(audio, np.memmap) and audio.dtype == np.float32
-    assert audio.shape == (30, 8000)                     # 0.5 s at 16 kHz
+    assert audio.shape == (30, 8000)  # 0.5 s at 16 kHz
     assert list(manifest.columns) == COLUMNS
     assert manifest["index"].tolist() == list(range(30))
     assert classes == ["dog", "rooster", "pig"]
@@ -65,7 +63,7 @@ def test_shapes_and_files(prepared):
     assert info["counts"]["per_split"] == {"train": 18, "valid": 6, "test": 6}
     assert info["source"]["sample_rates"] == {"44100": 30}
     assert info["source"]["channels"] == {"1": 20, "2": 10}
-    assert np.allclose(np.abs(audio).max(axis=1), 1.0)   # peak_abs default
+    assert np.allclose(np.abs(audio).max(axis=1), 1.0)  # peak_abs default
     assert np.allclose(manifest["duration_s"], 0.5)
 
 
@@ -99,7 +97,7 @@ def test_resampling_matches_torchaudio_and_reference_pipeline(raw, prepared):
     """Row == the reference's dataio_prep: mean of channels, Resample(44.1k->16k), sig / sig.max()."""
     audio, manifest, _ = load_prepared(prepared)
     # redo with the reference's normalisation to compare against its literal pipeline
-    for k in (0, 1, 7):                                  # k=0 and k=... include stereo clips
+    for k in (0, 1, 7):  # k=0 and k=... include stereo clips
         row = manifest.iloc[k]
         data, sr = sf.read(raw / "audio" / row["filename"], dtype="float32", always_2d=True)
         sig = torch.from_numpy(data.T.copy())
@@ -124,8 +122,12 @@ def test_peak_signed_reproduces_reference_division(raw, tmp_path):
 def test_sine_frequency_survives_resampling(tmp_path):
     sr, f0 = 44100, 1000.0
     t = np.arange(int(sr * 0.5)) / sr
-    raw = _write_dataset(tmp_path / "raw", {"1-1-A-0.wav": 0.3 * np.sin(2 * np.pi * f0 * t)}, sr,
-                         [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "tone"}])
+    raw = _write_dataset(
+        tmp_path / "raw",
+        {"1-1-A-0.wav": 0.3 * np.sin(2 * np.pi * f0 * t)},
+        sr,
+        [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "tone"}],
+    )
     prepare_dataset(raw, tmp_path / "o", sample_rate=16000, clip_seconds=0.5, splits={"train": [1]})
     audio, _, _ = load_prepared(tmp_path / "o")
     spectrum = np.abs(np.fft.rfft(audio[0]))
@@ -136,10 +138,15 @@ def test_sine_frequency_survives_resampling(tmp_path):
 def test_stereo_downmix_is_channel_mean(tmp_path):
     rng = np.random.default_rng(1)
     left, right = rng.uniform(-0.5, 0.5, 1600), rng.uniform(-0.2, 0.9, 1600)
-    raw = _write_dataset(tmp_path / "raw", {"1-1-A-0.wav": np.stack([left, right], axis=1)}, 16000,
-                         [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "x"}])
-    prepare_dataset(raw, tmp_path / "o", sample_rate=16000, clip_seconds=0.1, splits={"train": [1]},
-                    normalisation="none")
+    raw = _write_dataset(
+        tmp_path / "raw",
+        {"1-1-A-0.wav": np.stack([left, right], axis=1)},
+        16000,
+        [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "x"}],
+    )
+    prepare_dataset(
+        raw, tmp_path / "o", sample_rate=16000, clip_seconds=0.1, splits={"train": [1]}, normalisation="none"
+    )
     audio, _, _ = load_prepared(tmp_path / "o")
     np.testing.assert_allclose(audio[0], ((left.astype(np.float32) + right.astype(np.float32)) / 2), atol=1e-7)
 
@@ -157,30 +164,35 @@ def test_crop_and_pad(tmp_path):
 
 
 def test_peak_abs_vs_peak_signed_when_negative_peak_is_larger(tmp_path):
-    wav = np.array([0.1, -0.8, 0.4, -0.2, 0.0, 0.3] * 10, dtype=np.float32)   # |min| > max
+    wav = np.array([0.1, -0.8, 0.4, -0.2, 0.0, 0.3] * 10, dtype=np.float32)  # |min| > max
     silent = np.zeros(60, dtype=np.float32)
     clips = {"1-1-A-0.wav": wav, "1-2-A-0.wav": silent}
     rows = [{"filename": n, "fold": 1, "target": 0, "category": "x"} for n in clips]
     raw = _write_dataset(tmp_path / "raw", clips, 600, rows)
     results = {}
     for norm in ("peak_abs", "peak_signed", "none"):
-        prepare_dataset(raw, tmp_path / norm, sample_rate=600, clip_seconds=0.1, splits={"train": [1]},
-                        normalisation=norm)
+        prepare_dataset(
+            raw, tmp_path / norm, sample_rate=600, clip_seconds=0.1, splits={"train": [1]}, normalisation=norm
+        )
         results[norm] = np.asarray(load_prepared(tmp_path / norm)[0])
     np.testing.assert_allclose(results["none"][0], wav)
     np.testing.assert_allclose(results["peak_abs"][0], wav / 0.8, rtol=1e-6)
     np.testing.assert_allclose(results["peak_signed"][0], wav / 0.4, rtol=1e-6)
     assert results["peak_abs"][0].min() == pytest.approx(-1.0)
-    assert results["peak_signed"][0].min() == pytest.approx(-2.0)       # |x| > 1, as the reference
-    for norm in results:                                                # silence stays silent, no NaN
+    assert results["peak_signed"][0].min() == pytest.approx(-2.0)  # |x| > 1, as the reference
+    for norm in results:  # silence stays silent, no NaN
         np.testing.assert_array_equal(results[norm][1], silent)
     info = json.loads((tmp_path / "peak_abs" / "prepare.json").read_text())
     assert info["unnormalised_clips"] == ["1-2-A-0"]
 
 
 def test_silent_clip_warns(tmp_path, caplog):
-    raw = _write_dataset(tmp_path / "raw", {"1-1-A-0.wav": np.zeros(100)}, 1000,
-                         [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "x"}])
+    raw = _write_dataset(
+        tmp_path / "raw",
+        {"1-1-A-0.wav": np.zeros(100)},
+        1000,
+        [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "x"}],
+    )
     with caplog.at_level(logging.WARNING, logger="lmac.data"):
         prepare_dataset(raw, tmp_path / "o", sample_rate=1000, clip_seconds=0.1, splits={"train": [1]})
     assert any("1-1-A-0" in r.getMessage() and "unnormalised" in r.getMessage() for r in caplog.records)
@@ -190,8 +202,14 @@ def _label_order_dataset(tmp_path) -> Path:
     # targets: dog=0, rain=1, cat=2.  Train (folds 1-3) sorted by filename meets cat, dog, rain;
     # the csv rows are deliberately *not* filename-sorted (reverse), so a csv-order encoder
     # would see rain first.
-    specs = [("1-100-A-2.wav", 1, 2, "cat"), ("1-200-A-0.wav", 1, 0, "dog"), ("2-050-A-1.wav", 2, 1, "rain"),
-             ("3-300-A-0.wav", 3, 0, "dog"), ("4-010-A-1.wav", 4, 1, "rain"), ("5-010-A-2.wav", 5, 2, "cat")]
+    specs = [
+        ("1-100-A-2.wav", 1, 2, "cat"),
+        ("1-200-A-0.wav", 1, 0, "dog"),
+        ("2-050-A-1.wav", 2, 1, "rain"),
+        ("3-300-A-0.wav", 3, 0, "dog"),
+        ("4-010-A-1.wav", 4, 1, "rain"),
+        ("5-010-A-2.wav", 5, 2, "cat"),
+    ]
     clips = {name: np.full(100, 0.1 * (i + 1)) for i, (name, *_rest) in enumerate(specs)}
     rows = [{"filename": n, "fold": f, "target": t, "category": c} for n, f, t, c in reversed(specs)]
     return _write_dataset(tmp_path / "raw", clips, 1000, rows)
@@ -221,9 +239,15 @@ def test_first_appearance_matches_speechbrain_categorical_encoder(tmp_path):
 
 
 def test_inconsistent_target_category_rejected(tmp_path):
-    raw = _write_dataset(tmp_path / "raw", {"1-1-A-0.wav": np.ones(10), "1-2-A-1.wav": np.ones(10)}, 100,
-                         [{"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "dog"},
-                          {"filename": "1-2-A-1.wav", "fold": 1, "target": 1, "category": "dog"}])
+    raw = _write_dataset(
+        tmp_path / "raw",
+        {"1-1-A-0.wav": np.ones(10), "1-2-A-1.wav": np.ones(10)},
+        100,
+        [
+            {"filename": "1-1-A-0.wav", "fold": 1, "target": 0, "category": "dog"},
+            {"filename": "1-2-A-1.wav", "fold": 1, "target": 1, "category": "dog"},
+        ],
+    )
     with pytest.raises(LmacError, match="category 'dog' has several values of 'target'"):
         prepare_dataset(raw, tmp_path / "o", sample_rate=100, clip_seconds=0.1)
 
@@ -253,8 +277,9 @@ def test_missing_column_named(raw, tmp_path):
         prepare_dataset(copy, tmp_path / "o")
 
 
-@pytest.mark.parametrize("kw, bad", [({"normalisation": "rms"}, "rms"),
-                                     ({"label_order": "alphabetical"}, "alphabetical")])
+@pytest.mark.parametrize(
+    "kw, bad", [({"normalisation": "rms"}, "rms"), ({"label_order": "alphabetical"}, "alphabetical")]
+)
 def test_unknown_option_values(raw, tmp_path, kw, bad):
     with pytest.raises(LmacError, match=f"'{bad}'"):
         prepare_dataset(raw, tmp_path / "o", **kw)
@@ -271,14 +296,14 @@ def test_unreadable_audio_named(raw, tmp_path):
 def test_failed_run_leaves_nothing_finished(raw, tmp_path):
     copy = _copy(raw, tmp_path / "raw")
     out = tmp_path / "o"
-    prepare_dataset(copy, out, clip_seconds=0.5)             # a good run first ...
+    prepare_dataset(copy, out, clip_seconds=0.5)  # a good run first ...
     assert (out / "manifest.csv").exists()
     victim = sorted((copy / "audio").iterdir())[-1]
-    victim.write_bytes(b"garbage")                           # ... then one failing mid-decoding
+    victim.write_bytes(b"garbage")  # ... then one failing mid-decoding
     with pytest.raises(LmacError):
         prepare_dataset(copy, out, clip_seconds=0.5)
     assert not (out / "manifest.csv").exists() and not (out / "prepare.json").exists()
-    assert [p.name for p in out.iterdir()] == []             # no temp files, no stale outputs
+    assert [p.name for p in out.iterdir()] == []  # no temp files, no stale outputs
     with pytest.raises(LmacError, match="not a prepared dataset"):
         load_prepared(out)
 
@@ -299,6 +324,7 @@ def test_load_prepared_round_trip(raw, prepared):
 
 def test_load_prepared_detects_mismatch(prepared, tmp_path):
     import shutil
+
     out = Path(shutil.copytree(prepared, tmp_path / "p"))
     manifest = pd.read_csv(out / "manifest.csv")
     manifest.iloc[:-1].to_csv(out / "manifest.csv", index=False)
@@ -306,13 +332,17 @@ def test_load_prepared_detects_mismatch(prepared, tmp_path):
         load_prepared(out)
 
 
-@pytest.mark.parametrize("name,content,needle", [
-    ("manifest.csv", b"", "manifest.csv: not a readable csv"),
-    ("manifest.csv", b'index,id\n"unclosed\n', "manifest.csv: not a readable csv"),
-    ("classes.txt", b"\xff\xfe\x00\x01", "classes.txt: not a text file"),
-])
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        ("manifest.csv", b"", "manifest.csv: not a readable csv"),
+        ("manifest.csv", b'index,id\n"unclosed\n', "manifest.csv: not a readable csv"),
+        ("classes.txt", b"\xff\xfe\x00\x01", "classes.txt: not a text file"),
+    ],
+)
 def test_load_prepared_unreadable_files_named(prepared, tmp_path, name, content, needle):
     import shutil
+
     out = Path(shutil.copytree(prepared, tmp_path / "p"))
     (out / name).write_bytes(content)
     with pytest.raises(LmacError, match=needle):

@@ -13,13 +13,14 @@ import torch
 from snakemake.iocontainers import Namedlist, Params, Wildcards
 
 from lmac.errors import LmacError
-from lmac.provenance import (collect, git_info, installed_packages, job_record_path, plain, write_run_record)
+from lmac.provenance import collect, git_info, installed_packages, job_record_path, plain, write_run_record
 from lmac.workflow_step import run_step
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -88,16 +89,25 @@ def test_git_info_is_none_outside_git_and_before_a_commit(no_outer_git):
 
 
 def test_plain_keeps_json_types_and_stringifies_the_rest():
-    assert plain({"a": (1, 2.5, None, True), 3: {np.float32(0.5)}, "t": torch.tensor(2)}) == \
-        {"a": [1, 2.5, None, True], "3": [0.5], "t": 2}
+    assert plain({"a": (1, 2.5, None, True), 3: {np.float32(0.5)}, "t": torch.tensor(2)}) == {
+        "a": [1, 2.5, None, True],
+        "3": [0.5],
+        "t": 2,
+    }
     assert plain(Path("x")) == "x"
 
 
-@pytest.mark.parametrize("output, record", [
-    ("results/classifier/model.pt", "results/classifier/model.provenance.json"),
-    ("results/evaluation/clean/lmac_td_a0.75/seed1234.csv", "results/evaluation/clean/lmac_td_a0.75/seed1234.provenance.json"),
-    ("resources/synthetic", "resources/synthetic.provenance.json"),
-])
+@pytest.mark.parametrize(
+    "output, record",
+    [
+        ("results/classifier/model.pt", "results/classifier/model.provenance.json"),
+        (
+            "results/evaluation/clean/lmac_td_a0.75/seed1234.csv",
+            "results/evaluation/clean/lmac_td_a0.75/seed1234.provenance.json",
+        ),
+        ("resources/synthetic", "resources/synthetic.provenance.json"),
+    ],
+)
 def test_record_sits_beside_the_first_output(output, record):
     assert job_record_path(output) == Path(record)
 
@@ -105,10 +115,16 @@ def test_record_sits_beside_the_first_output(output, record):
 def fake_job(tmp_path: Path, rule: str = "train_lmac") -> SimpleNamespace:
     out = tmp_path / "results" / "explainers" / "lmac" / "seed7"
     return SimpleNamespace(
-        rule=rule, threads=1, input=Namedlist([str(tmp_path / "in.npy")]),
-        output=Namedlist([str(out / "model.pt"), str(out / "history.csv")]), log=Namedlist([str(tmp_path / "job.log")]),
-        params=Params(fromdict={"cfg": {"epochs": 2, "lr": 1e-3}, "seed": 7}), wildcards=Wildcards(fromdict={"seed": "7"}),
-        resources=Namedlist(fromdict={"_cores": 2, "mem_mb": 1000, "runtime": 5}), scriptdir=str(tmp_path))
+        rule=rule,
+        threads=1,
+        input=Namedlist([str(tmp_path / "in.npy")]),
+        output=Namedlist([str(out / "model.pt"), str(out / "history.csv")]),
+        log=Namedlist([str(tmp_path / "job.log")]),
+        params=Params(fromdict={"cfg": {"epochs": 2, "lr": 1e-3}, "seed": 7}),
+        wildcards=Wildcards(fromdict={"seed": "7"}),
+        resources=Namedlist(fromdict={"_cores": 2, "mem_mb": 1000, "runtime": 5}),
+        scriptdir=str(tmp_path),
+    )
 
 
 def test_run_step_writes_the_job_record_after_the_outputs(no_outer_git):
@@ -156,13 +172,20 @@ def test_run_record_lists_config_and_job_revisions(repo, monkeypatch):
     monkeypatch.chdir(repo)
     results = repo / "results" / "classifier"
     results.mkdir(parents=True)
-    (results / "model.provenance.json").write_text(json.dumps(
-        {"created": "t", "job": {"rule": "train_classifier"}, "git": {"revision": "abc", "dirty": False}}))
+    (results / "model.provenance.json").write_text(
+        json.dumps({"created": "t", "job": {"rule": "train_classifier"}, "git": {"revision": "abc", "dirty": False}})
+    )
     (results / "broken.provenance.json").write_text("{")  # a half-written record is skipped, not fatal
     record = write_run_record(repo / "results" / "provenance.json", {"seed": 1}, code_dir=repo)
     assert json.loads((repo / "results" / "provenance.json").read_text()) == record
     assert record["config"] == {"seed": 1}
     assert record["git"]["revision"] == git(repo, "rev-parse", "HEAD")
-    assert record["jobs"] == {"results/classifier/model.provenance.json":
-                              {"rule": "train_classifier", "created": "t", "revision": "abc", "dirty": False}}
+    assert record["jobs"] == {
+        "results/classifier/model.provenance.json": {
+            "rule": "train_classifier",
+            "created": "t",
+            "revision": "abc",
+            "dirty": False,
+        }
+    }
     assert record["revisions"] == ["abc"]

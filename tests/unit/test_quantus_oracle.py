@@ -29,8 +29,10 @@ def _random_maps(seed: int, shape: tuple[int, ...]) -> np.ndarray:
 def _quantus(metric_cls, a: np.ndarray) -> np.ndarray:
     metric = metric_cls(abs=True, disable_warnings=True)
     x = np.zeros((a.shape[0], 1, *a.shape[1:]))
-    return np.asarray(metric(model=None, x_batch=x, y_batch=np.zeros(a.shape[0], dtype=int),
-                             a_batch=a[:, None].copy()), dtype=np.float64)
+    return np.asarray(
+        metric(model=None, x_batch=x, y_batch=np.zeros(a.shape[0], dtype=int), a_batch=a[:, None].copy()),
+        dtype=np.float64,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -39,22 +41,24 @@ def test_sparseness_equals_quantus_map_by_map(seed):
     ours = sparseness(torch.from_numpy(a)).numpy()
     for i in range(len(a)):
         # float64: the same operations in the same order, so far tighter than the 1e-5 required
-        assert ours[i] == pytest.approx(_quantus(quantus.Sparseness, a[i:i + 1])[0], abs=1e-9)
+        assert ours[i] == pytest.approx(_quantus(quantus.Sparseness, a[i : i + 1])[0], abs=1e-9)
 
 
 def test_sparseness_equals_quantus_on_a_batch_of_unit_max_maps():
     a = _random_maps(5, (6, 20, 17))
     a /= np.abs(a).reshape(6, -1).max(1)[:, None, None]  # every map max 1, like a baseline mask
-    np.testing.assert_allclose(sparseness(torch.from_numpy(a)).numpy(), _quantus(quantus.Sparseness, a),
-                               atol=1e-9, rtol=0)
+    np.testing.assert_allclose(
+        sparseness(torch.from_numpy(a)).numpy(), _quantus(quantus.Sparseness, a), atol=1e-9, rtol=0
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_complexity_equals_quantus(seed):
     a = _random_maps(seed, (5, 24, 33))
     # Quantus 0.6 takes ln(p + 1e-12): at most d·1e-12 from the exact entropy
-    np.testing.assert_allclose(complexity(torch.from_numpy(a)).numpy(), _quantus(quantus.Complexity, a),
-                               atol=1e-8, rtol=0)
+    np.testing.assert_allclose(
+        complexity(torch.from_numpy(a)).numpy(), _quantus(quantus.Complexity, a), atol=1e-8, rtol=0
+    )
 
 
 def test_sparseness_and_complexity_equal_quantus_on_soft_masks_of_paper_size():
@@ -66,7 +70,7 @@ def test_sparseness_and_complexity_equal_quantus_on_soft_masks_of_paper_size():
     ours_comp = complexity(torch.from_numpy(mask)).numpy()
     ref = mask.astype(np.float64)
     for i in range(2):
-        assert ours_sps[i] == pytest.approx(_quantus(quantus.Sparseness, ref[i:i + 1])[0], abs=1e-5)
+        assert ours_sps[i] == pytest.approx(_quantus(quantus.Sparseness, ref[i : i + 1])[0], abs=1e-5)
     np.testing.assert_allclose(ours_comp, _quantus(quantus.Complexity, ref), atol=1e-5, rtol=0)
     assert ours_comp.max() < math.log(425 * 513)
 

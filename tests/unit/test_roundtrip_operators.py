@@ -50,10 +50,24 @@ def test_all_ones_round_trip_equals_the_spectrogram_metrics(clf):
         # the resynthesis is exact up to the STFT round trip: the classifier sees the same input
         assert torch.allclose(clf.classify_logspec(heard_input), clf.classify_logspec(exp.logspec), atol=1e-4)
         assert torch.equal(heard_in, heard_input)  # the explanation is the input through the same resynthesis
-        spec = faithfulness(clf.classify_logspec(exp.logspec), clf.classify_logspec(exp.masked_in),
-                            clf.classify_logspec(exp.masked_out), exp.target)
-        scores = extra_scores(["roundtrip"], clf, exp, wav, wav, torch.zeros_like(wav),
-                              clf.classify_logspec(exp.logspec), ["a", "b", "c"], 0, 0)
+        spec = faithfulness(
+            clf.classify_logspec(exp.logspec),
+            clf.classify_logspec(exp.masked_in),
+            clf.classify_logspec(exp.masked_out),
+            exp.target,
+        )
+        scores = extra_scores(
+            ["roundtrip"],
+            clf,
+            exp,
+            wav,
+            wav,
+            torch.zeros_like(wav),
+            clf.classify_logspec(exp.logspec),
+            ["a", "b", "c"],
+            0,
+            0,
+        )
     for m in FAITHFULNESS_METRICS:
         assert torch.allclose(scores[m + "_rt"].double(), spec[m].double(), atol=1e-4), m
     assert (scores["AI_rt"] == 0).all() and (scores["FidIn_rt"] == 1).all()
@@ -61,8 +75,21 @@ def test_all_ones_round_trip_equals_the_spectrogram_metrics(clf):
 
 def test_lmac_td_is_heard_as_it_is_scored(clf):
     torch.manual_seed(1)
-    td = build_lmac_td(clf, {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 2,
-                             "inter_layers": 1, "inter_heads": 2, "d_ffn": 16}, "nov2024", 0.75).eval()
+    td = build_lmac_td(
+        clf,
+        {
+            "n_filters": 8,
+            "chunk_size": 50,
+            "num_blocks": 1,
+            "intra_layers": 1,
+            "intra_heads": 2,
+            "inter_layers": 1,
+            "inter_heads": 2,
+            "d_ffn": 16,
+        },
+        "nov2024",
+        0.75,
+    ).eval()
     wav = clips(2, 1)
     exp = td.explain(wav)
     with torch.no_grad():
@@ -116,8 +143,18 @@ def test_extra_scores_fill_exactly_their_columns(clf):
     target, interferer = 0.8 * wav, 0.2 * clips(3, 9)
     exp = RandomExplainer(clf).explain(target + interferer)
     with torch.no_grad():
-        scores = extra_scores(EXTRAS, clf, exp, target + interferer, target, interferer,
-                              clf.classify_logspec(exp.logspec), ["a", "b", "c"], 0, 0)
+        scores = extra_scores(
+            EXTRAS,
+            clf,
+            exp,
+            target + interferer,
+            target,
+            interferer,
+            clf.classify_logspec(exp.logspec),
+            ["a", "b", "c"],
+            0,
+            0,
+        )
     assert list(scores) == extra_columns(EXTRAS)
     assert all(v.shape == (3,) and torch.isfinite(v).all() for v in scores.values())
     assert extra_columns(["listenability"]) == list(LISTENABILITY_METRICS)
@@ -132,11 +169,25 @@ def test_extra_scores_fill_exactly_their_columns(clf):
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("extras")
-    synth = {"n_classes": 3, "clips_per_class": 5, "n_folds": 5, "clip_seconds": 1.0, "sample_rate": SR,
-             "event_seconds": [0.2, 0.5], "event_snr_db": [0, 10], "n_distractors": [0, 1], "distractor_snr_db": [-5, 5]}
+    synth = {
+        "n_classes": 3,
+        "clips_per_class": 5,
+        "n_folds": 5,
+        "clip_seconds": 1.0,
+        "sample_rate": SR,
+        "event_seconds": [0.2, 0.5],
+        "event_snr_db": [0, 10],
+        "n_distractors": [0, 1],
+        "distractor_snr_db": [-5, 5],
+    }
     generate_synthetic_dataset(root / "raw", synth, FrontEndConfig(sample_rate=SR), seed=3)
-    prepare_dataset(root / "raw", root / "prepared", sample_rate=SR, clip_seconds=1.0,
-                    splits={"train": [1, 2, 3], "valid": [4], "test": [5]})
+    prepare_dataset(
+        root / "raw",
+        root / "prepared",
+        sample_rate=SR,
+        clip_seconds=1.0,
+        splits={"train": [1, 2, 3], "valid": [4], "test": [5]},
+    )
     torch.manual_seed(0)
     AudioClassifier(["a", "b", "c"], width=0.0625).eval().save(root / "classifier.pt")
     return root
@@ -144,8 +195,14 @@ def prepared(tmp_path_factory):
 
 def run(root, condition: str, **kw) -> pd.DataFrame:
     job = EvalJob(method="all_ones", condition=condition, batch_size=2, seed=5, keep_examples=1, **kw)
-    return evaluate(str(root / "prepared"), str(root / "classifier.pt"), job, str(root / condition / "s.csv"),
-                    str(root / condition / "e.npz"), device="cpu")
+    return evaluate(
+        str(root / "prepared"),
+        str(root / "classifier.pt"),
+        job,
+        str(root / condition / "s.csv"),
+        str(root / condition / "e.npz"),
+        device="cpu",
+    )
 
 
 def test_evaluate_writes_the_extras_for_every_item(prepared):
@@ -161,9 +218,23 @@ def test_evaluate_writes_the_extras_for_every_item(prepared):
     assert clean[[m + "_rt" for m in FAITHFULNESS_METRICS]].notna().all().all()
     bare = run(prepared, "clean", extras=())
     assert not set(extra_columns(EXTRAS)) & set(bare.columns)
-    config = {"evaluation": {"split": "test", "batch_size": 2, "versions": 2, "peak": "signed", "mixture_pool": "valid",
-                             "iou_threshold": 0.5, "keep_masks": [], "speech": "synthetic", "extras": ["roundtrip"]},
-              "noise": {"source": "generated"}, "dataset": {"sample_rate": SR}, "seed": 1, "report": {"n_examples": 1}}
+    config = {
+        "evaluation": {
+            "split": "test",
+            "batch_size": 2,
+            "versions": 2,
+            "peak": "signed",
+            "mixture_pool": "valid",
+            "iou_threshold": 0.5,
+            "keep_masks": [],
+            "speech": "synthetic",
+            "extras": ["roundtrip"],
+        },
+        "noise": {"source": "generated"},
+        "dataset": {"sample_rate": SR},
+        "seed": 1,
+        "report": {"n_examples": 1},
+    }
     assert EvalJob.from_config(config, "all_ones", "clean").extras == ("roundtrip",)
 
 
@@ -192,8 +263,18 @@ def test_rank_stability_between_operators():
     for m, (zero, noise) in enumerate([(10.0, 1.0), (20.0, 2.0), (30.0, 3.0)]):
         for clip in range(8):
             jitter = 0.01 * clip
-            rows.append({"condition": "mixture", "method": f"m{m}", "id": f"c{clip}", "seed": 1, "version": 0,
-                         "AI": zero + jitter, "AI_mean": zero + jitter, "AI_noise": -noise + jitter})
+            rows.append(
+                {
+                    "condition": "mixture",
+                    "method": f"m{m}",
+                    "id": f"c{clip}",
+                    "seed": 1,
+                    "version": 0,
+                    "AI": zero + jitter,
+                    "AI_mean": zero + jitter,
+                    "AI_noise": -noise + jitter,
+                }
+            )
     ranks = rank_stability(pd.DataFrame(rows), n_boot=100)
     by_pair = ranks.set_index(["source_a", "source_b"])
     assert by_pair.loc[("zero", "mean"), "kendall_tau"] == 1.0

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from esc50_fixture import make_tiny_prepared  # noqa: E402
 
 from lmac.classifier.model import AudioClassifier
 from lmac.data.batches import split
@@ -17,9 +15,6 @@ from lmac.errors import LmacError
 from lmac.explainers.registry import build_explainer
 from lmac.sanity.checks import Context, SanityJob, data_randomisation, evenly_spaced, other_classes, run_checks
 from lmac.sanity.randomise import N_STEPS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from esc50_fixture import make_tiny_prepared  # noqa: E402
 
 CASCADING_COLUMNS = ["method", "seed", "decoder", "step", "block", "id", "spearman", "ssim"]
 
@@ -35,8 +30,9 @@ def setup(tmp_path_factory) -> dict:
 
 def _cascading(setup, method: str, tmp_path, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
     job = SanityJob(method=method, seed=5, batch_size=2, **kw)
-    frames = run_checks(setup["prepared"], setup["classifier"], job, str(tmp_path / "c.csv"), str(tmp_path / "r.csv"),
-                        device="cpu")
+    frames = run_checks(
+        setup["prepared"], setup["classifier"], job, str(tmp_path / "c.csv"), str(tmp_path / "r.csv"), device="cpu"
+    )
     assert set(frames) == {"cascading", "random_logit"}
     return frames["cascading"], frames["random_logit"]
 
@@ -68,8 +64,14 @@ def test_a_gradient_map_departs_from_the_original(setup, tmp_path):
 
 def test_fixed_and_retrained_decoders(setup, tmp_path):
     # the "retrained" decoders here are the same checkpoint: their scores must equal the fixed decoder's
-    frame, logit = _cascading(setup, "lmac", tmp_path, explainer_path=setup["lmac"], n_clips=2,
-                              retrained={0: setup["lmac"], N_STEPS: setup["lmac"]})
+    frame, logit = _cascading(
+        setup,
+        "lmac",
+        tmp_path,
+        explainer_path=setup["lmac"],
+        n_clips=2,
+        retrained={0: setup["lmac"], N_STEPS: setup["lmac"]},
+    )
     fixed = frame[frame["decoder"] == "fixed"].set_index(["step", "id"])
     retrained = frame[frame["decoder"] == "retrained"].set_index(["step", "id"])
     assert sorted(fixed.index.get_level_values(0).unique()) == list(range(N_STEPS + 1))
@@ -93,9 +95,17 @@ def test_data_randomisation_rows_and_known_answers(setup, tmp_path):
     # the whole job writes the data-randomisation rows too; a "retrained" decoder that is the same
     # checkpoint as the fixed one scores the same
     lmac = SanityJob(method="lmac", seed=5, batch_size=2, n_clips=2, explainer_path=setup["lmac"])
-    frames = run_checks(setup["prepared"], setup["classifier"], lmac, str(tmp_path / "c.csv"), str(tmp_path / "r.csv"),
-                        str(tmp_path / "d.csv"), permuted_path=setup["other"], permuted_retrained=setup["lmac"],
-                        device="cpu")
+    frames = run_checks(
+        setup["prepared"],
+        setup["classifier"],
+        lmac,
+        str(tmp_path / "c.csv"),
+        str(tmp_path / "r.csv"),
+        str(tmp_path / "d.csv"),
+        permuted_path=setup["other"],
+        permuted_retrained=setup["lmac"],
+        device="cpu",
+    )
     data = pd.read_csv(tmp_path / "d.csv")
     assert list(data["decoder"].unique()) == ["fixed", "retrained"] and len(frames["data_randomisation"]) == 4
     fixed, retrained = (data[data["decoder"] == d].reset_index(drop=True) for d in ("fixed", "retrained"))
@@ -106,8 +116,9 @@ def test_data_randomisation_refuses_another_label_set(setup, tmp_path):
     AudioClassifier(["x", "y", "z"], width=0.0625).save(tmp_path / "renamed.pt")
     job = SanityJob(method="all_ones", seed=5)
     with pytest.raises(LmacError, match="classes differ"):
-        data_randomisation(Context.load(setup["prepared"], setup["classifier"], job, device="cpu"), job,
-                           str(tmp_path / "renamed.pt"))
+        data_randomisation(
+            Context.load(setup["prepared"], setup["classifier"], job, device="cpu"), job, str(tmp_path / "renamed.pt")
+        )
     with pytest.raises(LmacError, match="permuted-label classifier"):
         run_checks(setup["prepared"], setup["classifier"], job, "c.csv", "r.csv", str(tmp_path / "d.csv"))
 

@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from lmac.classifier.model import AudioClassifier, load_classifier
-from lmac.errors import LmacError
 from lmac.classifier.train import permute_labels
-from lmac.sanity.randomise import (BLOCKS, N_STEPS, block_name, randomised_classifier,
-                                   write_randomised_classifier)
+from lmac.errors import LmacError
+from lmac.sanity.randomise import BLOCKS, N_STEPS, block_name, randomised_classifier, write_randomised_classifier
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +104,7 @@ def test_block_names_and_bad_steps():
 def test_permuted_labels_are_a_seeded_permutation():
     labels = np.repeat(np.arange(10), 24)
     a, b, c = permute_labels(labels, 5), permute_labels(labels, 5), permute_labels(labels, 6)
-    np.testing.assert_array_equal(np.sort(a), labels)   # the same labels, class counts kept
-    np.testing.assert_array_equal(a, b)                 # seeded
+    np.testing.assert_array_equal(np.sort(a), labels)  # the same labels, class counts kept
+    np.testing.assert_array_equal(a, b)  # seeded
     assert not np.array_equal(a, c)
-    assert (a != labels).mean() > 0.5                   # most clips get another clip's label
+    assert (a != labels).mean() > 0.5  # most clips get another clip's label

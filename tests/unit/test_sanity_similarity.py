@@ -55,9 +55,9 @@ def test_independent_maps_score_near_zero():
 def test_constant_maps_follow_the_documented_rule(maps):
     ones = np.ones_like(maps)
     np.testing.assert_allclose(spearman(ones, 0.5 * ones), 1.0)  # both carry no ranking: unchanged
-    np.testing.assert_allclose(spearman(ones, maps), 0.0)        # one constant: no rank association
+    np.testing.assert_allclose(spearman(ones, maps), 0.0)  # one constant: no rank association
     np.testing.assert_allclose(spearman(maps, ones), 0.0)
-    np.testing.assert_allclose(ssim(ones, 0.5 * ones), 1.0)       # both normalise to zeros
+    np.testing.assert_allclose(ssim(ones, 0.5 * ones), 1.0)  # both normalise to zeros
 
 
 def test_ssim_is_skimage_on_min_max_normalised_maps(maps):

@@ -16,7 +16,7 @@ def _frames(wav: np.ndarray) -> np.ndarray:
 def _periodicity(frame: np.ndarray) -> tuple[float, float]:
     """(f0 estimate in Hz, normalised autocorrelation at that lag) over 60-320 Hz."""
     f = frame - frame.mean()
-    ac = np.correlate(f, f, "full")[FRAME - 1:]
+    ac = np.correlate(f, f, "full")[FRAME - 1 :]
     if ac[0] <= 0:
         return 0.0, 0.0
     ac = ac / ac[0]

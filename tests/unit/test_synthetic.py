@@ -33,8 +33,17 @@ SMALL = {
 }
 # Written out literally (not imported) so a change to the module cannot silently pass.
 ESC50_COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
-GT_COLUMNS = ["filename", "target", "category", "onset_s", "offset_s",
-              "f_low_hz", "f_high_hz", "event_snr_db", "n_distractors"]
+GT_COLUMNS = [
+    "filename",
+    "target",
+    "category",
+    "onset_s",
+    "offset_s",
+    "f_low_hz",
+    "f_high_hz",
+    "event_snr_db",
+    "n_distractors",
+]
 NAME = re.compile(r"^(\d+)-(\d{6})-([A-Z])-(\d+)\.wav$")
 
 
@@ -147,22 +156,25 @@ def test_same_seed_same_bytes_other_seed_other_audio(tmp_path):
     assert all(a[k] != c[k] for k in wavs)
 
 
-@pytest.mark.parametrize(("change", "key"), [
-    ({"n_classes": len(EVENT_TYPES) + 1}, "n_classes"),
-    ({"n_classes": 1}, "n_classes"),
-    ({"n_classes": 2.5}, "n_classes"),
-    ({"clips_per_class": 5}, "clips_per_class"),  # not a multiple of n_folds=2
-    ({"n_folds": 0}, "n_folds"),
-    ({"event_seconds": [0.5, 0.2]}, "event_seconds"),
-    ({"event_seconds": [0.5]}, "event_seconds"),
-    ({"event_seconds": [0.5, 2.0]}, "clip_seconds"),  # event longer than the 1 s clip
-    ({"event_snr_db": ["loud", 3]}, "event_snr_db"),
-    ({"distractor_snr_db": [0, float("nan")]}, "distractor_snr_db"),
-    ({"n_distractors": [-1, 2]}, "n_distractors"),
-    ({"n_distractors": [0, 1.5]}, "n_distractors"),
-    ({"sample_rate": 8000}, "sample_rate"),
-    ({"n_clases": 3}, "n_clases"),  # a misspelt key must not fall back to the default
-])
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"n_classes": len(EVENT_TYPES) + 1}, "n_classes"),
+        ({"n_classes": 1}, "n_classes"),
+        ({"n_classes": 2.5}, "n_classes"),
+        ({"clips_per_class": 5}, "clips_per_class"),  # not a multiple of n_folds=2
+        ({"n_folds": 0}, "n_folds"),
+        ({"event_seconds": [0.5, 0.2]}, "event_seconds"),
+        ({"event_seconds": [0.5]}, "event_seconds"),
+        ({"event_seconds": [0.5, 2.0]}, "clip_seconds"),  # event longer than the 1 s clip
+        ({"event_snr_db": ["loud", 3]}, "event_snr_db"),
+        ({"distractor_snr_db": [0, float("nan")]}, "distractor_snr_db"),
+        ({"n_distractors": [-1, 2]}, "n_distractors"),
+        ({"n_distractors": [0, 1.5]}, "n_distractors"),
+        ({"sample_rate": 8000}, "sample_rate"),
+        ({"n_clases": 3}, "n_clases"),  # a misspelt key must not fall back to the default
+    ],
+)
 def test_bad_config_names_the_key(tmp_path, change, key):
     out = tmp_path / "synthetic"
     with pytest.raises(LmacError, match=re.escape(key)) as err:
@@ -219,9 +231,16 @@ def test_classes_are_separable(tmp_path):
     """Guard against indistinguishable classes: even a nearest-centroid classifier on
     time-pooled log-mel features tells the event types apart far above chance."""
     n_classes = len(EVENT_TYPES)
-    out = _generate(tmp_path / "synthetic", {
-        "n_classes": n_classes, "clips_per_class": 10, "n_folds": 2, "event_seconds": [0.3, 0.6],
-    }, seed=11)
+    out = _generate(
+        tmp_path / "synthetic",
+        {
+            "n_classes": n_classes,
+            "clips_per_class": 10,
+            "n_folds": 2,
+            "event_seconds": [0.3, 0.6],
+        },
+        seed=11,
+    )
     meta = pd.read_csv(out / "meta" / "esc50.csv")
     wavs = np.stack([sf.read(out / "audio" / f, dtype="float32")[0] for f in meta.filename])
     with torch.no_grad():

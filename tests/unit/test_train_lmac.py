@@ -17,9 +17,18 @@ from lmac.explainers.lmac import LmacExplainer
 from lmac.explainers.train_lmac import DelayedPlateau, finetune_config, train_lmac, train_lmac_ft
 
 SR, SECONDS = 16000, 1.0
-CFG = {"epochs": 2, "batch_size": 3, "lr": 1e-3, "weight_decay": 0.0, "mask_domain": "log1p", "frames": "pad",
-       "select": "last", "loss": {"preset": "recipe", "reduction": "mean"}, "noise": True,
-       "scheduler": {"enabled": True, "factor": 0.5, "patience": 0, "start_epoch": 1}}
+CFG = {
+    "epochs": 2,
+    "batch_size": 3,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "mask_domain": "log1p",
+    "frames": "pad",
+    "select": "last",
+    "loss": {"preset": "recipe", "reduction": "mean"},
+    "noise": True,
+    "scheduler": {"enabled": True, "factor": 0.5, "patience": 0, "start_epoch": 1},
+}
 NOISE = {"source": "generated", "snr_db": 0.0, "peak": "abs"}
 
 
@@ -32,13 +41,26 @@ def setup(tmp_path_factory):
     g = np.random.default_rng(0)
     n, length = 9, int(SR * SECONDS)
     t = np.arange(length) / SR
-    audio = np.stack([0.5 * np.sin(2 * np.pi * (300 + 200 * (i % 3)) * t) * (t > 0.3) + 0.05 * g.standard_normal(length)
-                      for i in range(n)]).astype(np.float32)
+    audio = np.stack(
+        [
+            0.5 * np.sin(2 * np.pi * (300 + 200 * (i % 3)) * t) * (t > 0.3) + 0.05 * g.standard_normal(length)
+            for i in range(n)
+        ]
+    ).astype(np.float32)
     np.save(data / "audio.npy", audio)
     splits = ["train"] * 6 + ["valid"] * 3
-    pd.DataFrame({"index": range(n), "id": [f"c{i}" for i in range(n)], "filename": [f"c{i}.wav" for i in range(n)],
-                  "fold": [1] * 6 + [4] * 3, "split": splits, "label": [i % 3 for i in range(n)],
-                  "category": [f"k{i % 3}" for i in range(n)], "duration_s": SECONDS}).to_csv(data / "manifest.csv", index=False)
+    pd.DataFrame(
+        {
+            "index": range(n),
+            "id": [f"c{i}" for i in range(n)],
+            "filename": [f"c{i}.wav" for i in range(n)],
+            "fold": [1] * 6 + [4] * 3,
+            "split": splits,
+            "label": [i % 3 for i in range(n)],
+            "category": [f"k{i % 3}" for i in range(n)],
+            "duration_s": SECONDS,
+        }
+    ).to_csv(data / "manifest.csv", index=False)
     (data / "classes.txt").write_text("k0\nk1\nk2\n")
     torch.manual_seed(0)
     AudioClassifier(["k0", "k1", "k2"], width=0.0625).save(root / "classifier.pt")
@@ -47,8 +69,18 @@ def setup(tmp_path_factory):
 
 def run(setup, name, cfg=CFG, **kwargs):
     out = setup / name
-    train_lmac(str(setup / "prepared"), str(setup / "classifier.pt"), str(out / "model.pt"), str(out / "history.csv"),
-               str(out / "work"), cfg, 1234, "cpu", noise_cfg=NOISE, **kwargs)
+    train_lmac(
+        str(setup / "prepared"),
+        str(setup / "classifier.pt"),
+        str(out / "model.pt"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg,
+        1234,
+        "cpu",
+        noise_cfg=NOISE,
+        **kwargs,
+    )
     return out
 
 
@@ -94,15 +126,28 @@ def test_interrupted_run_resumes_to_the_same_model(setup, trained, monkeypatch):
     a = load_checkpoint(trained / "model.pt")["state_dict"]
     b = load_checkpoint(resumed / "model.pt")["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)  # same noise, order and RNG: the same decoder
-    pd.testing.assert_frame_equal(pd.read_csv(trained / "history.csv").drop(columns="seconds"),
-                                  pd.read_csv(resumed / "history.csv").drop(columns="seconds"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(trained / "history.csv").drop(columns="seconds"),
+        pd.read_csv(resumed / "history.csv").drop(columns="seconds"),
+    )
 
 
 def test_finetuning_starts_from_the_checkpoint_and_logs_in_masks(setup, trained):
     out = setup / "ft"
     ft = {"epochs": 1, "lr": 1e-4, "crosscor_th": -1.0}  # threshold -1: every sample is guided
-    train_lmac_ft(str(setup / "prepared"), str(setup / "classifier.pt"), str(trained / "model.pt"), str(out / "model.pt"),
-                  str(out / "history.csv"), str(out / "work"), CFG, ft, 1234, "cpu", noise_cfg=NOISE)
+    train_lmac_ft(
+        str(setup / "prepared"),
+        str(setup / "classifier.pt"),
+        str(trained / "model.pt"),
+        str(out / "model.pt"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        CFG,
+        ft,
+        1234,
+        "cpu",
+        noise_cfg=NOISE,
+    )
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == [1] and history["lr"].tolist() == [1e-4]
     assert history["valid_in_masks"].tolist() == [1.0] and history["train_in_masks"].tolist() == [1.0]
@@ -117,21 +162,44 @@ def test_finetuning_starts_from_the_checkpoint_and_logs_in_masks(setup, trained)
     registry = pytest.importorskip("lmac.explainers.lmac_td")  # registry needs every explainer class
     del registry
     from lmac.explainers.registry import load_explainer
+
     assert isinstance(load_explainer(out / "model.pt", load_classifier(setup / "classifier.pt")), LmacExplainer)
 
 
 def test_guidance_needs_noise_and_a_checkpoint(setup, tmp_path, capsys):
     with pytest.raises(LmacError, match="needs noisy inputs"):
-        train_lmac_ft(str(setup / "prepared"), str(setup / "classifier.pt"), str(setup / "full" / "model.pt"),
-                      str(tmp_path / "m.pt"), str(tmp_path / "h.csv"), str(tmp_path / "w"), {**CFG, "noise": False},
-                      {}, 1234, "cpu", noise_cfg=NOISE)
+        train_lmac_ft(
+            str(setup / "prepared"),
+            str(setup / "classifier.pt"),
+            str(setup / "full" / "model.pt"),
+            str(tmp_path / "m.pt"),
+            str(tmp_path / "h.csv"),
+            str(tmp_path / "w"),
+            {**CFG, "noise": False},
+            {},
+            1234,
+            "cpu",
+            noise_cfg=NOISE,
+        )
     with pytest.raises(LmacError, match="lmac.noise"):
         run(setup, "old_noise_format", {**CFG, "noise": {"enabled": True}})
     tiny = Path(__file__).resolve().parents[1] / "workflow" / "tiny.yaml"
     with pytest.raises(SystemExit) as exit_:
-        cli_main(["--config", str(tiny), "train-lmac-ft", "--data", str(setup / "prepared"),
-                  "--classifier", str(setup / "classifier.pt"), "--init", str(tmp_path / "missing.pt"),
-                  "--out", str(tmp_path / "o")])
+        cli_main(
+            [
+                "--config",
+                str(tiny),
+                "train-lmac-ft",
+                "--data",
+                str(setup / "prepared"),
+                "--classifier",
+                str(setup / "classifier.pt"),
+                "--init",
+                str(tmp_path / "missing.pt"),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1 and "missing.pt: trained L-MAC checkpoint not found" in err[0]
     assert not (tmp_path / "o").exists()
@@ -149,10 +217,10 @@ def test_finetune_config_inherits_from_lmac():
 def test_delayed_plateau_waits_before_halving():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = DelayedPlateau(opt, start_epoch=3, factor=0.5, patience=0)
-    for score in (5.0, 6.0, 7.0):          # worsening, but within the first 3 epochs: no change
+    for score in (5.0, 6.0, 7.0):  # worsening, but within the first 3 epochs: no change
         sched.step(score)
     assert opt.param_groups[0]["lr"] == 1.0
-    sched.step(8.0)                        # worse than the anchor (7.0) after the delay: halve
+    sched.step(8.0)  # worse than the anchor (7.0) after the delay: halve
     assert opt.param_groups[0]["lr"] == 0.5
     state = json.loads(json.dumps({k: v for k, v in sched.state_dict().items() if isinstance(v, (int, float))}))
     assert state["start_epoch"] == 3

@@ -9,23 +9,40 @@ import pandas as pd
 import pytest
 import torch
 
-from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.checkpoints import load_checkpoint, load_torch_file
+from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.data.noise import GeneratedNoise
 from lmac.errors import LmacError
 from lmac.explainers.lmac_td import LmacTDExplainer
 from lmac.explainers.train_lmac_td import build_from_config, train_lmac_td
 from lmac.training import seed_everything
 
-LENGTH = 8000          # 0.5 s: 44 STFT frames, enough for CNN14's 32
+LENGTH = 8000  # 0.5 s: 44 STFT frames, enough for CNN14's 32
 N_TRAIN, N_VALID = 6, 3
-CFG = {"preset": "nov2024", "alphas": [0.75],
-       "scale": {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1, "intra_heads": 1,
-                 "inter_layers": 1, "inter_heads": 1, "d_ffn": 16},
-       "loss": {"l_in": None, "l_out": None, "l1": None, "sisnr": None},
-       "epochs": 1, "batch_size": 3, "lr": 1e-3, "weight_decay": 2e-6, "select": "best",
-       "scheduler": {"enabled": True, "factor": 0.5, "patience": 1, "start_epoch": 0},
-       "pretrained_encoder_decoder": None, "freeze_encoder_decoder": True, "noise": True}
+CFG = {
+    "preset": "nov2024",
+    "alphas": [0.75],
+    "scale": {
+        "n_filters": 8,
+        "chunk_size": 50,
+        "num_blocks": 1,
+        "intra_layers": 1,
+        "intra_heads": 1,
+        "inter_layers": 1,
+        "inter_heads": 1,
+        "d_ffn": 16,
+    },
+    "loss": {"l_in": None, "l_out": None, "l1": None, "sisnr": None},
+    "epochs": 1,
+    "batch_size": 3,
+    "lr": 1e-3,
+    "weight_decay": 2e-6,
+    "select": "best",
+    "scheduler": {"enabled": True, "factor": 0.5, "patience": 1, "start_epoch": 0},
+    "pretrained_encoder_decoder": None,
+    "freeze_encoder_decoder": True,
+    "noise": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +53,21 @@ def data(tmp_path_factory):
     rng = np.random.default_rng(0)
     n = N_TRAIN + N_VALID
     np.save(prepared / "audio.npy", (rng.standard_normal((n, LENGTH)) * 0.1).astype(np.float32))
-    pd.DataFrame([{"index": i, "id": str(i), "filename": f"{i}.wav", "fold": 1 if i < N_TRAIN else 4,
-                   "split": "train" if i < N_TRAIN else "valid", "label": i % 3, "category": "abc"[i % 3],
-                   "duration_s": LENGTH / 16000} for i in range(n)]).to_csv(prepared / "manifest.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "index": i,
+                "id": str(i),
+                "filename": f"{i}.wav",
+                "fold": 1 if i < N_TRAIN else 4,
+                "split": "train" if i < N_TRAIN else "valid",
+                "label": i % 3,
+                "category": "abc"[i % 3],
+                "duration_s": LENGTH / 16000,
+            }
+            for i in range(n)
+        ]
+    ).to_csv(prepared / "manifest.csv", index=False)
     (prepared / "classes.txt").write_text("a\nb\nc\n")
     torch.manual_seed(0)
     AudioClassifier(["a", "b", "c"], width=0.0625).save(root / "classifier.pt")
@@ -60,16 +89,25 @@ class CountingNoise:
 
 def run(data, name: str, cfg: dict, noise=None, alpha: float = 0.75):
     out = data / name
-    train_lmac_td(str(data / "prepared"), str(data / "classifier.pt"), str(out / "model.pt"),
-                  str(out / "history.csv"), str(out / "work"), cfg, alpha, seed=3, device="cpu",
-                  noise_source=noise)
+    train_lmac_td(
+        str(data / "prepared"),
+        str(data / "classifier.pt"),
+        str(out / "model.pt"),
+        str(out / "history.csv"),
+        str(out / "work"),
+        cfg,
+        alpha,
+        seed=3,
+        device="cpu",
+        noise_source=noise,
+    )
     return out
 
 
 def test_killed_run_resumes_without_redoing_finished_epochs(data, caplog):
     cfg = {**CFG, "epochs": 2}
-    per_epoch = N_TRAIN + N_VALID                       # one noise clip per training and validation clip
-    killed = CountingNoise(fail_after=per_epoch + 2)    # dies early in epoch 2
+    per_epoch = N_TRAIN + N_VALID  # one noise clip per training and validation clip
+    killed = CountingNoise(fail_after=per_epoch + 2)  # dies early in epoch 2
     with pytest.raises(KeyboardInterrupt):
         run(data, "resume", cfg, killed)
     saved = load_torch_file(data / "resume" / "work" / "last.pt")
@@ -79,12 +117,21 @@ def test_killed_run_resumes_without_redoing_finished_epochs(data, caplog):
     with caplog.at_level(logging.INFO, logger="lmac.train"):
         out = run(data, "resume", cfg, resumed)
     assert any("resuming" in r.getMessage() and "after epoch 1" in r.getMessage() for r in caplog.records)
-    assert resumed.calls == per_epoch                   # epoch 2 only
+    assert resumed.calls == per_epoch  # epoch 2 only
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == [1, 2]
     assert history.iloc[0]["seconds"] == pytest.approx(saved["history"][0]["seconds"])  # epoch 1 not redone
-    for column in ("valid_loss", "valid_ce_in", "valid_ce_out", "valid_l1", "valid_sisnr", "valid_fid_in",
-                   "train_ce_in", "train_mask_mean", "lr"):
+    for column in (
+        "valid_loss",
+        "valid_ce_in",
+        "valid_ce_out",
+        "valid_l1",
+        "valid_sisnr",
+        "valid_fid_in",
+        "train_ce_in",
+        "train_mask_mean",
+        "lr",
+    ):
         assert column in history.columns and history[column].notna().all()
 
     # the uninterrupted run gives the same model: noise and shuffling depend on (seed, epoch, step)
@@ -118,13 +165,16 @@ def test_pretrained_encoder_decoder_stay_frozen_and_pr2838_trains(data):
     assert after["config"]["feature_n_fft"] == 2048 and after["config"]["preset"] == "pr2838"
     for key in ("encoder.conv1d.weight", "decoder.weight"):
         assert torch.equal(after["state_dict"][key], before[key])
-    seed_everything(3)                                  # the trainer's initial weights, rebuilt
+    seed_everything(3)  # the trainer's initial weights, rebuilt
     initial = build_from_config(load_classifier(data / "classifier.pt"), cfg, 0.0).state_dict()
     assert torch.equal(initial["encoder.conv1d.weight"], before["encoder.conv1d.weight"])
-    changed = [k for k in after["state_dict"] if k.startswith("masker.")
-               and not torch.equal(after["state_dict"][k], initial[k])]
-    assert changed                                      # the masker did learn
-    assert not any(k.startswith("upsampler.") for k in after["state_dict"])   # α = 0: no U at all
+    changed = [
+        k
+        for k in after["state_dict"]
+        if k.startswith("masker.") and not torch.equal(after["state_dict"][k], initial[k])
+    ]
+    assert changed  # the masker did learn
+    assert not any(k.startswith("upsampler.") for k in after["state_dict"])  # α = 0: no U at all
 
 
 def test_noise_must_be_a_boolean(data):

@@ -16,8 +16,9 @@ def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=Non
     model = torch.nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     # a per-step schedule whose period (2 * 3 steps) does not divide an epoch (4 steps)
-    step_scheduler = torch.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=3, cycle_momentum=False) \
-        if cyclic else None
+    step_scheduler = (
+        torch.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=3, cycle_momentum=False) if cyclic else None
+    )
     data = torch.randn(32, 3, generator=torch.Generator().manual_seed(1))
     target = data @ torch.tensor([[1.0], [-2.0], [0.5]])
     state = {"epoch": 0}
@@ -25,7 +26,7 @@ def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=Non
     def batches(epoch):
         state["epoch"] = epoch
         order = torch.randperm(32, generator=torch.Generator().manual_seed(epoch))
-        return [order[i:i + 8] for i in range(0, 32, 8)]
+        return [order[i : i + 8] for i in range(0, 32, 8)]
 
     def step(idx):
         if state["epoch"] == kill_at_epoch:
@@ -41,9 +42,18 @@ def make_run(tmp_path, kill_at_epoch=None, select="best", epochs=4, settings=Non
         # a validation score that is best at epoch 2, so best ≠ last
         return {"valid_loss": abs(state["epoch"] - 2) + 0.5}
 
-    return run_training(module=model, optimizer=opt, train_batches=batches, steps_per_epoch=4, train_step=step,
-                        validate=validate, spec=LoopSpec(epochs, select=select), work_dir=tmp_path / "work",
-                        settings=settings or {"test": 1}, step_scheduler=step_scheduler)
+    return run_training(
+        module=model,
+        optimizer=opt,
+        train_batches=batches,
+        steps_per_epoch=4,
+        train_step=step,
+        validate=validate,
+        spec=LoopSpec(epochs, select=select),
+        work_dir=tmp_path / "work",
+        settings=settings or {"test": 1},
+        step_scheduler=step_scheduler,
+    )
 
 
 def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
@@ -98,20 +108,34 @@ def test_changed_settings_start_afresh(tmp_path, caplog):
 def _short_run(tmp_path, model, epochs=1):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x = torch.randn(4, model.in_features)
-    return run_training(module=model, optimizer=opt, train_batches=lambda epoch: [x], steps_per_epoch=1,
-                        train_step=lambda batch: model(batch).pow(2).mean().item(),
-                        validate=lambda: {"valid_loss": 1.0}, spec=LoopSpec(epochs), work_dir=tmp_path / "work",
-                        settings={"test": 1})
+    return run_training(
+        module=model,
+        optimizer=opt,
+        train_batches=lambda epoch: [x],
+        steps_per_epoch=1,
+        train_step=lambda batch: model(batch).pow(2).mean().item(),
+        validate=lambda: {"valid_loss": 1.0},
+        spec=LoopSpec(epochs),
+        work_dir=tmp_path / "work",
+        settings={"test": 1},
+    )
 
 
-@pytest.mark.parametrize("change,why", [
-    (lambda state: state.update(model={**state["model"], "weight": torch.zeros(1, 4)}),
-     "weight 'weight' has shape (1, 4), the model needs (1, 3)"),
-    (lambda state: state["model"].pop("bias"), "lacks weight 'bias'"),
-    (lambda state: state.pop("torch_rng"), "it lacks torch_rng"),
-    (lambda state: state["optimizer"]["param_groups"].append(dict(state["optimizer"]["param_groups"][0])),
-     "its optimiser state does not fit"),
-])
+@pytest.mark.parametrize(
+    "change,why",
+    [
+        (
+            lambda state: state.update(model={**state["model"], "weight": torch.zeros(1, 4)}),
+            "weight 'weight' has shape (1, 4), the model needs (1, 3)",
+        ),
+        (lambda state: state["model"].pop("bias"), "lacks weight 'bias'"),
+        (lambda state: state.pop("torch_rng"), "it lacks torch_rng"),
+        (
+            lambda state: state["optimizer"]["param_groups"].append(dict(state["optimizer"]["param_groups"][0])),
+            "its optimiser state does not fit",
+        ),
+    ],
+)
 def test_work_dir_of_the_same_settings_but_another_model_starts_afresh(tmp_path, caplog, change, why):
     """A last.pt left by another version of lmac (same settings, other model) is redone, not a traceback."""
     _short_run(tmp_path, torch.nn.Linear(3, 1), epochs=2)
@@ -149,7 +173,9 @@ def test_mps_is_refused_even_where_torch_has_it(monkeypatch):
 @pytest.mark.parametrize("value", ["cuda", "cuda:0", "cuda:3"])
 def test_cuda_without_a_gpu(monkeypatch, value):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(LmacError, match=rf"device '{value}' requested but no CUDA GPU is available \(use auto or cpu\)"):
+    with pytest.raises(
+        LmacError, match=rf"device '{value}' requested but no CUDA GPU is available \(use auto or cpu\)"
+    ):
         pick_device(value)
     assert pick_device("auto") == torch.device("cpu")
 

@@ -12,8 +12,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 def run_snakemake(*args, cwd: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """``snakemake ARGS`` in ``cwd``; the result's ``output`` is stdout and stderr together."""
-    proc = subprocess.run([*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    proc = subprocess.run(
+        [*SNAKEMAKE, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
     proc.output = proc.stdout + proc.stderr
     return proc
 

@@ -34,8 +34,22 @@ def shrunk_config() -> dict:
 
 
 def snakemake(workdir: Path, *args, timeout: float = 1500, config: str = "config.yaml") -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", SNAKEFILE, "--directory", workdir,
-               "--configfile", workdir / config, "--workflow-profile", "none", "--cores", 2, *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        workdir,
+        "--configfile",
+        workdir / config,
+        "--workflow-profile",
+        "none",
+        "--cores",
+        2,
+        *args,
+    ]
     return subprocess.run(list(map(str, command)), cwd=workdir, capture_output=True, text=True, timeout=timeout)
 
 
@@ -43,8 +57,12 @@ def snakemake(workdir: Path, *args, timeout: float = 1500, config: str = "config
 def checks_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("checks_run")
     (workdir / "config.yaml").write_text(yaml.safe_dump(shrunk_config(), sort_keys=False))
-    targets = ["claims_seeds", "results/tiny/figures/claims_seeds.png", *(f"results/tiny/tables/{t}.md" for t in TABLES[:3]),
-               *(f"results/tiny/figures/{f}.png" for f in FIGURES)]
+    targets = [
+        "claims_seeds",
+        "results/tiny/figures/claims_seeds.png",
+        *(f"results/tiny/tables/{t}.md" for t in TABLES[:3]),
+        *(f"results/tiny/figures/{f}.png" for f in FIGURES),
+    ]
     proc = snakemake(workdir, *targets)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
     return workdir

@@ -12,13 +12,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
-sys.path.insert(0, str(REPO / "tests"))
 from esc50_fixture import write_config  # noqa: E402
 
 
 def lmac(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lmac.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lmac.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def show(proc: subprocess.CompletedProcess) -> str:
@@ -102,16 +102,34 @@ def test_synthesize_and_prepare(prepared):
 
 
 def test_prepare_missing_raw_folder(prepared, tmp_path):
-    proc = lmac("--config", prepared["config"], "prepare", "--raw", tmp_path / "nonexistent",
-                "--out", tmp_path / "out", cwd=tmp_path)
+    proc = lmac(
+        "--config",
+        prepared["config"],
+        "prepare",
+        "--raw",
+        tmp_path / "nonexistent",
+        "--out",
+        tmp_path / "out",
+        cwd=tmp_path,
+    )
     assert_one_line_error(proc, "nonexistent")
     assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
 def classifier(prepared) -> Path:
-    proc = lmac("--config", prepared["config"], "train-classifier", "--data", "data", "--out", "clf",
-                "--device", "cpu", cwd=prepared["root"])
+    proc = lmac(
+        "--config",
+        prepared["config"],
+        "train-classifier",
+        "--data",
+        "data",
+        "--out",
+        "clf",
+        "--device",
+        "cpu",
+        cwd=prepared["root"],
+    )
     assert proc.returncode == 0, show(proc)
     assert "resuming" not in proc.stderr, show(proc)
     return prepared["root"] / "clf"
@@ -127,8 +145,20 @@ def test_train_classifier_outputs(classifier):
 
 def test_train_classifier_resumes_a_complete_work_dir(prepared, classifier):
     history_before = (classifier / "history.csv").read_text()
-    proc = lmac("--config", prepared["config"], "--log", "second.log", "train-classifier", "--data", "data",
-                "--out", "clf", "--device", "cpu", cwd=prepared["root"])
+    proc = lmac(
+        "--config",
+        prepared["config"],
+        "--log",
+        "second.log",
+        "train-classifier",
+        "--data",
+        "data",
+        "--out",
+        "clf",
+        "--device",
+        "cpu",
+        cwd=prepared["root"],
+    )
     assert proc.returncode == 0, show(proc)
     log = (prepared["root"] / "second.log").read_text()
     assert "resuming" in log and "after epoch 1" in log, log
@@ -138,13 +168,16 @@ def test_train_classifier_resumes_a_complete_work_dir(prepared, classifier):
     assert (classifier / "history.csv").read_text() == history_before
 
 
-@pytest.mark.parametrize("kind", [
-    "text",
-    "json",
-    "random_bytes",
-    "empty",
-    "short_text",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "text",
+        "json",
+        "random_bytes",
+        "empty",
+        "short_text",
+    ],
+)
 def test_train_lmac_refuses_a_non_checkpoint(prepared, tmp_path, kind):
     bogus = tmp_path / "classifier.pt"
     if kind == "text":
@@ -157,18 +190,54 @@ def test_train_lmac_refuses_a_non_checkpoint(prepared, tmp_path, kind):
         bogus.write_bytes(b"")
     elif kind == "short_text":
         bogus.write_text("hello world\n")
-    proc = lmac("--config", prepared["config"], "train-lmac", "--data", prepared["data"], "--classifier", bogus,
-                "--out", tmp_path / "lmac", "--device", "cpu", cwd=tmp_path)
+    proc = lmac(
+        "--config",
+        prepared["config"],
+        "train-lmac",
+        "--data",
+        prepared["data"],
+        "--classifier",
+        bogus,
+        "--out",
+        tmp_path / "lmac",
+        "--device",
+        "cpu",
+        cwd=tmp_path,
+    )
     assert_one_line_error(proc, str(bogus))
     assert not (tmp_path / "lmac" / "model.pt").exists()
 
 
 def test_train_lmac_refuses_an_explainer_as_classifier(prepared, classifier, tmp_path):
     root = prepared["root"]
-    proc = lmac("--config", prepared["config"], "train-lmac", "--data", "data", "--classifier", classifier / "model.pt",
-                "--out", "lmac", "--device", "cpu", cwd=root)
+    proc = lmac(
+        "--config",
+        prepared["config"],
+        "train-lmac",
+        "--data",
+        "data",
+        "--classifier",
+        classifier / "model.pt",
+        "--out",
+        "lmac",
+        "--device",
+        "cpu",
+        cwd=root,
+    )
     assert proc.returncode == 0, show(proc)
     assert (root / "lmac" / "model.pt").is_file() and (root / "lmac" / "history.csv").is_file()
-    proc = lmac("--config", prepared["config"], "train-lmac", "--data", "data", "--classifier", root / "lmac" / "model.pt",
-                "--out", tmp_path / "again", "--device", "cpu", cwd=root)
+    proc = lmac(
+        "--config",
+        prepared["config"],
+        "train-lmac",
+        "--data",
+        "data",
+        "--classifier",
+        root / "lmac" / "model.pt",
+        "--out",
+        tmp_path / "again",
+        "--device",
+        "cpu",
+        cwd=root,
+    )
     assert_one_line_error(proc, "'lmac' checkpoint", "expected 'classifier'")

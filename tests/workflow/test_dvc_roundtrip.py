@@ -27,7 +27,12 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 PY = sys.executable
 # the jobs a restore must never repeat; anything else (tables, figures, provenance) may be regenerated
-EXPENSIVE_LOGS = ("logs/embedded/data", "logs/embedded/classifier", "logs/embedded/explainers", "logs/embedded/evaluate")
+EXPENSIVE_LOGS = (
+    "logs/embedded/data",
+    "logs/embedded/classifier",
+    "logs/embedded/explainers",
+    "logs/embedded/evaluate",
+)
 SEED = 1234
 
 
@@ -56,10 +61,20 @@ def offline_env(tmp: Path) -> dict:
     dvc_global.mkdir()
     (dvc_global / "config").write_text("[core]\n    analytics = false\n    check_update = false\n")
     (tmp / "dvc-system").mkdir()
-    return {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_STUDIO_OFFLINE": "1", "DVC_GLOBAL_CONFIG_DIR": str(dvc_global),
-            "DVC_SYSTEM_CONFIG_DIR": str(tmp / "dvc-system"), "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.org", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    return {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_STUDIO_OFFLINE": "1",
+        "DVC_GLOBAL_CONFIG_DIR": str(dvc_global),
+        "DVC_SYSTEM_CONFIG_DIR": str(tmp / "dvc-system"),
+        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
 
 
 def snakemake(cwd: Path, env: dict, *args, **kw) -> subprocess.CompletedProcess:
@@ -86,7 +101,8 @@ def expensive_logs(root: Path) -> list[str]:
     """
     logs = [f for d in EXPENSIVE_LOGS for f in (files_under(root, d) if (root / d).is_dir() else [])]
     return [f for f in logs if (root / f).stat().st_size > 0] + sorted(
-        p.relative_to(root).as_posix() for p in (root / "benchmarks").rglob("*.tsv"))
+        p.relative_to(root).as_posix() for p in (root / "benchmarks").rglob("*.tsv")
+    )
 
 
 def has_rule(root: Path, name: str) -> bool:
@@ -100,8 +116,13 @@ def roundtrip(tmp_path_factory):
     origin, store, clone = tmp / "origin", tmp / "store", tmp / "clone"
 
     # the project as a fresh repository: what git tracks plus new, not ignored files
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for rel in filter(None, listed):
         if (REPO / rel).is_file():  # a file deleted but not yet staged is still listed
             (origin / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -138,10 +159,25 @@ def roundtrip(tmp_path_factory):
     shutil.rmtree(clone / "results" / "embedded" / "tables")
     regenerated = snakemake(clone, env, target)
     logs_after_regeneration = expensive_logs(clone)
-    return dict(origin=origin, clone=clone, store=store, head=head, made=made, tracked=tracked, staged=staged,
-                pushed=pushed, cloned=cloned, untouched=untouched, restored=restored, after_restore=after_restore,
-                logs_after_restore=logs_after_restore, target=target, regenerated=regenerated,
-                logs_after_regeneration=logs_after_regeneration, env=env)
+    return dict(
+        origin=origin,
+        clone=clone,
+        store=store,
+        head=head,
+        made=made,
+        tracked=tracked,
+        staged=staged,
+        pushed=pushed,
+        cloned=cloned,
+        untouched=untouched,
+        restored=restored,
+        after_restore=after_restore,
+        logs_after_restore=logs_after_restore,
+        target=target,
+        regenerated=regenerated,
+        logs_after_regeneration=logs_after_regeneration,
+        env=env,
+    )
 
 
 pytestmark = pytest.mark.slow
@@ -150,8 +186,10 @@ pytestmark = pytest.mark.slow
 def test_track_adds_results_and_generated_data_but_not_work_state(roundtrip):
     staged = set(roundtrip["staged"])
     pointers = {f for f in staged if f.endswith(".dvc")}
-    expected = {f"results/embedded/{name}.dvc" for name in ("classifier", "explainers", "evaluation", "explanations",
-                                                   "tables", "figures", "provenance.json")}
+    expected = {
+        f"results/embedded/{name}.dvc"
+        for name in ("classifier", "explainers", "evaluation", "explanations", "tables", "figures", "provenance.json")
+    }
     assert expected <= pointers, pointers
     # the synthetic dataset's folder holds every generated variant and their provenance records
     assert {"results/embedded/data/synthetic.dvc", "resources/synthetic.dvc"} <= pointers
@@ -163,8 +201,9 @@ def test_track_adds_results_and_generated_data_but_not_work_state(roundtrip):
 
 def test_push_sends_the_results_to_the_local_remote(roundtrip):
     assert any(roundtrip["store"].rglob("*")), "remote is empty"
-    assert not any(f.startswith("results/embedded/") and not f.endswith((".dvc", ".gitignore")) for f in roundtrip["cloned"]), \
-        "the clone holds results before the pull: they went through git"
+    assert not any(
+        f.startswith("results/embedded/") and not f.endswith((".dvc", ".gitignore")) for f in roundtrip["cloned"]
+    ), "the clone holds results before the pull: they went through git"
 
 
 def test_without_touch_snakemake_would_retrain(roundtrip):
@@ -195,14 +234,18 @@ def test_every_job_and_the_run_leave_provenance(roundtrip):
         assert run_record["git"]["revision"] == head and run_record["git"]["dirty"] is False
         assert run_record["config"]["evaluation"]["methods"] == ["lmac", "all_ones"]
         assert run_record["revisions"] == [head]
-        for rel, rule in [("results/embedded/classifier/model.provenance.json", "train_classifier"),
-                          (f"results/embedded/explainers/lmac/seed{SEED}/model.provenance.json", "train_lmac"),
-                          (f"results/embedded/evaluation/clean/lmac/seed{SEED}.provenance.json", "evaluate")]:
+        for rel, rule in [
+            ("results/embedded/classifier/model.provenance.json", "train_classifier"),
+            (f"results/embedded/explainers/lmac/seed{SEED}/model.provenance.json", "train_lmac"),
+            (f"results/embedded/evaluation/clean/lmac/seed{SEED}.provenance.json", "evaluate"),
+        ]:
             record = json.loads((root / rel).read_text())
             assert record["job"]["rule"] == rule and record["git"]["revision"] == head
             assert record["packages"]["torch"] and record["torch"]["version"]
             assert rel in run_record["jobs"]
-    lmac_record = json.loads((roundtrip["origin"] / f"results/embedded/explainers/lmac/seed{SEED}/model.provenance.json").read_text())
+    lmac_record = json.loads(
+        (roundtrip["origin"] / f"results/embedded/explainers/lmac/seed{SEED}/model.provenance.json").read_text()
+    )
     assert lmac_record["job"]["params"]["seed"] == SEED and lmac_record["job"]["params"]["cfg"]["epochs"] == 1
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from explain_fixture import assert_one_line_error  # noqa: E402
 
 from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.cli import main
@@ -28,9 +29,6 @@ from lmac.explain import min_samples, output_names, prepare_clip
 from lmac.explainers.lmac import LmacExplainer
 from lmac.explainers.lmac_td import build_lmac_td
 from lmac.explainers.registry import load_explainer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from explain_fixture import assert_one_line_error  # noqa: E402
 
 CLASSES = ["dog", "rain", "siren"]
 RATE = 16000
@@ -51,11 +49,26 @@ def models(tmp_path_factory) -> dict:
     LmacExplainer(classifier).save(root / "lmac.pt")
     other = AudioClassifier(CLASSES, width=0.125)  # an explainer trained for a different classifier
     LmacExplainer(other).save(root / "lmac_width_0.125.pt")
-    build_lmac_td(classifier, {"n_filters": 8, "chunk_size": 50, "num_blocks": 1, "intra_layers": 1,
-                               "intra_heads": 1, "inter_layers": 1, "inter_heads": 1, "d_ffn": 16},
-                  alpha=0.75).save(root / "lmac_td.pt")
-    return {"classifier": root / "classifier.pt", "explainer": root / "lmac.pt",
-            "other_width": root / "lmac_width_0.125.pt", "lmac_td": root / "lmac_td.pt"}
+    build_lmac_td(
+        classifier,
+        {
+            "n_filters": 8,
+            "chunk_size": 50,
+            "num_blocks": 1,
+            "intra_layers": 1,
+            "intra_heads": 1,
+            "inter_layers": 1,
+            "inter_heads": 1,
+            "d_ffn": 16,
+        },
+        alpha=0.75,
+    ).save(root / "lmac_td.pt")
+    return {
+        "classifier": root / "classifier.pt",
+        "explainer": root / "lmac.pt",
+        "other_width": root / "lmac_width_0.125.pt",
+        "lmac_td": root / "lmac_td.pt",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +96,17 @@ def model_args(models: dict) -> list:
 @pytest.fixture(scope="module")
 def explained(models, audio, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("explained")
-    code = run_cli("--log", root / "explain.log", "explain", audio["wav"], audio["flac"], audio["ogg"],
-                   "-o", root / "out", *model_args(models))
+    code = run_cli(
+        "--log",
+        root / "explain.log",
+        "explain",
+        audio["wav"],
+        audio["flac"],
+        audio["ogg"],
+        "-o",
+        root / "out",
+        *model_args(models),
+    )
     assert code == 0
     return {"out": root / "out", "log": (root / "explain.log").read_text()}
 
@@ -107,8 +129,12 @@ def test_outputs_and_json(explained, audio, models, kind, sr, channels):
 
     record = json.loads((out / f"{name}.json").read_text())
     assert record["input"] == str(path)
-    assert record["source"] == {"sample_rate": sr, "channels": channels, "samples": source_samples,
-                                "duration_s": pytest.approx(source_samples / sr)}
+    assert record["source"] == {
+        "sample_rate": sr,
+        "channels": channels,
+        "samples": source_samples,
+        "duration_s": pytest.approx(source_samples / sr),
+    }
     assert (record["sample_rate"], record["samples"]) == (RATE, expected_length)
     assert record["duration_s"] == pytest.approx(expected_length / RATE)
     assert record["explainer"]["method"] == record["explainer"]["kind"] == "lmac"
@@ -151,8 +177,13 @@ def test_wavs_are_the_explainers_output(explained, audio, models):
     exp = explainer.explain(wav)
     with torch.no_grad():
         masked_out = classifier.frontend.resynthesise(exp.masked_out, wav)
-        metrics = all_metrics(classifier(wav)[0], classifier.classify_logspec(exp.masked_in),
-                              classifier.classify_logspec(exp.masked_out), exp.mask, exp.target)
+        metrics = all_metrics(
+            classifier(wav)[0],
+            classifier.classify_logspec(exp.masked_in),
+            classifier.classify_logspec(exp.masked_out),
+            exp.mask,
+            exp.target,
+        )
     assert clip.peak < 0.95  # so that the level is checked
     written, _ = sf.read(explained["out"] / "street.explanation.wav", dtype="float32")
     np.testing.assert_allclose(written, clip.peak * exp.waveform[0].numpy(), atol=1e-6)
@@ -165,8 +196,18 @@ def test_wavs_are_the_explainers_output(explained, audio, models):
 
 
 def test_lmac_td_checkpoint_explains_with_its_waveform(models, audio, tmp_path):
-    code = run_cli("explain", audio["flac"], "-o", tmp_path, "--classifier", models["classifier"],
-                   "--explainer", models["lmac_td"], "--device", "cpu")
+    code = run_cli(
+        "explain",
+        audio["flac"],
+        "-o",
+        tmp_path,
+        "--classifier",
+        models["classifier"],
+        "--explainer",
+        models["lmac_td"],
+        "--device",
+        "cpu",
+    )
     assert code == 0
     record = json.loads((tmp_path / "phone.json").read_text())
     assert record["explainer"]["kind"] == "lmac_td"
@@ -181,12 +222,14 @@ def test_progress_logged_per_file_and_no_temporaries_left(explained, audio):
     for i, kind in enumerate(("wav", "flac", "ogg"), 1):
         assert f"[{i}/3] {audio[kind]}" in lines[i - 1]
     assert sorted(p.name for p in explained["out"].iterdir()) == sorted(
-        f"{audio[k].stem}{s}" for k in ("wav", "flac", "ogg") for s in OUTPUTS)
+        f"{audio[k].stem}{s}" for k in ("wav", "flac", "ogg") for s in OUTPUTS
+    )
 
 
 def test_top_k_and_normalisation_options(models, audio, tmp_path):
-    code = run_cli("explain", audio["flac"], "-o", tmp_path, "--top-k", "2", "--normalisation", "none",
-                   *model_args(models))
+    code = run_cli(
+        "explain", audio["flac"], "-o", tmp_path, "--top-k", "2", "--normalisation", "none", *model_args(models)
+    )
     assert code == 0
     record = json.loads((tmp_path / "phone.json").read_text())
     assert len(record["top_k"]) == 2
@@ -219,7 +262,8 @@ def test_same_stem_in_different_folders_does_not_overwrite(models, audio, tmp_pa
     assert code == 0
     expected = {"a__clip_wav": inputs[0], "a__clip_flac": inputs[1], "b__clip": inputs[2]}
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        f"{name}{s}" for name in expected for s in OUTPUTS)  # the repeated input is explained once
+        f"{name}{s}" for name in expected for s in OUTPUTS
+    )  # the repeated input is explained once
     for name, source in expected.items():
         assert json.loads((tmp_path / "out" / f"{name}.json").read_text())["input"] == str(source)
 
@@ -250,7 +294,9 @@ def test_default_checkpoints_from_results(models, audio, tmp_path, monkeypatch):
     assert record["explainer"]["checkpoint"] == "results/embedded/explainers/lmac/seed1234/model.pt"
 
 
-@pytest.mark.parametrize("missing", ["results/embedded/classifier/model.pt", "results/embedded/explainers/lmac/seed1234/model.pt"])
+@pytest.mark.parametrize(
+    "missing", ["results/embedded/classifier/model.pt", "results/embedded/explainers/lmac/seed1234/model.pt"]
+)
 def test_missing_default_checkpoint(models, audio, tmp_path, monkeypatch, capsys, missing):
     lay_out_results(tmp_path, models)
     (tmp_path / missing).unlink()
@@ -296,8 +342,20 @@ def bad_audio(kind: str, root: Path) -> tuple[Path, str]:
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["missing", "folder", "not_audio", "zero_bytes", "zero_samples", "nan", "inf",
-                                  "shorter_than_window", "too_short_for_cnn14"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "missing",
+        "folder",
+        "not_audio",
+        "zero_bytes",
+        "zero_samples",
+        "nan",
+        "inf",
+        "shorter_than_window",
+        "too_short_for_cnn14",
+    ],
+)
 def test_bad_audio(models, audio, tmp_path, capsys, kind):
     path, phrase = bad_audio(kind, tmp_path)
     capsys.readouterr()
@@ -313,8 +371,17 @@ def garbage(root: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["classifier_garbage", "explainer_garbage", "classifier_as_explainer",
-                                  "explainer_as_classifier", "explainer_for_other_width", "classifier_missing"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "classifier_garbage",
+        "explainer_garbage",
+        "classifier_as_explainer",
+        "explainer_as_classifier",
+        "explainer_for_other_width",
+        "classifier_missing",
+    ],
+)
 def test_bad_checkpoint(models, audio, tmp_path, capsys, case):
     clf, expl = models["classifier"], models["explainer"]
     if case == "classifier_garbage":
@@ -343,13 +410,22 @@ def test_bad_checkpoint(models, audio, tmp_path, capsys, case):
 
 def test_bad_options(models, audio, tmp_path, capsys):
     capsys.readouterr()
-    assert_one_line_error(run_cli("explain", audio["wav"], "-o", tmp_path / "out", "--top-k", "0",
-                                  *model_args(models)), capsys, "--top-k")
-    assert_one_line_error(run_cli("explain", audio["wav"], "-o", tmp_path / "out", "--normalisation", "rms",
-                                  *model_args(models)), capsys, "--normalisation", "rms")
+    assert_one_line_error(
+        run_cli("explain", audio["wav"], "-o", tmp_path / "out", "--top-k", "0", *model_args(models)), capsys, "--top-k"
+    )
+    assert_one_line_error(
+        run_cli("explain", audio["wav"], "-o", tmp_path / "out", "--normalisation", "rms", *model_args(models)),
+        capsys,
+        "--normalisation",
+        "rms",
+    )
     (tmp_path / "file").write_text("")
-    assert_one_line_error(run_cli("explain", audio["wav"], "-o", tmp_path / "file", *model_args(models)),
-                          capsys, tmp_path / "file", "not a folder")
+    assert_one_line_error(
+        run_cli("explain", audio["wav"], "-o", tmp_path / "file", *model_args(models)),
+        capsys,
+        tmp_path / "file",
+        "not a folder",
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -364,15 +440,31 @@ def test_console_script(models, audio, tmp_path):
     assert script.is_file(), f"console script not installed next to {sys.executable}"
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio\n")
-    proc = subprocess.run([str(script), "explain", str(audio["flac"]), str(bad), "-o", str(tmp_path / "out"),
-                           *map(str, model_args(models))], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(script),
+            "explain",
+            str(audio["flac"]),
+            str(bad),
+            "-o",
+            str(tmp_path / "out"),
+            *map(str, model_args(models)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"lmac: error: {bad}: not a readable audio file"), proc.stderr
     assert not (tmp_path / "out").exists()
 
-    proc = subprocess.run([str(script), "explain", str(audio["flac"]), "-o", str(tmp_path / "out"),
-                           *map(str, model_args(models))], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(script), "explain", str(audio["flac"]), "-o", str(tmp_path / "out"), *map(str, model_args(models))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "[1/1]" in proc.stderr
     record = json.loads((tmp_path / "out" / "phone.json").read_text())

@@ -20,12 +20,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from explain_fixture import CLASSES, OUTPUTS, RATE, make_models, run_cli  # noqa: E402
 
 from lmac.classifier.model import load_classifier
 from lmac.data.download import sha256_file
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from explain_fixture import CLASSES, OUTPUTS, RATE, make_models, run_cli  # noqa: E402
 
 WINDOW_S = 5.0
 LONG_S = 601.3  # ≥ 10 min, and not a whole number of windows: the last one is shifted
@@ -57,9 +55,26 @@ def long_audio(tmp_path_factory) -> dict:
 def explain_in_child(audio: Path, out: Path, models: dict, explainer: str) -> int:
     """Run ``lmac explain`` in a child process; returns its peak RSS in KiB (``wait4``: this child's own)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lmac.cli", "explain", str(audio), "-o", str(out),
-                             "--classifier", str(models["classifier"]), "--explainer", str(models[explainer]),
-                             "--device", "cpu"], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lmac.cli",
+            "explain",
+            str(audio),
+            "-o",
+            str(out),
+            "--classifier",
+            str(models["classifier"]),
+            "--explainer",
+            str(models[explainer]),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
     stderr = proc.stderr.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -71,10 +86,25 @@ def explain_in_child(audio: Path, out: Path, models: dict, explainer: str) -> in
 def runs(models, long_audio, tmp_path_factory) -> dict:
     """The 10-minute file through L-MAC (in a child process, measured) and LMAC-TD, and one minute through L-MAC."""
     root = tmp_path_factory.mktemp("runs")
-    rss = {"minute": explain_in_child(long_audio["minute"], root / "minute", models, "lmac"),
-           "long": explain_in_child(long_audio["long"], root / "lmac", models, "lmac")}
-    assert run_cli("explain", long_audio["long"], "-o", root / "lmac_td", "--classifier", models["classifier"],
-                   "--explainer", models["lmac_td"], "--device", "cpu") == 0
+    rss = {
+        "minute": explain_in_child(long_audio["minute"], root / "minute", models, "lmac"),
+        "long": explain_in_child(long_audio["long"], root / "lmac", models, "lmac"),
+    }
+    assert (
+        run_cli(
+            "explain",
+            long_audio["long"],
+            "-o",
+            root / "lmac_td",
+            "--classifier",
+            models["classifier"],
+            "--explainer",
+            models["lmac_td"],
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
     return {"lmac": root / "lmac", "lmac_td": root / "lmac_td", "rss_kib": rss}
 
 
@@ -128,13 +158,27 @@ def test_window_output_is_that_window_explained_alone(runs, long_audio, models, 
     """Window 7 ([35 s, 40 s)) and the shifted last window, cut out and explained as short files,
     give the same WAV samples as the windowed run (which writes them at the input's level)."""
     x, total = long_audio["samples"], len(long_audio["samples"])
-    written = {s: sf.read(runs[explainer] / f"long{s}", dtype="float32")[0]
-               for s in (".explanation.wav", ".masked_out.wav")}
+    written = {
+        s: sf.read(runs[explainer] / f"long{s}", dtype="float32")[0] for s in (".explanation.wav", ".masked_out.wav")
+    }
     record = json.loads((runs[explainer] / "long.json").read_text())
     for index, start in ((7, 7 * WINDOW), (120, total - WINDOW)):
-        sf.write(tmp_path / f"w{index}.wav", x[start:start + WINDOW], RATE, subtype="FLOAT")
-        assert run_cli("explain", tmp_path / f"w{index}.wav", "-o", tmp_path / "out", "--classifier",
-                       models["classifier"], "--explainer", models[explainer], "--device", "cpu") == 0
+        sf.write(tmp_path / f"w{index}.wav", x[start : start + WINDOW], RATE, subtype="FLOAT")
+        assert (
+            run_cli(
+                "explain",
+                tmp_path / f"w{index}.wav",
+                "-o",
+                tmp_path / "out",
+                "--classifier",
+                models["classifier"],
+                "--explainer",
+                models[explainer],
+                "--device",
+                "cpu",
+            )
+            == 0
+        )
         alone = json.loads((tmp_path / "out" / f"w{index}.json").read_text())
         assert alone["mode"] == "clip"
         window = record["windows"][index]
@@ -145,8 +189,9 @@ def test_window_output_is_that_window_explained_alone(runs, long_audio, models, 
         own = slice(start, start + WINDOW) if index < 120 else slice(120 * WINDOW, total)
         for suffix, wav in written.items():
             short = sf.read(tmp_path / "out" / f"w{index}{suffix}", dtype="float32")[0]
-            np.testing.assert_allclose(wav[own], short[own.start - start: own.stop - start], atol=2e-6,
-                                       err_msg=f"window {index} {suffix}")
+            np.testing.assert_allclose(
+                wav[own], short[own.start - start : own.stop - start], atol=2e-6, err_msg=f"window {index} {suffix}"
+            )
 
 
 def test_peak_memory_does_not_grow_with_the_file(runs):
@@ -163,15 +208,34 @@ def test_all_ones_overlap_add_gives_the_input_back(models, long_audio, tmp_path)
     x = long_audio["samples"]
     for audio, hop in ((long_audio["long"], []), (long_audio["minute"], ["--hop", WINDOW_S / 2])):
         out = tmp_path / f"hop{len(hop)}"
-        assert run_cli("explain", audio, "-o", out, "--classifier", models["classifier"], "--explainer",
-                       "all_ones", "--device", "cpu", *hop) == 0
+        assert (
+            run_cli(
+                "explain",
+                audio,
+                "-o",
+                out,
+                "--classifier",
+                models["classifier"],
+                "--explainer",
+                "all_ones",
+                "--device",
+                "cpu",
+                *hop,
+            )
+            == 0
+        )
         explanation = sf.read(out / f"{audio.stem}.explanation.wav", dtype="float32")[0]
         np.testing.assert_allclose(explanation, x[: len(explanation)], atol=1e-5)
         assert len(explanation) == sf.info(audio).frames
         assert np.abs(sf.read(out / f"{audio.stem}.masked_out.wav", dtype="float32")[0]).max() < 1e-5
         record = json.loads((out / f"{audio.stem}.json").read_text())
-        assert record["explainer"] == {"method": "all_ones", "kind": "baseline", "checkpoint": None, "sha256": None,
-                                       "method_from": "baseline (default settings)"}
+        assert record["explainer"] == {
+            "method": "all_ones",
+            "kind": "baseline",
+            "checkpoint": None,
+            "sha256": None,
+            "method_from": "baseline (default settings)",
+        }
         if hop:
             starts = [w["start_sample"] for w in record["windows"]]
             assert starts[:3] == [0, WINDOW // 2, WINDOW] and starts[-1] == len(explanation) - WINDOW
@@ -185,8 +249,23 @@ def test_half_hop_cross_fades_windows(models, long_audio, tmp_path):
 
     x = long_audio["samples"][: 12 * RATE]
     sf.write(tmp_path / "twelve.wav", x, RATE, subtype="FLOAT")
-    assert run_cli("explain", tmp_path / "twelve.wav", "-o", tmp_path / "out", "--hop", 2.5,
-                   "--classifier", models["classifier"], "--explainer", models["lmac"], "--device", "cpu") == 0
+    assert (
+        run_cli(
+            "explain",
+            tmp_path / "twelve.wav",
+            "-o",
+            tmp_path / "out",
+            "--hop",
+            2.5,
+            "--classifier",
+            models["classifier"],
+            "--explainer",
+            models["lmac"],
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
     written = sf.read(tmp_path / "out" / "twelve.explanation.wav", dtype="float32")[0]
     classifier = load_classifier(models["classifier"])
     explainer = load_explainer(models["lmac"], classifier)
@@ -194,12 +273,12 @@ def test_half_hop_cross_fades_windows(models, long_audio, tmp_path):
     assert [s for s, _ in windows] == [0, 40000, 80000, 112000]
     sums, weights = np.zeros(len(x)), np.zeros(len(x))
     for i, (start, length) in enumerate(windows):
-        segment = torch.from_numpy(x[start:start + length].copy())
+        segment = torch.from_numpy(x[start : start + length].copy())
         peak = float(segment.abs().max())
         wav = explain_window(segment / peak, classifier, explainer, 3)["waveforms"][0] * peak
         w = window_weight(length, *overlaps(windows, i))
-        sums[start:start + length] += w * wav
-        weights[start:start + length] += w
+        sums[start : start + length] += w * wav
+        weights[start : start + length] += w
     np.testing.assert_allclose(written, sums / weights, atol=2e-6)
 
 
@@ -207,14 +286,29 @@ def test_whole_file_is_one_clip(models, long_audio, tmp_path):
     """--whole-file: the clip-level decision on all of the input, as a short file would get."""
     x = long_audio["samples"][: 20 * RATE]
     sf.write(tmp_path / "twenty.wav", x, RATE, subtype="FLOAT")
-    assert run_cli("explain", tmp_path / "twenty.wav", "-o", tmp_path / "out", "--whole-file",
-                   "--classifier", models["classifier"], "--explainer", models["lmac"], "--device", "cpu") == 0
+    assert (
+        run_cli(
+            "explain",
+            tmp_path / "twenty.wav",
+            "-o",
+            tmp_path / "out",
+            "--whole-file",
+            "--classifier",
+            models["classifier"],
+            "--explainer",
+            models["lmac"],
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
     record = json.loads((tmp_path / "out" / "twenty.json").read_text())
     assert record["mode"] == "clip" and record["window"] == {"whole_file": True}
     assert len(record["windows"]) == 1 and record["windows"][0]["end_sample"] == len(x)
     assert record["normalisation"]["peak_before"] == pytest.approx(float(np.abs(x).max()))
     from lmac.explain_windows import explain_window
     from lmac.explainers.registry import load_explainer
+
     classifier = load_classifier(models["classifier"])
     peak = float(np.abs(x).max())
     out = explain_window(torch.from_numpy(x / peak), classifier, load_explainer(models["lmac"], classifier), 3)
@@ -230,8 +324,21 @@ def test_resampled_long_input_matches_resampling_the_whole_file(models, long_aud
     rng = np.random.default_rng(3)
     stereo = (0.2 * rng.standard_normal((int(23.7 * 44100), 2))).astype(np.float32)
     sf.write(tmp_path / "cd.wav", stereo, 44100, subtype="FLOAT")
-    assert run_cli("explain", tmp_path / "cd.wav", "-o", tmp_path / "out", "--classifier", models["classifier"],
-                   "--explainer", "all_ones", "--device", "cpu") == 0
+    assert (
+        run_cli(
+            "explain",
+            tmp_path / "cd.wav",
+            "-o",
+            tmp_path / "out",
+            "--classifier",
+            models["classifier"],
+            "--explainer",
+            "all_ones",
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
     whole = torchaudio.transforms.Resample(44100, RATE)(torch.from_numpy(stereo.mean(axis=1))[None])[0].numpy()
     written = sf.read(tmp_path / "out" / "cd.explanation.wav", dtype="float32")[0]
     assert len(written) == len(whole)
@@ -247,8 +354,21 @@ def test_outputs_are_byte_reproducible(models, long_audio, tmp_path):
     x = long_audio["samples"][: 12 * RATE]
     sf.write(tmp_path / "twelve.wav", x, RATE, subtype="FLOAT")
     for run in ("a", "b"):
-        assert run_cli("explain", tmp_path / "twelve.wav", "-o", tmp_path / run, "--classifier",
-                       models["classifier"], "--explainer", models["lmac"], "--device", "cpu") == 0
+        assert (
+            run_cli(
+                "explain",
+                tmp_path / "twelve.wav",
+                "-o",
+                tmp_path / run,
+                "--classifier",
+                models["classifier"],
+                "--explainer",
+                models["lmac"],
+                "--device",
+                "cpu",
+            )
+            == 0
+        )
     for suffix in (".explanation.wav", ".masked_out.wav", ".json"):
         a, b = ((tmp_path / run / f"twelve{suffix}").read_bytes() for run in ("a", "b"))
         assert a == b, suffix
@@ -257,9 +377,27 @@ def test_outputs_are_byte_reproducible(models, long_audio, tmp_path):
 
 def test_method_records_tell_lmac_ft_apart(models, long_audio, tmp_path):
     sf.write(tmp_path / "clip.wav", long_audio["samples"][: 3 * RATE], RATE, subtype="FLOAT")
-    assert run_cli("explain", tmp_path / "clip.wav", "-o", tmp_path / "out", "--classifier", models["classifier"],
-                   "--explainer", models["lmac_ft"], "--device", "cpu") == 0
+    assert (
+        run_cli(
+            "explain",
+            tmp_path / "clip.wav",
+            "-o",
+            tmp_path / "out",
+            "--classifier",
+            models["classifier"],
+            "--explainer",
+            models["lmac_ft"],
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
     record = json.loads((tmp_path / "out" / "clip.json").read_text())
-    assert record["explainer"] == {"method": "lmac_ft", "kind": "lmac", "checkpoint": str(models["lmac_ft"]),
-                                   "sha256": sha256_file(models["lmac_ft"]), "method_from": "checkpoint"}
+    assert record["explainer"] == {
+        "method": "lmac_ft",
+        "kind": "lmac",
+        "checkpoint": str(models["lmac_ft"]),
+        "sha256": sha256_file(models["lmac_ft"]),
+        "method_from": "checkpoint",
+    }
     assert record["classifier"]["clip_seconds"] == WINDOW_S

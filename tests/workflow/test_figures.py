@@ -10,15 +10,14 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snakemake_runs import job_counts, run_snakemake, show  # noqa: E402
+
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 CAPTIONS = REPO / "workflow" / "report"
@@ -27,25 +26,53 @@ CONDITIONS = ["clean", "mixture"]
 N_EXAMPLES = 2
 TRAINED = ["classifier", "lmac", "lmac_td_a0", "lmac_td_a1"]
 # every figure (PNG + PDF); examples: N_EXAMPLES clips on the first condition, one on the others
-FIGURES = ["metrics_faithfulness", "metrics_localisation", "alpha_ablation", "claims",
-           *(f"training/{m}" for m in TRAINED),
-           *(f"examples/clean/example{k}" for k in range(1, N_EXAMPLES + 1)), "examples/mixture/example1"]
-FIGURE_RULES = {"metrics_table_html", "faithfulness_bars", "localisation_bars", "alpha_ablation",
-                "training_curves", "example_figure", "figures", "claims_figure"}
+FIGURES = [
+    "metrics_faithfulness",
+    "metrics_localisation",
+    "alpha_ablation",
+    "claims",
+    *(f"training/{m}" for m in TRAINED),
+    *(f"examples/clean/example{k}" for k in range(1, N_EXAMPLES + 1)),
+    "examples/mixture/example1",
+]
+FIGURE_RULES = {
+    "metrics_table_html",
+    "faithfulness_bars",
+    "localisation_bars",
+    "alpha_ablation",
+    "training_curves",
+    "example_figure",
+    "figures",
+    "claims_figure",
+}
 # the caption of each result in the report (workflow/report/<caption>.rst)
-REPORTED = {"results/tiny/tables/metrics.html": "metrics_table",
-            "results/tiny/figures/metrics_faithfulness.png": "faithfulness_bars",
-            "results/tiny/figures/metrics_localisation.png": "localisation_bars",
-            "results/tiny/figures/alpha_ablation.png": "alpha_ablation",
-            **{f"results/tiny/figures/training/{m}.png": "training_curves" for m in TRAINED},
-            **{f"results/tiny/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")},
-            # the claims on the run's seed, part of `all`
-            "results/tiny/tables/claims.html": "claims", "results/tiny/figures/claims.png": "claims_figure"}
+REPORTED = {
+    "results/tiny/tables/metrics.html": "metrics_table",
+    "results/tiny/figures/metrics_faithfulness.png": "faithfulness_bars",
+    "results/tiny/figures/metrics_localisation.png": "localisation_bars",
+    "results/tiny/figures/alpha_ablation.png": "alpha_ablation",
+    **{f"results/tiny/figures/training/{m}.png": "training_curves" for m in TRAINED},
+    **{f"results/tiny/figures/{name}.png": "examples" for name in FIGURES if name.startswith("examples/")},
+    # the claims on the run's seed, part of `all`
+    "results/tiny/tables/claims.html": "claims",
+    "results/tiny/figures/claims.png": "claims_figure",
+}
 
 
 def snakemake(workdir: Path, configfile: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", configfile,
-                         "--workflow-profile", "none", *args, cwd=workdir, timeout=timeout)
+    return run_snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        workdir,
+        "--configfile",
+        configfile,
+        "--workflow-profile",
+        "none",
+        *args,
+        cwd=workdir,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +99,11 @@ def test_every_figure_is_a_png_and_a_pdf(run):
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1_000, name
     html = (workdir / "results/tiny/tables/metrics.html").read_text()
     assert html.count("<table") == len(CONDITIONS)
-    for log in ["logs/tiny/report/faithfulness_bars.log", "logs/tiny/report/example_figure/mixture/example1.log",
-                "logs/tiny/report/training_curves/lmac_td_a1.log"]:
+    for log in [
+        "logs/tiny/report/faithfulness_bars.log",
+        "logs/tiny/report/example_figure/mixture/example1.log",
+        "logs/tiny/report/training_curves/lmac_td_a1.log",
+    ]:
         assert "finished in" in (workdir / log).read_text(), log
 
 
@@ -90,11 +120,13 @@ def test_report_holds_every_figure_and_table_with_its_caption(run):
         # the caption's first sentence up to its colon, wildcards filled in
         lead = (CAPTIONS / f"{caption}.rst").read_text().split(":", 1)[0]
         wildcards = {"model": Path(path).stem, "condition": Path(path).parent.name, "example": Path(path).stem[7:]}
-        lead = re.sub(r"\{\{ snakemake\.wildcards\.(\w+) \}\}", lambda m: wildcards[m.group(1)], lead)
+        lead = re.sub(r"\{\{ snakemake\.wildcards\.(\w+) \}\}", lambda m, values=wildcards: values[m.group(1)], lead)
         assert " ".join(lead.split()) in " ".join(results[path]["caption"].split()), (path, lead)
         assert results[path]["data_uri"].startswith("data:" + ("text/html" if path.endswith("html") else "image/png"))
-    assert results["results/tiny/figures/examples/mixture/example1.png"]["labels"] == {"condition": "mixture",
-                                                                                  "example": "1"}
+    assert results["results/tiny/figures/examples/mixture/example1.png"]["labels"] == {
+        "condition": "mixture",
+        "example": "1",
+    }
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", text, re.S).group(1))
     assert set(categories) == {"Metrics", "Training", "Examples", "Beyond the papers"}
     assert set(categories["Examples"]) == set(CONDITIONS)
@@ -107,8 +139,9 @@ def test_make_figures_forcerun_list_reruns_only_figures_and_tables(run):
     makefile = (REPO / "Makefile").read_text()
     assert "$(BIN)/snakemake figures --cores $(CORES) --rerun-triggers mtime --forcerun $(FIGURE_RULES)" in makefile
     rules = re.search(r"^FIGURE_RULES := (.*?)(?<!\\)$", makefile, re.S | re.M).group(1).replace("\\\n", " ").split()
-    proc = snakemake(workdir, configfile, "figures", "--rerun-triggers", "mtime", "--forcerun", *rules, "-n",
-                     timeout=120)
+    proc = snakemake(
+        workdir, configfile, "figures", "--rerun-triggers", "mtime", "--forcerun", *rules, "-n", timeout=120
+    )
     assert proc.returncode == 0, show(proc)
     counts = job_counts(proc.output)
     assert set(counts) == FIGURE_RULES | {"metrics_table", "paper_tables", "claims"}, show(proc)
@@ -125,6 +158,8 @@ def test_figures_target_after_deleting_figures_runs_only_figure_jobs(run):
     counts = job_counts(proc.output)
     assert set(counts) == FIGURE_RULES - {"metrics_table_html"}, show(proc)
     for name in FIGURES:
-        assert (workdir / f"results/tiny/figures/{name}.png").is_file() and (workdir / f"results/tiny/figures/{name}.pdf").is_file()
+        assert (workdir / f"results/tiny/figures/{name}.png").is_file() and (
+            workdir / f"results/tiny/figures/{name}.pdf"
+        ).is_file()
     again = snakemake(workdir, configfile, "-n", timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,21 +21,30 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snakemake_runs import run_snakemake, show  # noqa: E402
+
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 PAPER = REPO / "config" / "paper.yaml"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 LOOPBACK = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
 
-sys.path.insert(0, str(REPO / "tests"))
 from esc50_fixture import serve_files, sha256_of  # noqa: E402
 
 
 def snakemake(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_snakemake("--snakefile", SNAKEFILE, "--directory", cwd, "--workflow-profile", "none", *args,
-                         cwd=cwd, timeout=timeout, env=LOOPBACK)
+    return run_snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        cwd,
+        "--workflow-profile",
+        "none",
+        *args,
+        cwd=cwd,
+        timeout=timeout,
+        env=LOOPBACK,
+    )
 
 
 def load(path: Path) -> dict:
@@ -78,8 +86,8 @@ def test_paper_config_sets_every_key_the_schema_knows():
 
 
 def test_paper_config_runs_the_papers_protocol():
-    from lmac.explainers.gradient import BASELINES
     from lmac.evaluation.conditions import CONDITIONS
+    from lmac.explainers.gradient import BASELINES
 
     paper = load(PAPER)
     methods = paper["evaluation"]["methods"]
@@ -132,7 +140,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "download_classifier": len(downloads(config["classifier"])),
         "prepare_dataset": 1,
         "train_classifier": 1,
-        "train_lmac": seeds * bool({"lmac", "lmac_ft"} & set(methods)),   # L-MAC FT starts from L-MAC
+        "train_lmac": seeds * bool({"lmac", "lmac_ft"} & set(methods)),  # L-MAC FT starts from L-MAC
         "train_lmac_ft": seeds * ("lmac_ft" in methods),
         "train_lmac_td": seeds * len(alphas),
         # evaluation.group: one job per method, or one per condition that runs every method
@@ -147,7 +155,7 @@ def test_paper_dry_run_has_every_job_kind_with_the_expected_count(paper_dry_run)
     workdir, output = paper_dry_run
     counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M)}
     expected = expected_jobs(load(PAPER))
-    assert expected["evaluate"] == 14 * 5 * 3 and expected["train_lmac_td"] == 9   # the sum above, spelt out once
+    assert expected["evaluate"] == 14 * 5 * 3 and expected["train_lmac_td"] == 9  # the sum above, spelt out once
     for rule, n in expected.items():
         assert counts.get(rule, 0) == n, f"{rule}: {counts.get(rule, 0)} jobs, expected {n}\n{output}"
     assert "synthesize_dataset" not in counts
@@ -164,11 +172,15 @@ def test_paper_dry_run_targets_every_method_condition_and_seed(paper_dry_run):
     for method in expand_methods(ev["methods"], paper["lmac_td"]["alphas"]):
         for condition in ev["conditions"]:
             for seed in paper["seeds"]:
-                assert f"results/paper/evaluation/{condition}/{method}/seed{seed}.csv" in output, (method, condition, seed)
+                assert f"results/paper/evaluation/{condition}/{method}/seed{seed}.csv" in output, (
+                    method,
+                    condition,
+                    seed,
+                )
     train = re.search(r"rule train_classifier:\n\s+input: ([^\n]+)", output).group(1)
     assert "resources/checkpoints/classifier/embedding_model.ckpt" in train
     assert "results/paper/data/esc50/audio.npy" in train
-    assert "resources/wham" in train   # the paper's classifier mixes WHAM! (classifier.noise with noise.source wham)
+    assert "resources/wham" in train  # the paper's classifier mixes WHAM! (classifier.noise with noise.source wham)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,8 +202,11 @@ def speechbrain_like_checkpoints(folder: Path, n_classes: int, width: float) -> 
 
 def url_config(tmp_path: Path, base_url: str, **classifier) -> Path:
     config = load(TINY)
-    config["classifier"].update(init_checkpoint=f"{base_url}/hub/embedding_model.ckpt",
-                                init_head=f"{base_url}/hub/classifier.ckpt", **classifier)
+    config["classifier"].update(
+        init_checkpoint=f"{base_url}/hub/embedding_model.ckpt",
+        init_head=f"{base_url}/hub/classifier.ckpt",
+        **classifier,
+    )
     path = tmp_path / "url.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -199,24 +214,29 @@ def url_config(tmp_path: Path, base_url: str, **classifier) -> Path:
 
 def test_classifier_starts_from_checkpoints_fetched_by_url(tmp_path):
     tiny = load(TINY)
-    served = speechbrain_like_checkpoints(tmp_path / "served" / "hub", tiny["dataset"]["synthetic"]["n_classes"],
-                                          tiny["classifier"]["width"])
+    served = speechbrain_like_checkpoints(
+        tmp_path / "served" / "hub", tiny["dataset"]["synthetic"]["n_classes"], tiny["classifier"]["width"]
+    )
     with serve_files(tmp_path / "served") as (url, stats):
         # a learning rate of 1e-12 leaves the weights where the checkpoints put them
         configfile = url_config(tmp_path, url, init_checkpoint_sha256=sha256_of(served["emb"]), epochs=1, lr=1e-12)
         proc = snakemake("--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", cwd=tmp_path)
         assert proc.returncode == 0, show(proc)
         assert sorted(path for path, _, _ in stats.requests) == ["/hub/classifier.ckpt", "/hub/embedding_model.ckpt"]
-        again = snakemake("--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", "-n", cwd=tmp_path)
+        again = snakemake(
+            "--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", "-n", cwd=tmp_path
+        )
         assert "Nothing to be done" in again.output, show(again)
-        assert stats.count == 2   # nothing fetched twice
+        assert stats.count == 2  # nothing fetched twice
 
     local = tmp_path / "resources" / "checkpoints" / "classifier"
     assert (local / "embedding_model.ckpt").read_bytes() == served["emb"].read_bytes()
     assert (local / "classifier.ckpt").read_bytes() == served["head"].read_bytes()
     log = (tmp_path / "logs" / "tiny" / "classifier" / "train_classifier.log").read_text()
-    assert "initialised from resources/checkpoints/classifier/embedding_model.ckpt + head " \
-           "resources/checkpoints/classifier/classifier.ckpt" in log, log
+    assert (
+        "initialised from resources/checkpoints/classifier/embedding_model.ckpt + head "
+        "resources/checkpoints/classifier/classifier.ckpt" in log
+    ), log
 
     trained = torch.load(tmp_path / "results" / "tiny" / "classifier" / "model.pt", weights_only=True)["state_dict"]
     emb, head = torch.load(served["emb"], weights_only=True), torch.load(served["head"], weights_only=True)
@@ -230,8 +250,16 @@ def test_wrong_checkpoint_digest_fails_in_one_line(tmp_path):
     speechbrain_like_checkpoints(tmp_path / "served" / "hub", 3, tiny["classifier"]["width"])
     with serve_files(tmp_path / "served") as (url, _):
         configfile = url_config(tmp_path, url, init_checkpoint_sha256="0" * 64)
-        proc = snakemake("--configfile", configfile, "--cores", 1, "--retries", 0,
-                         "resources/checkpoints/classifier/embedding_model.ckpt", cwd=tmp_path)
+        proc = snakemake(
+            "--configfile",
+            configfile,
+            "--cores",
+            1,
+            "--retries",
+            0,
+            "resources/checkpoints/classifier/embedding_model.ckpt",
+            cwd=tmp_path,
+        )
     assert proc.returncode != 0, show(proc)
     assert "Error in rule download_classifier" in proc.output and "Traceback" not in proc.output, show(proc)
     last = (tmp_path / "logs/tiny/classifier/download_embedding_model.ckpt.log").read_text().strip().splitlines()[-1]
@@ -255,9 +283,24 @@ def test_two_checkpoint_urls_with_one_file_name_stop_before_any_job(tmp_path):
 
 def ours_table() -> pd.DataFrame:
     rows = [("mixture", "lmac", "AI", 40.0), ("mixture", "lmac", "AD_ref", 4.0), ("clean", "lmac", "FidIn", 0.9)]
-    return pd.DataFrame([{"condition": c, "method": m, "split": "test", "metric": k, "mean": v, "ci_low": v - 1,
-                          "ci_high": v + 1, "n": 3, "n_seeds": 1, "classifier_accuracy": 1.0, "explain_ms_per_clip": 1.0}
-                         for c, m, k, v in rows])
+    return pd.DataFrame(
+        [
+            {
+                "condition": c,
+                "method": m,
+                "split": "test",
+                "metric": k,
+                "mean": v,
+                "ci_low": v - 1,
+                "ci_high": v + 1,
+                "n": 3,
+                "n_seeds": 1,
+                "classifier_accuracy": 1.0,
+                "explain_ms_per_clip": 1.0,
+            }
+            for c, m, k, v in rows
+        ]
+    )
 
 
 def test_paper_tables_rule_renders_on_the_tiny_config(tmp_path):
@@ -270,7 +313,7 @@ def test_paper_tables_rule_renders_on_the_tiny_config(tmp_path):
     proc = snakemake(*outputs, "--configfile", TINY, "--cores", 1, "--allowed-rules", "paper_tables", cwd=tmp_path)
     assert proc.returncode == 0, show(proc)
     md = (tmp_path / outputs[0]).read_text()
-    assert "Not the paper protocol" in md          # the tiny/embedded data are not ESC-50
+    assert "Not the paper protocol" in md  # the tiny/embedded data are not ESC-50
     assert "| L-MAC (`lmac`) | AI ↑ | 61.62 | 40.00 [39.00, 41.00] | -21.62 | no |" in md
     assert "| CNN14 (SpeechBrain ESC-50 recipe) (`classifier`) | test accuracy | 82.00 | 75.00 | -7.00 |" in md
     assert r"\begin{tabular}" in (tmp_path / outputs[1]).read_text()
@@ -288,8 +331,16 @@ def test_bad_published_file_stops_the_rule_in_one_line(tmp_path):
     config = load(TINY)
     config["report"]["published"] = str(tmp_path / "published.yaml")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake("results/tiny/tables/paper_vs_ours.md", "--configfile", tmp_path / "config.yaml", "--cores", 1,
-                     "--allowed-rules", "paper_tables", cwd=tmp_path)
+    proc = snakemake(
+        "results/tiny/tables/paper_vs_ours.md",
+        "--configfile",
+        tmp_path / "config.yaml",
+        "--cores",
+        1,
+        "--allowed-rules",
+        "paper_tables",
+        cwd=tmp_path,
+    )
     assert proc.returncode != 0 and "Traceback" not in proc.output, show(proc)
     last = (tmp_path / "logs" / "tiny" / "report" / "paper_tables.log").read_text().strip().splitlines()[-1]
     assert "key 'tables.1.rows.0.AI'" in last and "published.yaml" in last, last

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snakemake_runs import run_snakemake, show  # noqa: E402
 
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -25,8 +23,17 @@ TARGET = "classifier/model.pt"
 
 
 def snakemake(workdir: Path, *args, timeout: float = 300):
-    return run_snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--workflow-profile", "none", *args,
-                         cwd=workdir, timeout=timeout)
+    return run_snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        workdir,
+        "--workflow-profile",
+        "none",
+        *args,
+        cwd=workdir,
+        timeout=timeout,
+    )
 
 
 def digest(path: Path) -> str:
@@ -38,7 +45,7 @@ def two_runs(tmp_path_factory) -> dict:
     """The tiny configuration's classifier, then a second configuration's (other epochs, no `run` key) in one folder."""
     workdir = tmp_path_factory.mktemp("two_runs")
     other = yaml.safe_load(TINY.read_text())
-    del other["run"]                          # named by its file: longer.yaml -> results/longer/
+    del other["run"]  # named by its file: longer.yaml -> results/longer/
     other["classifier"]["epochs"] += 1
     (workdir / "longer.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
     first = snakemake(workdir, f"results/tiny/{TARGET}", "--configfile", TINY, "--cores", 2)

@@ -10,15 +10,14 @@ from __future__ import annotations
 import csv
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snakemake_runs import run_snakemake  # noqa: E402
+
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 STEPS = list(range(8))
@@ -29,16 +28,28 @@ N_CLIPS = 2
 def shrunk(tmp_path: Path, **sanity) -> Path:
     config = yaml.safe_load(TINY.read_text())
     config["evaluation"]["methods"] = METHODS
-    config["sanity"].update(n_clips=N_CLIPS, retrain_methods=["lmac"], retrain_steps=[0, 7], retrain_epochs=1,
-                            permuted_epochs=2, **sanity)
+    config["sanity"].update(
+        n_clips=N_CLIPS, retrain_methods=["lmac"], retrain_steps=[0, 7], retrain_epochs=1, permuted_epochs=2, **sanity
+    )
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
 def snakemake(workdir: Path, config: Path, *args, timeout: float = 1200) -> subprocess.CompletedProcess:
-    return run_snakemake(*args, "--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", config,
-                         "--workflow-profile", "none", cwd=workdir, timeout=timeout)
+    return run_snakemake(
+        *args,
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        workdir,
+        "--configfile",
+        config,
+        "--workflow-profile",
+        "none",
+        cwd=workdir,
+        timeout=timeout,
+    )
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -114,8 +125,12 @@ def test_cascading_rows(sanity_run):
 @pytest.mark.slow
 def test_data_randomisation_and_random_logit_rows(sanity_run):
     rows = read_csv(sanity_run / "results/tiny/sanity/data_randomisation.csv")
-    assert {(r["method"], r["decoder"]) for r in rows} == {("lmac", "fixed"), ("lmac", "retrained"),
-                                                            ("saliency", "none"), ("all_ones", "none")}
+    assert {(r["method"], r["decoder"]) for r in rows} == {
+        ("lmac", "fixed"),
+        ("lmac", "retrained"),
+        ("saliency", "none"),
+        ("all_ones", "none"),
+    }
     assert all(-1 <= float(r["spearman"]) <= 1 and r["classifier"] == "permuted" for r in rows)
     logit = {r["method"]: r for r in read_csv(sanity_run / "results/tiny/sanity/random_logit_summary.csv")}
     # not applicable: no score (an empty CSV cell, NaN for pandas) and the reason
@@ -136,10 +151,17 @@ def test_retraining_a_method_that_is_not_evaluated_is_a_one_line_error(tmp_path)
 
 @pytest.mark.slow
 def test_sanity_logs_benchmarks_and_a_second_run_has_nothing_to_do(sanity_run):
-    logs = {p.relative_to(sanity_run / "logs" / "tiny" / "sanity").as_posix() for p in (sanity_run / "logs" / "tiny" / "sanity").rglob("*.log")}
-    expected = {*(f"checks/{m}/seed1234.log" for m in METHODS), "classifiers/permuted.log",
-                "classifiers/step7/seed1234.log", *(f"retrained/{v}/lmac/seed1234.log" for v in ("step0", "step7", "permuted")),
-                *(f"{c}_summary.log" for c in ("cascading", "data_randomisation", "random_logit"))}
+    logs = {
+        p.relative_to(sanity_run / "logs" / "tiny" / "sanity").as_posix()
+        for p in (sanity_run / "logs" / "tiny" / "sanity").rglob("*.log")
+    }
+    expected = {
+        *(f"checks/{m}/seed1234.log" for m in METHODS),
+        "classifiers/permuted.log",
+        "classifiers/step7/seed1234.log",
+        *(f"retrained/{v}/lmac/seed1234.log" for v in ("step0", "step7", "permuted")),
+        *(f"{c}_summary.log" for c in ("cascading", "data_randomisation", "random_logit")),
+    }
     assert logs == expected
     for log in logs:
         text = (sanity_run / "logs" / "tiny" / "sanity" / log).read_text()

@@ -29,10 +29,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from snakemake_runs import run_snakemake as snakemake
+from snakemake_runs import show as show_tail
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from snakemake_runs import run_snakemake as snakemake, show as show_tail  # noqa: E402
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -40,7 +40,7 @@ FAKE_BIN = REPO / "tests" / "fakeslurm" / "bin"
 
 # what each rule kind must ask for
 TRAINING_RULES = ["train_classifier", "train_lmac", "train_lmac_ft", "train_lmac_td"]
-CPU_RULES = ["synthesize_dataset", "prepare_dataset"]     # submitted, without a GPU
+CPU_RULES = ["synthesize_dataset", "prepare_dataset"]  # submitted, without a GPU
 LOCAL_RULES = ["all", "metrics_table", "example_figure", "download_esc50", "download_wham", "download_ljspeech"]
 CPUS_PER_GPU = 4
 ACCOUNT, PARTITION = "fakeacct", "gpu"
@@ -69,8 +69,20 @@ def dry_run_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
 
 def slurm_dry_run(workdir: Path, *args) -> list[tuple[str, dict[str, str]]]:
     # targets first: --default-resources takes every word after it
-    proc = snakemake("all", "sanity", "--snakefile", SNAKEFILE, "--directory", workdir, "-n",
-                     "--workflow-profile", PROFILE, *args, cwd=workdir, timeout=300)
+    proc = snakemake(
+        "all",
+        "sanity",
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        workdir,
+        "-n",
+        "--workflow-profile",
+        PROFILE,
+        *args,
+        cwd=workdir,
+        timeout=300,
+    )
     assert proc.returncode == 0, show(proc)
     assert f"workflow specific profile {PROFILE}" in proc.output, show(proc)
     jobs = dry_run_jobs(proc.output)
@@ -90,8 +102,9 @@ def assert_slurm_resources(jobs: list[tuple[str, dict[str, str]]], account: str,
         assert int(res["runtime"]) > 0 and int(res["mem_mb"]) > 0, (rule, res)
         if res.get("gpu") == "1":
             # every GPU rule, present ones and new ones: the profile must give it cpus_per_gpu
-            assert res.get("cpus_per_gpu") == str(CPUS_PER_GPU), \
+            assert res.get("cpus_per_gpu") == str(CPUS_PER_GPU), (
                 f"{rule} requests a GPU but no cpus_per_gpu: add it to set-resources in {PROFILE}/profile.yaml"
+            )
         if rule in TRAINING_RULES or rule == "evaluate" or rule.startswith("sanity_retrain"):
             assert res.get("gpu") == "1", (rule, res)
         if rule in CPU_RULES:
@@ -105,8 +118,8 @@ def assert_slurm_resources(jobs: list[tuple[str, dict[str, str]]], account: str,
 def test_profile_is_site_neutral_and_retries():
     profile = yaml.safe_load((PROFILE / "profile.yaml").read_text())
     assert profile["executor"] == "slurm"
-    assert profile["latency-wait"] >= 60       # outputs on NFS appear late
-    assert profile["retries"] >= 1             # a timed-out training gets another, longer attempt
+    assert profile["latency-wait"] >= 60  # outputs on NFS appear late
+    assert profile["retries"] >= 1  # a timed-out training gets another, longer attempt
     assert profile["rerun-incomplete"] is True
     # no account or partition: they come from the site (command line or a global profile), and
     # no default-resources block that would swallow (or be swallowed by) the site's
@@ -117,12 +130,19 @@ def test_profile_is_site_neutral_and_retries():
             for key, value in node.items():
                 yield key
                 yield from keys(value)
+
     assert not {"slurm_account", "slurm_partition", "slurm_extra", "gres"} & set(keys(profile))
 
 
 def test_dry_run_tiny_config(tmp_path):
-    jobs = slurm_dry_run(tmp_path, "--configfile", TINY,
-                         "--default-resources", f"slurm_account={ACCOUNT}", f"slurm_partition={PARTITION}")
+    jobs = slurm_dry_run(
+        tmp_path,
+        "--configfile",
+        TINY,
+        "--default-resources",
+        f"slurm_account={ACCOUNT}",
+        f"slurm_partition={PARTITION}",
+    )
     assert_slurm_resources(jobs, ACCOUNT, PARTITION)
     by_rule = {rule: res for rule, res in jobs}
     # sizes from the rules at attempt 1 (later attempts scale both, see the fake-SLURM run)
@@ -132,9 +152,15 @@ def test_dry_run_tiny_config(tmp_path):
 
 @pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run_shipped_configs(tmp_path, configfile):
-    shutil.copytree(REPO / "config", tmp_path / "config")   # what a fresh clone has
-    jobs = slurm_dry_run(tmp_path, "--configfile", configfile,
-                         "--default-resources", f"slurm_account={ACCOUNT}", f"slurm_partition={PARTITION}")
+    shutil.copytree(REPO / "config", tmp_path / "config")  # what a fresh clone has
+    jobs = slurm_dry_run(
+        tmp_path,
+        "--configfile",
+        configfile,
+        "--default-resources",
+        f"slurm_account={ACCOUNT}",
+        f"slurm_partition={PARTITION}",
+    )
     assert_slurm_resources(jobs, ACCOUNT, PARTITION)
     if configfile.endswith("paper.yaml"):  # downloads are in this DAG; they run locally (fake-SLURM run)
         assert {"download_esc50", "download_wham", "download_ljspeech"} <= {rule for rule, _ in jobs}
@@ -145,8 +171,9 @@ def test_site_settings_from_a_global_profile(tmp_path):
     # next to the workflow profile, which has none
     site = tmp_path / "site"
     site.mkdir()
-    (site / "config.yaml").write_text(yaml.safe_dump(
-        {"default-resources": {"slurm_account": "siteacct", "slurm_partition": "sitegpu"}}))
+    (site / "config.yaml").write_text(
+        yaml.safe_dump({"default-resources": {"slurm_account": "siteacct", "slurm_partition": "sitegpu"}})
+    )
     workdir = tmp_path / "work"
     workdir.mkdir()
     jobs = slurm_dry_run(workdir, "--configfile", TINY, "--profile", site)
@@ -187,9 +214,13 @@ def _archives(root: Path) -> dict[str, Path]:
 
 def _fake_slurm_env(state: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SRUN_"))}
-    env.update(PATH=os.pathsep.join([str(FAKE_BIN), str(Path(sys.executable).parent), env.get("PATH", "")]),
-               FAKESLURM_DIR=str(state), FAKESLURM_PYTHON=sys.executable, FAKESLURM_ACCOUNTS=ACCOUNT,
-               FAKESLURM_TIMEOUT=f"rule_train_lmac_wildcards:{TIMEOUT_WATCH}")
+    env.update(
+        PATH=os.pathsep.join([str(FAKE_BIN), str(Path(sys.executable).parent), env.get("PATH", "")]),
+        FAKESLURM_DIR=str(state),
+        FAKESLURM_PYTHON=sys.executable,
+        FAKESLURM_ACCOUNTS=ACCOUNT,
+        FAKESLURM_TIMEOUT=f"rule_train_lmac_wildcards:{TIMEOUT_WATCH}",
+    )
     return env
 
 
@@ -203,24 +234,42 @@ def fake_slurm_run(tmp_path_factory):
     config["evaluation"].update(methods=["lmac", "all_ones"], conditions=["clean"], keep_masks=["clean"])
     config["lmac"]["epochs"] = LMAC_EPOCHS  # long enough that the wall clock lands mid-training
     for name, archive in _archives(root / "archives").items():
-        config["dataset"][name] = {"url": archive.as_uri(),
-                                   "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}
+        config["dataset"][name] = {"url": archive.as_uri(), "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}
     configfile = root / "fake_slurm.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     env = _fake_slurm_env(state)
     try:
-        proc = snakemake("all", "resources/esc50", "resources/wham", "resources/ljspeech",
-                         "--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", configfile,
-                         "--workflow-profile", PROFILE,
-                         "--slurm-init-seconds-before-status-checks", 1,
-                         "--default-resources", f"slurm_account={ACCOUNT}", f"slurm_partition={PARTITION}",
-                         cwd=workdir, timeout=1500, env=env)
+        proc = snakemake(
+            "all",
+            "resources/esc50",
+            "resources/wham",
+            "resources/ljspeech",
+            "--snakefile",
+            SNAKEFILE,
+            "--directory",
+            workdir,
+            "--configfile",
+            configfile,
+            "--workflow-profile",
+            PROFILE,
+            "--slurm-init-seconds-before-status-checks",
+            1,
+            "--default-resources",
+            f"slurm_account={ACCOUNT}",
+            f"slurm_partition={PARTITION}",
+            cwd=workdir,
+            timeout=1500,
+            env=env,
+        )
     finally:  # jobs run detached from Snakemake: end any left behind by a failed or timed-out run
         leftover = [p.stem for p in (state / "jobs").glob("*.state")] if (state / "jobs").is_dir() else []
         if leftover:
             subprocess.run([str(FAKE_BIN / "scancel"), *leftover], env=env, check=False)
-    sbatch = [shlex.split(line) for line in (state / "sbatch.log").read_text().splitlines()] \
-        if (state / "sbatch.log").exists() else []
+    sbatch = (
+        [shlex.split(line) for line in (state / "sbatch.log").read_text().splitlines()]
+        if (state / "sbatch.log").exists()
+        else []
+    )
     srun = (state / "srun.log").read_text().splitlines() if (state / "srun.log").exists() else []
     return {"proc": proc, "workdir": workdir, "state": state, "sbatch": sbatch, "srun": srun}
 
@@ -250,10 +299,16 @@ def _submissions(run) -> dict[str, list[dict[str, str]]]:
 def test_fake_slurm_run_completes(fake_slurm_run):
     proc, workdir = fake_slurm_run["proc"], fake_slurm_run["workdir"]
     assert proc.returncode == 0, show(proc)
-    for path in ("results/tiny/tables/metrics.csv", "results/tiny/tables/metrics.md",
-                 "results/tiny/classifier/model.pt", "results/tiny/explainers/lmac/seed1234/model.pt",
-                 "results/tiny/evaluation/clean/lmac/seed1234.csv", "resources/esc50/meta/esc50.csv",
-                 "resources/wham/metadata/noise_meta_tr.csv", "resources/ljspeech/metadata.csv"):
+    for path in (
+        "results/tiny/tables/metrics.csv",
+        "results/tiny/tables/metrics.md",
+        "results/tiny/classifier/model.pt",
+        "results/tiny/explainers/lmac/seed1234/model.pt",
+        "results/tiny/evaluation/clean/lmac/seed1234.csv",
+        "resources/esc50/meta/esc50.csv",
+        "resources/wham/metadata/noise_meta_tr.csv",
+        "resources/ljspeech/metadata.csv",
+    ):
         assert (workdir / path).is_file(), path
     rows = list(csv.DictReader(open(workdir / "results/tiny/tables/metrics.csv")))
     assert {r["method"] for r in rows} == {"lmac", "all_ones"}
@@ -279,7 +334,8 @@ def test_fake_slurm_submissions_carry_the_resources(fake_slurm_run):
     srun = fake_slurm_run["srun"]
     assert len(srun) == sum(len(calls) for calls in submitted.values())
     assert sum("--gpus=1" in line for line in srun) == sum(
-        len(calls) for rule, calls in submitted.items() if rule not in CPU_RULES)
+        len(calls) for rule, calls in submitted.items() if rule not in CPU_RULES
+    )
 
 
 @pytest.mark.slow
@@ -299,12 +355,14 @@ def test_fake_slurm_timeout_is_retried_longer_and_resumes(fake_slurm_run):
     killed = (state / "timeout.done").read_text().strip()
     assert (state / "jobs" / f"{killed}.state").read_text().strip() == "TIMEOUT"
     calls = _submissions(fake_slurm_run)["train_lmac"]
-    assert len(calls) == 2, calls                     # the timed-out attempt and its retry
+    assert len(calls) == 2, calls  # the timed-out attempt and its retry
     assert [c["-t"] for c in calls] == ["600", "1200"]  # runtime = 600 * attempt
     assert [c["--mem"] for c in calls] == ["16000", "32000"]
     # the retry continued from the work dir's last epoch instead of starting over
     log = (workdir / "logs/tiny/explainers/lmac/seed1234.log").read_text()
     resumed = re.search(r"resuming from \S+last\.pt after epoch (\d+)", log)
     assert resumed and 1 <= int(resumed.group(1)) < LMAC_EPOCHS, log
-    epochs = [int(r["epoch"]) for r in csv.DictReader(open(workdir / "results/tiny/explainers/lmac/seed1234/history.csv"))]
+    epochs = [
+        int(r["epoch"]) for r in csv.DictReader(open(workdir / "results/tiny/explainers/lmac/seed1234/history.csv"))
+    ]
     assert epochs == list(range(1, LMAC_EPOCHS + 1))

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -24,23 +23,58 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snakemake_runs import run_snakemake, show  # noqa: E402
+
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 
 METRICS = ["AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM"]
 LOCALISATION = ["RMA", "RRA", "PG", "IoU"]
-RANGES = {"AI": (0, 100), "AD": (0, 100), "AD_ref": (0, 100), "AG": (0, 100), "FF": (-1, 1),
-          "FidIn": (0, 1), "SPS": (0, 1), "COMP": (0, math.inf), "MM": (0, 1),
-          "RMA": (0, 1), "RRA": (0, 1), "PG": (0, 1), "IoU": (0, 1)}
-RULES = ["synthesize_dataset", "prepare_dataset", "train_classifier", "train_lmac", "train_lmac_ft",
-         "pretrain_lmac_td_encoder_decoder", "train_lmac_td", "evaluate", "metrics_table", "paper_tables",
-         "metrics_table_html", "faithfulness_bars", "localisation_bars", "alpha_ablation", "training_curves",
-         "example_figure", "provenance", "claims", "claims_figure"]
+RANGES = {
+    "AI": (0, 100),
+    "AD": (0, 100),
+    "AD_ref": (0, 100),
+    "AG": (0, 100),
+    "FF": (-1, 1),
+    "FidIn": (0, 1),
+    "SPS": (0, 1),
+    "COMP": (0, math.inf),
+    "MM": (0, 1),
+    "RMA": (0, 1),
+    "RRA": (0, 1),
+    "PG": (0, 1),
+    "IoU": (0, 1),
+}
+RULES = [
+    "synthesize_dataset",
+    "prepare_dataset",
+    "train_classifier",
+    "train_lmac",
+    "train_lmac_ft",
+    "pretrain_lmac_td_encoder_decoder",
+    "train_lmac_td",
+    "evaluate",
+    "metrics_table",
+    "paper_tables",
+    "metrics_table_html",
+    "faithfulness_bars",
+    "localisation_bars",
+    "alpha_ablation",
+    "training_curves",
+    "example_figure",
+    "provenance",
+    "claims",
+    "claims_figure",
+]
 # the rules that can use a GPU (resources gpu and threads depend on the device)
-GPU_RULES = ("train_classifier", "train_lmac", "train_lmac_ft", "pretrain_lmac_td_encoder_decoder", "train_lmac_td",
-             "evaluate")
+GPU_RULES = (
+    "train_classifier",
+    "train_lmac",
+    "train_lmac_ft",
+    "pretrain_lmac_td_encoder_decoder",
+    "train_lmac_td",
+    "evaluate",
+)
 # what tests/workflow/tiny.yaml evaluates: lmac_td expands to one method per α (0 and 0.75)
 TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "all_ones"]
 TINY_CONDITIONS = ["clean", "mixture"]
@@ -52,7 +86,10 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "train_lmac": ["logs/tiny/explainers/lmac/seed1234.log"],
     "train_lmac_ft": ["logs/tiny/explainers/lmac_ft/seed1234.log"],
     "pretrain_lmac_td_encoder_decoder": ["logs/tiny/explainers/lmac_td_encoder_decoder.log"],
-    "train_lmac_td": ["logs/tiny/explainers/lmac_td_a0/seed1234.log", "logs/tiny/explainers/lmac_td_a0.75/seed1234.log"],
+    "train_lmac_td": [
+        "logs/tiny/explainers/lmac_td_a0/seed1234.log",
+        "logs/tiny/explainers/lmac_td_a0.75/seed1234.log",
+    ],
     # evaluation.group: condition (the default): one job per condition evaluates every method
     "evaluate": [f"logs/tiny/evaluate/{c}/seed1234.log" for c in TINY_CONDITIONS],
     "metrics_table": ["logs/tiny/report/metrics_table.log"],
@@ -63,17 +100,24 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "alpha_ablation": ["logs/tiny/report/alpha_ablation.log"],
     "training_curves": [f"logs/tiny/report/training_curves/{m}.log" for m in ["classifier", *TINY_METHODS[:4]]],
     # report.n_examples (2) clips on the first condition, one on the others
-    "example_figure": ["logs/tiny/report/example_figure/clean/example1.log", "logs/tiny/report/example_figure/clean/example2.log",
-                       "logs/tiny/report/example_figure/mixture/example1.log"],
+    "example_figure": [
+        "logs/tiny/report/example_figure/clean/example1.log",
+        "logs/tiny/report/example_figure/clean/example2.log",
+        "logs/tiny/report/example_figure/mixture/example1.log",
+    ],
     "provenance": ["logs/tiny/report/provenance.log"],
     # the claims on the run's seed (part of `all`) and their figure
     "claims": ["logs/tiny/checks/claims.log"],
     "claims_figure": ["logs/tiny/checks/claims_figure.log"],
 }
-BENCHMARKS = ["benchmarks/tiny/classifier/train_classifier.tsv", "benchmarks/tiny/explainers/lmac/seed1234.tsv",
-              "benchmarks/tiny/explainers/lmac_td_encoder_decoder.tsv",
-              "benchmarks/tiny/explainers/lmac_ft/seed1234.tsv", "benchmarks/tiny/explainers/lmac_td_a0/seed1234.tsv",
-              *(f"benchmarks/tiny/evaluate/{c}/seed1234.tsv" for c in TINY_CONDITIONS)]
+BENCHMARKS = [
+    "benchmarks/tiny/classifier/train_classifier.tsv",
+    "benchmarks/tiny/explainers/lmac/seed1234.tsv",
+    "benchmarks/tiny/explainers/lmac_td_encoder_decoder.tsv",
+    "benchmarks/tiny/explainers/lmac_ft/seed1234.tsv",
+    "benchmarks/tiny/explainers/lmac_td_a0/seed1234.tsv",
+    *(f"benchmarks/tiny/evaluate/{c}/seed1234.tsv" for c in TINY_CONDITIONS),
+]
 
 
 def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -116,8 +160,20 @@ def job_blocks(output: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny_run")
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", workdir, "--configfile", TINY,
-                     "--cores", 2, "--workflow-profile", "none", cwd=workdir, timeout=900)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        workdir,
+        "--configfile",
+        TINY,
+        "--cores",
+        2,
+        "--workflow-profile",
+        "none",
+        cwd=workdir,
+        timeout=900,
+    )
     if proc.returncode != 0:
         print(proc.output)
     assert proc.returncode == 0, show(proc)
@@ -156,7 +212,9 @@ def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
     for condition in TINY_CONDITIONS:
         for method in TINY_METHODS:
             per_sample = read_csv(tiny_run / f"results/tiny/evaluation/{condition}/{method}/seed1234.csv")
-            table = {r["metric"]: float(r["mean"]) for r in rows if (r["condition"], r["method"]) == (condition, method)}
+            table = {
+                r["metric"]: float(r["mean"]) for r in rows if (r["condition"], r["method"]) == (condition, method)
+            }
             for metric in METRICS:
                 values = [float(r[metric]) for r in per_sample if r[metric] != ""]
                 assert table[metric] == pytest.approx(sum(values) / len(values), rel=1e-6, abs=1e-9), metric
@@ -209,7 +267,9 @@ def test_per_sample_rows_are_the_test_fold(tiny_run):
         rows = read_csv(tiny_run / f"results/tiny/evaluation/{condition}/lmac/seed1234.csv")
         assert len(rows) == TINY_ITEMS[condition]
         assert {r["id"] for r in rows} == test_ids
-        assert {(r["method"], r["split"], r["condition"], r["seed"]) for r in rows} == {("lmac", "test", condition, "1234")}
+        assert {(r["method"], r["split"], r["condition"], r["seed"]) for r in rows} == {
+            ("lmac", "test", condition, "1234")
+        }
         # the synthetic dataset knows each clip's event: localisation is defined for every item
         assert all(r["RMA"] != "" for r in rows)
 
@@ -234,8 +294,12 @@ def test_every_rule_logged_and_gpu_rules_benchmarked(tiny_run):
 
 @pytest.mark.slow
 def test_training_logs_show_progress_with_eta(tiny_run):
-    for log, epochs in ((LOGS["train_classifier"][0], 2), (LOGS["train_lmac"][0], 2),
-                        (LOGS["train_lmac_ft"][0], 1), (LOGS["train_lmac_td"][1], 1)):
+    for log, epochs in (
+        (LOGS["train_classifier"][0], 2),
+        (LOGS["train_lmac"][0], 2),
+        (LOGS["train_lmac_ft"][0], 1),
+        (LOGS["train_lmac_td"][1], 1),
+    ):
         progress = [line for line in (tiny_run / log).read_text().splitlines() if "ETA" in line]
         # the loop logs at least the last step of every epoch
         for epoch in range(1, epochs + 1):
@@ -245,6 +309,7 @@ def test_training_logs_show_progress_with_eta(tiny_run):
 @pytest.mark.slow
 def test_listenable_explanations_for_every_method(tiny_run):
     import numpy as np
+
     for method in TINY_METHODS:
         data = np.load(tiny_run / "results" / "tiny" / "explanations" / "mixture" / method / "seed1234.npz")
         assert data["waveform"].shape == data["input"].shape == data["target"].shape, method
@@ -253,8 +318,21 @@ def test_listenable_explanations_for_every_method(tiny_run):
 
 @pytest.mark.slow
 def test_second_dry_run_has_nothing_to_do(tiny_run):
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tiny_run, "--configfile", TINY,
-                     "--cores", 2, "--workflow-profile", "none", "-n", cwd=tiny_run, timeout=120)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tiny_run,
+        "--configfile",
+        TINY,
+        "--cores",
+        2,
+        "--workflow-profile",
+        "none",
+        "-n",
+        cwd=tiny_run,
+        timeout=120,
+    )
     assert proc.returncode == 0, show(proc)
     assert "Nothing to be done" in proc.output, show(proc)
 
@@ -314,13 +392,24 @@ def test_local_cpu_run_schedules_gpu_rules_side_by_side(tiny_run):
 def test_each_seed_trains_and_evaluates_its_own_explainers(tmp_path):
     config = {**tiny_config(), "seeds": [7, 11]}
     configfile = write_config(tmp_path / "seeds.yaml", config)
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
-                     "--workflow-profile", "none", "-n", cwd=tmp_path, timeout=120)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--configfile",
+        configfile,
+        "--workflow-profile",
+        "none",
+        "-n",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, show(proc)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
     assert counts["train_classifier"] == "1"  # one classifier: the explainers of every seed explain it
     assert counts["train_lmac"] == counts["train_lmac_ft"] == "2"
-    assert counts["train_lmac_td"] == "4"     # two α × two seeds
+    assert counts["train_lmac_td"] == "4"  # two α × two seeds
     assert counts["evaluate"] == str(len(TINY_CONDITIONS) * 2)  # one job per condition and seed
     for seed in (7, 11):
         assert f"results/tiny/explainers/lmac/seed{seed}/model.pt" in proc.output
@@ -332,8 +421,19 @@ def test_evaluation_group_method_spreads_one_job_per_method(tmp_path):
     config = tiny_config()
     config["evaluation"]["group"] = "method"
     configfile = write_config(tmp_path / "per_method.yaml", config)
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
-                     "--workflow-profile", "none", "-n", cwd=tmp_path, timeout=120)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--configfile",
+        configfile,
+        "--workflow-profile",
+        "none",
+        "-n",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, show(proc)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
     assert counts["evaluate"] == str(len(TINY_METHODS) * len(TINY_CONDITIONS))
@@ -346,8 +446,20 @@ def test_evaluation_group_method_spreads_one_job_per_method(tmp_path):
 
 def _assert_config_rejected(tmp_path: Path, config: dict, needle: str) -> None:
     configfile = write_config(tmp_path / "bad.yaml", config)
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
-                     "--cores", 2, "--workflow-profile", "none", cwd=tmp_path, timeout=120)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--configfile",
+        configfile,
+        "--cores",
+        2,
+        "--workflow-profile",
+        "none",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode != 0, show(proc)
     assert needle in proc.output, show(proc)
     assert "Traceback" not in proc.output, show(proc)
@@ -395,9 +507,23 @@ def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
     config["dataset"]["esc50"]["url"] = f"{http_404}/x.zip"
     configfile = write_config(tmp_path / "esc50.yaml", config)
     env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", configfile,
-                     "--cores", 2, "--workflow-profile", "none", "--retries", 0, cwd=tmp_path,
-                     timeout=180, env=env)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--configfile",
+        configfile,
+        "--cores",
+        2,
+        "--workflow-profile",
+        "none",
+        "--retries",
+        0,
+        cwd=tmp_path,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode != 0, show(proc)
     assert "Error in rule download_esc50" in proc.output, show(proc)
     assert "Traceback" not in proc.output, show(proc)
@@ -415,6 +541,7 @@ def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
 def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
     import numpy as np
     import pandas as pd
+
     root = tiny_run
     data = np.load(root / "results" / "tiny" / "explanations" / "clean" / "lmac" / "seed1234.npz")
     per_clip = pd.read_csv(root / "results" / "tiny" / "evaluation" / "clean" / "lmac" / "seed1234.csv")
@@ -431,8 +558,21 @@ def test_readme_quick_look_command_plans(tmp_path):
     override = re.search(r"--config (evaluation='\{[^']*\}')", readme).group(1)
     value = override.split("=", 1)[1].strip("'")
     shutil.copytree(REPO / "config", tmp_path / "config")
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--cores", 2, "--workflow-profile", "none",
-                     "--config", f"evaluation={value}", "-n", cwd=tmp_path, timeout=120)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--cores",
+        2,
+        "--workflow-profile",
+        "none",
+        "--config",
+        f"evaluation={value}",
+        "-n",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, show(proc)
     assert "train_lmac_td" not in proc.output and "evaluate" in proc.output, show(proc)
     # its own run folder: the narrowed tables never overwrite the full run's
@@ -441,16 +581,46 @@ def test_readme_quick_look_command_plans(tmp_path):
 
 def test_claims_only_seeds_train_only_what_the_claims_compare(tmp_path):
     """`make claims`: seeds 1235 and 1236 evaluate the claims' methods only, so no LMAC-TD α = 0 is trained for them."""
-    proc = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", TINY, "--workflow-profile",
-                     "none", "claims_seeds", "-n", cwd=tmp_path, timeout=120)
+    proc = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--configfile",
+        TINY,
+        "--workflow-profile",
+        "none",
+        "claims_seeds",
+        "-n",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, show(proc)
     blocks = re.findall(r"rule (\w+):\n((?:    .*\n)+)", proc.output)
-    trained_td = sorted(re.search(r"wildcards: (.*)", body).group(1) for rule, body in blocks if rule == "train_lmac_td")
-    assert trained_td == ["alpha=0, seed=1234", "alpha=0.75, seed=1234", "alpha=0.75, seed=1235",
-                          "alpha=0.75, seed=1236"], trained_td
+    trained_td = sorted(
+        re.search(r"wildcards: (.*)", body).group(1) for rule, body in blocks if rule == "train_lmac_td"
+    )
+    assert trained_td == [
+        "alpha=0, seed=1234",
+        "alpha=0.75, seed=1234",
+        "alpha=0.75, seed=1235",
+        "alpha=0.75, seed=1236",
+    ], trained_td
     claims_jobs = [body for rule, body in blocks if rule == "evaluate_claims_seed"]
     assert len(claims_jobs) == 2 and all("lmac_td_a0/" not in body for body in claims_jobs), show(proc)
     # any other method of such a seed is still evaluated on demand, by the rule that runs every method
-    other = snakemake("--snakefile", SNAKEFILE, "--directory", tmp_path, "--configfile", TINY, "--workflow-profile",
-                      "none", "results/tiny/evaluation/mixture/lmac_td_a0/seed1235.csv", "-n", cwd=tmp_path, timeout=120)
+    other = snakemake(
+        "--snakefile",
+        SNAKEFILE,
+        "--directory",
+        tmp_path,
+        "--configfile",
+        TINY,
+        "--workflow-profile",
+        "none",
+        "results/tiny/evaluation/mixture/lmac_td_a0/seed1235.csv",
+        "-n",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert other.returncode == 0 and "rule evaluate:" in other.output, show(other)

@@ -11,18 +11,18 @@ rule listenability_table:
         csv=results("tables/listenability.csv"),
         md=results("tables/listenability.md"),
         tex=results("tables/listenability.tex"),
+    log:
+        logs("checks/listenability_table.log"),
+    localrule: True
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         kind="listenability",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
-    log:
-        logs("checks/listenability_table.log"),
-    conda:
-        "../envs/lmac.yaml"
-    localrule: True
-    resources:
-        mem_mb=2000,
-        runtime=10,
     script:
         "../scripts/beyond_table.py"
 
@@ -32,12 +32,12 @@ use rule listenability_table as roundtrip_table with:
         csv=results("tables/roundtrip.csv"),
         md=results("tables/roundtrip.md"),
         tex=results("tables/roundtrip.tex"),
+    log:
+        logs("checks/roundtrip_table.log"),
     params:
         kind="roundtrip",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
-    log:
-        logs("checks/roundtrip_table.log"),
 
 
 # the operator table and the rank stability of the methods between operators (its own CSV)
@@ -47,31 +47,36 @@ use rule listenability_table as robustness_table with:
         ranks=results("tables/robustness_ranks.csv"),
         md=results("tables/robustness.md"),
         tex=results("tables/robustness.tex"),
+    log:
+        logs("checks/robustness_table.log"),
     params:
         kind="robustness",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
-    log:
-        logs("checks/robustness_table.log"),
 
 
 rule listenability_figure:
     input:
         table=results("tables/listenability.csv"),
     output:
-        png=report(results("figures/listenability.png"), caption="../report/listenability.rst",
-                   category="Beyond the papers", subcategory="Listenability", labels={"figure": "listenability"}),
+        png=report(
+            results("figures/listenability.png"),
+            caption="../report/listenability.rst",
+            category="Beyond the papers",
+            subcategory="Listenability",
+            labels={"figure": "listenability"},
+        ),
         pdf=results("figures/listenability.pdf"),
-    params:
-        kind="listenability",
     log:
         logs("checks/listenability_figure.log"),
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        kind="listenability",
     script:
         "../scripts/beyond_figure.py"
 
@@ -80,27 +85,36 @@ use rule listenability_figure as roundtrip_figure with:
     input:
         table=results("tables/roundtrip.csv"),
     output:
-        png=report(results("figures/roundtrip.png"), caption="../report/roundtrip.rst",
-                   category="Beyond the papers", subcategory="Round-trip faithfulness", labels={"figure": "round trip"}),
+        png=report(
+            results("figures/roundtrip.png"),
+            caption="../report/roundtrip.rst",
+            category="Beyond the papers",
+            subcategory="Round-trip faithfulness",
+            labels={"figure": "round trip"},
+        ),
         pdf=results("figures/roundtrip.pdf"),
-    params:
-        kind="roundtrip",
     log:
         logs("checks/roundtrip_figure.log"),
+    params:
+        kind="roundtrip",
 
 
 use rule listenability_figure as robustness_figure with:
     input:
         table=results("tables/robustness_ranks.csv"),
     output:
-        png=report(results("figures/robustness.png"), caption="../report/robustness.rst",
-                   category="Beyond the papers", subcategory="Masking-operator robustness",
-                   labels={"figure": "rank stability"}),
+        png=report(
+            results("figures/robustness.png"),
+            caption="../report/robustness.rst",
+            category="Beyond the papers",
+            subcategory="Masking-operator robustness",
+            labels={"figure": "rank stability"},
+        ),
         pdf=results("figures/robustness.pdf"),
-    params:
-        kind="robustness",
     log:
         logs("checks/robustness_figure.log"),
+    params:
+        kind="robustness",
 
 
 # the papers' qualitative claims (config/claims.yaml), each PASS / FAIL / NOT RUN: on the run's `seeds` (part of
@@ -114,23 +128,28 @@ rule claims:
         csv=results("tables/claims.csv"),
         md=results("tables/claims.md"),
         tex=results("tables/claims.tex"),
-        html=report(results("tables/claims.html"), caption="../report/claims.rst", category="Beyond the papers",
-                    subcategory="Claims", labels={"table": "claims", "kind": "table"}),
+        html=report(
+            results("tables/claims.html"),
+            caption="../report/claims.rst",
+            category="Beyond the papers",
+            subcategory="Claims",
+            labels={"table": "claims", "kind": "table"},
+        ),
+    log:
+        logs("checks/claims.log"),
+    localrule: True
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         conditions=CLAIMS_CONDITIONS,
         seeds=SEEDS,
         missing="the randomisation claims read the sanity checks, which `make reproduce` does not run: "
-                f"`make claims` checks them ({results('tables/claims_seeds.*')})",
+        f"`make claims` checks them ({results('tables/claims_seeds.*')})",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
-    log:
-        logs("checks/claims.log"),
-    conda:
-        "../envs/lmac.yaml"
-    localrule: True
-    resources:
-        mem_mb=2000,
-        runtime=10,
     script:
         "../scripts/claims.py"
 
@@ -140,16 +159,21 @@ rule claims_figure:
     input:
         table=results("tables/{table}.csv"),
     output:
-        png=report(results("figures/{table}.png"), caption="../report/claims_figure.rst", category="Beyond the papers",
-                   subcategory="Claims", labels={"table": "{table}", "kind": "figure"}),
+        png=report(
+            results("figures/{table}.png"),
+            caption="../report/claims_figure.rst",
+            category="Beyond the papers",
+            subcategory="Claims",
+            labels={"table": "{table}", "kind": "figure"},
+        ),
         pdf=results("figures/{table}.pdf"),
-    wildcard_constraints:
-        table="claims|claims_seeds",
     log:
         logs("checks/{table}_figure.log"),
+    wildcard_constraints:
+        table="claims|claims_seeds",
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
     resources:
         mem_mb=1000,
         runtime=5,
@@ -166,20 +190,24 @@ use rule claims as claims_seeds with:
         csv=results("tables/claims_seeds.csv"),
         md=results("tables/claims_seeds.md"),
         tex=results("tables/claims_seeds.tex"),
-        html=report(results("tables/claims_seeds.html"), caption="../report/claims.rst", category="Beyond the papers",
-                    subcategory="Claims", labels={"table": "claims_seeds", "kind": "table"}),
+        html=report(
+            results("tables/claims_seeds.html"),
+            caption="../report/claims.rst",
+            category="Beyond the papers",
+            subcategory="Claims",
+            labels={"table": "claims_seeds", "kind": "table"},
+        ),
+    log:
+        logs("checks/claims_seeds.log"),
     params:
         conditions=CLAIMS_CONDITIONS,
         seeds=lookup(within=config, dpath="claims/seeds"),
         missing="claims.randomisation is false: the sanity checks were not run for the claims",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
-    log:
-        logs("checks/claims_seeds.log"),
 
 
 rule checks:
-    localrule: True
     input:
         sanity_outputs,
         rules.listenability_table.output,
@@ -190,3 +218,4 @@ rule checks:
         rules.robustness_figure.output,
         rules.claims_seeds.output,
         results("figures/claims_seeds.png"),
+    localrule: True

@@ -6,20 +6,20 @@
 rule download_classifier:
     output:
         "resources/checkpoints/classifier/{checkpoint}",
-    wildcard_constraints:
-        checkpoint=CHECKPOINT_FILES,
-    params:
-        url=downloaded_checkpoint_setting("url"),
-        sha256=downloaded_checkpoint_setting("sha256"),
     log:
         logs("classifier/download_{checkpoint}.log"),
+    wildcard_constraints:
+        checkpoint=CHECKPOINT_FILES,
+    retries: 2
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
-    retries: 2
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        url=downloaded_checkpoint_setting("url"),
+        sha256=downloaded_checkpoint_setting("sha256"),
     script:
         "../scripts/download_classifier.py"
 
@@ -34,6 +34,17 @@ rule train_classifier:
         model=results("classifier/model.pt"),
         metrics=results("classifier/metrics.json"),
         history=results("classifier/history.csv"),
+    log:
+        logs("classifier/train_classifier.log"),
+    benchmark:
+        benchmarks("classifier/train_classifier.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: classifier_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 240 * attempt,
     params:
         work=results("work/classifier"),
         cfg=lookup(within=config, dpath="classifier"),
@@ -41,16 +52,5 @@ rule train_classifier:
         noise=lookup(within=config, dpath="noise"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
-    log:
-        logs("classifier/train_classifier.log"),
-    conda:
-        "../envs/lmac.yaml"
-    benchmark:
-        benchmarks("classifier/train_classifier.tsv")
-    threads: classifier_threads
-    resources:
-        gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 8000 * attempt,
-        runtime=lambda wc, attempt: 240 * attempt,
     script:
         "../scripts/train_classifier.py"

@@ -114,8 +114,9 @@ def evaluation_outputs(pattern, methods=None):
     """An evaluate job's files of a per-method ``pattern``: one per method when the job runs every method."""
     if not EVAL_GROUPED:
         return pattern
-    return expand(pattern.replace("{condition}", "{{condition}}").replace("{seed}", "{{seed}}"),
-                  method=methods or METHODS)
+    return expand(
+        pattern.replace("{condition}", "{{condition}}").replace("{seed}", "{{seed}}"), method=methods or METHODS
+    )
 
 
 def evaluated_methods(wildcards):
@@ -139,8 +140,11 @@ def evaluation_inputs_of(methods):
 
 def evaluation_job_inputs(wildcards, methods):
     """The learned methods' trained checkpoints (in method order); interferer archives and ground truth as needed."""
-    inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
-              "classifier": results("classifier/model.pt")}
+    inputs = {
+        "audio": prepared("audio.npy"),
+        "manifest": prepared("manifest.csv"),
+        "classifier": results("classifier/model.pt"),
+    }
     learned = [m for m in methods if is_learned(m)]
     if learned:
         inputs["explainers"] = [results(f"explainers/{m}/seed{wildcards.seed}/model.pt") for m in learned]
@@ -156,11 +160,14 @@ def evaluation_job_inputs(wildcards, methods):
 def evaluation_config(wildcards):
     """The config keys EvalJob.from_config reads (as `lmac evaluate` does); only their changes rerun a job."""
     # evaluation.group decides which job runs a method, not what it computes
-    return {"evaluation": {k: v for k, v in EVAL.items() if k != "group"}, "noise": config["noise"],
-            "seed": run_seed(wildcards),
-            "dataset": {"sample_rate": config["dataset"]["sample_rate"]},
-            "report": {"n_examples": config["report"]["n_examples"]},
-            "baselines": {m: config.get("baselines", {}).get(m, {}) for m in evaluated_methods(wildcards)}}
+    return {
+        "evaluation": {k: v for k, v in EVAL.items() if k != "group"},
+        "noise": config["noise"],
+        "seed": run_seed(wildcards),
+        "dataset": {"sample_rate": config["dataset"]["sample_rate"]},
+        "report": {"n_examples": config["report"]["n_examples"]},
+        "baselines": {m: config.get("baselines", {}).get(m, {}) for m in evaluated_methods(wildcards)},
+    }
 
 
 # figures (workflow/rules/figures.smk)
@@ -183,21 +190,30 @@ def training_runs(wildcards):
 
 def example_explanations(wildcards):
     """Every method's explanations on one condition (the figure's rows), from the first of `seeds`."""
-    return expand(results("explanations/{condition}/{method}/seed{seed}.npz"), condition=wildcards.condition,
-                  method=METHODS, seed=SEEDS[0])
+    return expand(
+        results("explanations/{condition}/{method}/seed{seed}.npz"),
+        condition=wildcards.condition,
+        method=METHODS,
+        seed=SEEDS[0],
+    )
 
 
 def figure_targets():
     """Every table and figure (PNG + PDF); examples: `report.n_examples` clips on the first condition, one on the others;
     the claims on the run's seeds (their table and figure)."""
-    tables = [*expand(results("tables/metrics.{ext}"), ext=["csv", "md", "tex", "json", "html"]),
-              *expand(results("tables/claims.{ext}"), ext=["csv", "md", "tex", "html"])]
+    tables = [
+        *expand(results("tables/metrics.{ext}"), ext=["csv", "md", "tex", "json", "html"]),
+        *expand(results("tables/claims.{ext}"), ext=["csv", "md", "tex", "html"]),
+    ]
     figures = ["metrics_faithfulness", "metrics_localisation", "claims", *(f"training/{m}" for m in TRAINED_MODELS)]
     if "lmac_td" in EVAL["methods"] and config.get("lmac_td", {}).get("alphas"):
         figures.append("alpha_ablation")
     n_first = config["report"]["n_examples"]
-    figures += [f"examples/{condition}/example{k}" for i, condition in enumerate(CONDITIONS)
-                for k in range(1, (n_first if i == 0 else 1) + 1)]
+    figures += [
+        f"examples/{condition}/example{k}"
+        for i, condition in enumerate(CONDITIONS)
+        for k in range(1, (n_first if i == 0 else 1) + 1)
+    ]
     return [*tables, *expand(results("figures/{name}.{ext}"), name=figures, ext=["png", "pdf"])]
 
 
@@ -218,9 +234,11 @@ def classifier_init(wildcards):
 
 def downloaded_checkpoint_setting(key):
     """Input function: the classifier config value (URL or sha256) behind a downloaded checkpoint file."""
+
     def lookup_setting(wildcards):
         init_key = next(k for k, path in CLASSIFIER_DOWNLOADS.items() if Path(path).name == wildcards.checkpoint)
         return config["classifier"][init_key if key == "url" else pretrained.INIT_KEYS[init_key]]
+
     return lookup_setting
 
 
@@ -237,8 +255,11 @@ try:
 except LmacError as err:
     raise WorkflowError(str(err)) from None
 SANITY_TARGETS = [
-    *expand(results("sanity/{check}{ext}"), check=["cascading", "data_randomisation", "random_logit"],
-            ext=[".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"]),
+    *expand(
+        results("sanity/{check}{ext}"),
+        check=["cascading", "data_randomisation", "random_logit"],
+        ext=[".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"],
+    ),
     *expand(results("figures/sanity_{check}.{ext}"), check=["cascading", "data_randomisation"], ext=["png", "pdf"]),
 ]
 
@@ -247,8 +268,12 @@ def sanity_classifier(wildcards):
     """The classifier a sanity decoder is retrained on: a cascading step's (step 0: the trained one) or the permuted-label one."""
     if wildcards.variant == "permuted":
         return results("sanity/classifiers/permuted/model.pt")
-    step = int(wildcards.variant[len("step"):])
-    return results("classifier/model.pt") if step == 0 else results(f"sanity/classifiers/step{step}/seed{wildcards.seed}/model.pt")
+    step = int(wildcards.variant[len("step") :])
+    return (
+        results("classifier/model.pt")
+        if step == 0
+        else results(f"sanity/classifiers/step{step}/seed{wildcards.seed}/model.pt")
+    )
 
 
 def sanity_retrain_steps(wildcards):
@@ -260,21 +285,28 @@ def sanity_inputs(wildcards):
     """The trained classifier, the permuted-label one, and for learned methods the trained decoder (kept
     fixed) and, when retrained, the decoders retrained at each step and on the permuted-label classifier."""
     method, seed = wildcards.method, wildcards.seed
-    inputs = {"audio": prepared("audio.npy"), "manifest": prepared("manifest.csv"),
-              "classifier": results("classifier/model.pt"), "permuted": results("sanity/classifiers/permuted/model.pt")}
+    inputs = {
+        "audio": prepared("audio.npy"),
+        "manifest": prepared("manifest.csv"),
+        "classifier": results("classifier/model.pt"),
+        "permuted": results("sanity/classifiers/permuted/model.pt"),
+    }
     if is_learned(method):
         inputs["explainer"] = results(f"explainers/{method}/seed{seed}/model.pt")
     if method in SANITY_RETRAINED:
-        inputs["retrained"] = [results(f"sanity/retrained/step{k}/{method}/seed{seed}/model.pt")
-                               for k in sanity_retrain_steps(wildcards)]
+        inputs["retrained"] = [
+            results(f"sanity/retrained/step{k}/{method}/seed{seed}/model.pt") for k in sanity_retrain_steps(wildcards)
+        ]
         inputs["permuted_retrained"] = results(f"sanity/retrained/permuted/{method}/seed{seed}/model.pt")
     return inputs
 
 
 def sanity_config(wildcards):
     """The config keys SanityJob.from_config reads; only their changes rerun a sanity job."""
-    return {"sanity": {k: SANITY[k] for k in ("split", "n_clips", "batch_size")},
-            "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})}}
+    return {
+        "sanity": {k: SANITY[k] for k in ("split", "n_clips", "batch_size")},
+        "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})},
+    }
 
 
 # checks beyond the papers and the claims (workflow/rules/checks.smk)
@@ -295,14 +327,22 @@ CLAIMS_ONLY_SEEDS = [s for s in CLAIMS_CONFIG["seeds"] if s not in SEEDS]
 
 def claims_evaluations(wildcards):
     """Per-sample results of every claims seed (evaluations and explainer trainings any seed runs on demand)."""
-    return expand(results("evaluation/{condition}/{method}/seed{seed}.csv"), condition=CLAIMS_CONDITIONS,
-                  method=CLAIMS_METHODS, seed=CLAIMS_CONFIG["seeds"])
+    return expand(
+        results("evaluation/{condition}/{method}/seed{seed}.csv"),
+        condition=CLAIMS_CONDITIONS,
+        method=CLAIMS_METHODS,
+        seed=CLAIMS_CONFIG["seeds"],
+    )
 
 
 def run_claims_evaluations(wildcards):
     """Per-sample results of the run's `seeds` on claims.conditions, for the claims table of `all`."""
-    return expand(results("evaluation/{condition}/{method}/seed{seed}.csv"), condition=CLAIMS_CONDITIONS,
-                  method=CLAIMS_METHODS, seed=SEEDS)
+    return expand(
+        results("evaluation/{condition}/{method}/seed{seed}.csv"),
+        condition=CLAIMS_CONDITIONS,
+        method=CLAIMS_METHODS,
+        seed=SEEDS,
+    )
 
 
 def cascading_summary(wildcards):

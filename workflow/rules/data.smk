@@ -4,12 +4,6 @@
 rule synthesize_dataset:
     output:
         directory(SYNTHETIC),
-    params:
-        cfg=lookup(within=config, dpath="dataset/synthetic"),
-        sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
-        clip_seconds=lookup(within=config, dpath="dataset/clip_seconds"),
-        frontend=lookup(within=config, dpath="frontend"),
-        seed=lookup(within=config, dpath="seed"),
     log:
         logs("data/synthesize_dataset.log"),
     conda:
@@ -17,6 +11,12 @@ rule synthesize_dataset:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        cfg=lookup(within=config, dpath="dataset/synthetic"),
+        sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
+        clip_seconds=lookup(within=config, dpath="dataset/clip_seconds"),
+        frontend=lookup(within=config, dpath="frontend"),
+        seed=lookup(within=config, dpath="seed"),
     script:
         "../scripts/synthesize_dataset.py"
 
@@ -25,18 +25,18 @@ rule download_esc50:
     output:
         directory("resources/esc50"),
         archive="resources/archives/esc50.zip",
-    params:
-        url=lookup(within=config, dpath="dataset/esc50/url"),
-        sha256=lookup(within=config, dpath="dataset/esc50/sha256"),
     log:
         logs("data/download_esc50.log"),
+    retries: 2
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
-    retries: 2
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        url=lookup(within=config, dpath="dataset/esc50/url"),
+        sha256=lookup(within=config, dpath="dataset/esc50/sha256"),
     script:
         "../scripts/download_archive.py"
 
@@ -49,8 +49,6 @@ rule prepare_dataset:
         manifest=results("data/{dataset}/manifest.csv"),
         classes=results("data/{dataset}/classes.txt"),
         info=results("data/{dataset}/prepare.json"),
-    params:
-        dataset=lookup(within=config, dpath="dataset"),
     log:
         logs("data/prepare_{dataset}.log"),
     conda:
@@ -58,6 +56,8 @@ rule prepare_dataset:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        dataset=lookup(within=config, dpath="dataset"),
     script:
         "../scripts/prepare_dataset.py"
 
@@ -69,19 +69,19 @@ rule download_wham:
     output:
         directory("resources/wham"),
         archive="resources/archives/wham_noise.zip",
+    log:
+        logs("data/download_wham.log"),
+    retries: 2
+    localrule: True
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=240,
     params:
         url=lookup(within=config, dpath="dataset/wham/url"),
         sha256=lookup(within=config, dpath="dataset/wham/sha256"),
         marker="metadata/noise_meta_tr.csv",
-    log:
-        logs("data/download_wham.log"),
-    conda:
-        "../envs/lmac.yaml"
-    localrule: True
-    retries: 2
-    resources:
-        mem_mb=2000,
-        runtime=240,
     script:
         "../scripts/download_archive.py"
 
@@ -90,18 +90,18 @@ rule download_ljspeech:
     output:
         directory("resources/ljspeech"),
         archive="resources/archives/LJSpeech-1.1.tar.bz2",
+    log:
+        logs("data/download_ljspeech.log"),
+    retries: 2
+    localrule: True
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=120,
     params:
         url=lookup(within=config, dpath="dataset/ljspeech/url"),
         sha256=lookup(within=config, dpath="dataset/ljspeech/sha256"),
         marker="metadata.csv",
-    log:
-        logs("data/download_ljspeech.log"),
-    conda:
-        "../envs/lmac.yaml"
-    localrule: True
-    retries: 2
-    resources:
-        mem_mb=2000,
-        runtime=120,
     script:
         "../scripts/download_archive.py"

@@ -10,22 +10,22 @@ rule evaluate:
     output:
         per_sample=evaluation_outputs(results("evaluation/{condition}/{method}/seed{seed}.csv")),
         explanations=evaluation_outputs(results("explanations/{condition}/{method}/seed{seed}.npz")),
-    params:
-        config=evaluation_config,
-        methods=evaluated_methods,
-        device=lookup(within=config, dpath="device"),
     log:
         logs(f"evaluate/{EVAL_JOB}.log"),
-    conda:
-        "../envs/lmac.yaml"
     benchmark:
         benchmarks(f"evaluate/{EVAL_JOB}.tsv")
+    conda:
+        "../envs/lmac.yaml"
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
         # a job's explainers run one after another: only their kept masks and examples add up
         mem_mb=lambda wc, attempt: (8000 + 500 * (EVAL_JOB_METHODS - 1)) * attempt,
         runtime=lambda wc, attempt: 120 * EVAL_JOB_METHODS * attempt,
+    params:
+        config=evaluation_config,
+        methods=evaluated_methods,
+        device=lookup(within=config, dpath="device"),
     script:
         "../scripts/evaluate.py"
 
@@ -39,15 +39,11 @@ if EVAL_GROUPED and CLAIMS_ONLY_SEEDS:
         input:
             unpack(evaluation_inputs_of(claims_seed_methods)),
         output:
-            per_sample=evaluation_outputs(
-                results("evaluation/{condition}/{method}/seed{seed}.csv"), CLAIMS_METHODS
-            ),
-            explanations=evaluation_outputs(
-                results("explanations/{condition}/{method}/seed{seed}.npz"), CLAIMS_METHODS
-            ),
+            per_sample=evaluation_outputs(results("evaluation/{condition}/{method}/seed{seed}.csv"), CLAIMS_METHODS),
+            explanations=evaluation_outputs(results("explanations/{condition}/{method}/seed{seed}.npz"), CLAIMS_METHODS),
+        wildcard_constraints:
+            seed="|".join(str(s) for s in CLAIMS_ONLY_SEEDS),
         params:
             config=evaluation_config,
             methods=claims_seed_methods,
             device=lookup(within=config, dpath="device"),
-        wildcard_constraints:
-            seed="|".join(str(s) for s in CLAIMS_ONLY_SEEDS),

@@ -24,23 +24,23 @@ rule train_lmac:
     output:
         model=results("explainers/lmac/seed{seed}/model.pt"),
         history=results("explainers/lmac/seed{seed}/history.csv"),
+    log:
+        logs("explainers/lmac/seed{seed}.log"),
+    benchmark:
+        benchmarks("explainers/lmac/seed{seed}.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
+        runtime=lambda wc, attempt: 600 * attempt,
     params:
         work=results("work/explainers/lmac/seed{seed}"),
         cfg=lookup(within=config, dpath="lmac"),
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
-    log:
-        logs("explainers/lmac/seed{seed}.log"),
-    conda:
-        "../envs/lmac.yaml"
-    benchmark:
-        benchmarks("explainers/lmac/seed{seed}.tsv")
-    threads: gpu_job_threads
-    resources:
-        gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 16000 * attempt,
-        runtime=lambda wc, attempt: 600 * attempt,
     script:
         "../scripts/train_lmac.py"
 
@@ -56,6 +56,17 @@ rule train_lmac_ft:
     output:
         model=results("explainers/lmac_ft/seed{seed}/model.pt"),
         history=results("explainers/lmac_ft/seed{seed}/history.csv"),
+    log:
+        logs("explainers/lmac_ft/seed{seed}.log"),
+    benchmark:
+        benchmarks("explainers/lmac_ft/seed{seed}.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
+        runtime=lambda wc, attempt: 600 * attempt,
     params:
         work=results("work/explainers/lmac_ft/seed{seed}"),
         cfg=lookup(within=config, dpath="lmac"),
@@ -63,17 +74,6 @@ rule train_lmac_ft:
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
-    log:
-        logs("explainers/lmac_ft/seed{seed}.log"),
-    conda:
-        "../envs/lmac.yaml"
-    benchmark:
-        benchmarks("explainers/lmac_ft/seed{seed}.tsv")
-    threads: gpu_job_threads
-    resources:
-        gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 16000 * attempt,
-        runtime=lambda wc, attempt: 600 * attempt,
     script:
         "../scripts/train_lmac_ft.py"
 
@@ -88,6 +88,17 @@ rule pretrain_lmac_td_encoder_decoder:
     output:
         model=results("explainers/lmac_td_encoder_decoder/model.pt"),
         history=results("explainers/lmac_td_encoder_decoder/history.csv"),
+    log:
+        logs("explainers/lmac_td_encoder_decoder.log"),
+    benchmark:
+        benchmarks("explainers/lmac_td_encoder_decoder.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
     params:
         work=results("work/explainers/lmac_td_encoder_decoder"),
         cfg=LMAC_TD_ED_CFG,
@@ -95,17 +106,6 @@ rule pretrain_lmac_td_encoder_decoder:
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
-    log:
-        logs("explainers/lmac_td_encoder_decoder.log"),
-    conda:
-        "../envs/lmac.yaml"
-    benchmark:
-        benchmarks("explainers/lmac_td_encoder_decoder.tsv")
-    threads: gpu_job_threads
-    resources:
-        gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
     script:
         "../scripts/pretrain_lmac_td_ed.py"
 
@@ -121,6 +121,17 @@ rule train_lmac_td:
     output:
         model=results("explainers/lmac_td_a{alpha}/seed{seed}/model.pt"),
         history=results("explainers/lmac_td_a{alpha}/seed{seed}/history.csv"),
+    log:
+        logs("explainers/lmac_td_a{alpha}/seed{seed}.log"),
+    benchmark:
+        benchmarks("explainers/lmac_td_a{alpha}/seed{seed}.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 24000 * attempt,
+        runtime=lambda wc, attempt: 1440 * attempt,
     params:
         work=results("work/explainers/lmac_td_a{alpha}/seed{seed}"),
         cfg=lookup(within=config, dpath="lmac_td"),
@@ -128,16 +139,5 @@ rule train_lmac_td:
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
-    log:
-        logs("explainers/lmac_td_a{alpha}/seed{seed}.log"),
-    conda:
-        "../envs/lmac.yaml"
-    benchmark:
-        benchmarks("explainers/lmac_td_a{alpha}/seed{seed}.tsv")
-    threads: gpu_job_threads
-    resources:
-        gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 24000 * attempt,
-        runtime=lambda wc, attempt: 1440 * attempt,
     script:
         "../scripts/train_lmac_td.py"

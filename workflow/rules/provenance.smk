@@ -7,17 +7,17 @@ rule provenance:
         tables=results("tables/metrics.json"),
     output:
         results("provenance.json"),
+    log:
+        logs("report/provenance.log"),
+    localrule: True
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         # the whole configuration (what `--configfile` and the schema defaults made of it); no
         # single lookup() returns the root, and a config change should rewrite this record
         config=config,
-    log:
-        logs("report/provenance.log"),
-    conda:
-        "../envs/lmac.yaml"
-    localrule: True
-    resources:
-        mem_mb=500,
-        runtime=5,
     script:
         "../scripts/provenance.py"

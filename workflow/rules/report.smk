@@ -10,17 +10,17 @@ rule metrics_table:
         md=results("tables/metrics.md"),
         tex=results("tables/metrics.tex"),
         json=results("tables/metrics.json"),
-    params:
-        n_boot=lookup(within=config, dpath="report/n_boot"),
-        seed=lookup(within=config, dpath="seed"),
     log:
         logs("report/metrics_table.log"),
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        n_boot=lookup(within=config, dpath="report/n_boot"),
+        seed=lookup(within=config, dpath="seed"),
     script:
         "../scripts/metrics_table.py"
 
@@ -39,15 +39,15 @@ rule paper_tables:
         md=results("tables/paper_vs_ours.md"),
         tex=results("tables/paper_vs_ours.tex"),
         csv=results("tables/paper_vs_ours.csv"),
-    params:
-        dataset=lookup(within=config, dpath="dataset/name"),
     log:
         logs("report/paper_tables.log"),
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        dataset=lookup(within=config, dpath="dataset/name"),
     script:
         "../scripts/paper_tables.py"

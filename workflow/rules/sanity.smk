@@ -14,14 +14,18 @@ SANITY_LMAC = {**config["lmac"], "epochs": SANITY["retrain_epochs"]}
 SANITY_LMAC_FT = {**config.get("lmac_ft", {}), "epochs": SANITY["retrain_epochs"]}
 SANITY_LMAC_TD = {**config.get("lmac_td", {}), "epochs": SANITY["retrain_epochs"]}
 # select last: validation accuracy is chance by design, the check wants the memorising model
-SANITY_PERMUTED = {**config["classifier"], "permute_labels": True, "epochs": SANITY["permuted_epochs"],
-                   "select": "last"}
+SANITY_PERMUTED = {
+    **config["classifier"],
+    "permute_labels": True,
+    "epochs": SANITY["permuted_epochs"],
+    "select": "last",
+}
 
 
 rule sanity:
-    localrule: True
     input:
         SANITY_TARGETS,
+    localrule: True
 
 
 rule sanity_randomised_classifier:
@@ -29,16 +33,16 @@ rule sanity_randomised_classifier:
         classifier=results("classifier/model.pt"),
     output:
         model=results("sanity/classifiers/step{step}/seed{seed}/model.pt"),
-    params:
-        seed=run_seed,
     log:
         logs("sanity/classifiers/step{step}/seed{seed}.log"),
+    localrule: True
     conda:
         "../envs/lmac.yaml"
-    localrule: True
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=10,
+    params:
+        seed=run_seed,
     script:
         "../scripts/sanity_randomise.py"
 
@@ -48,15 +52,15 @@ use rule train_classifier as sanity_permuted_classifier with:
         model=results("sanity/classifiers/permuted/model.pt"),
         metrics=results("sanity/classifiers/permuted/metrics.json"),
         history=results("sanity/classifiers/permuted/history.csv"),
-    params:
-        work=results("work/sanity/classifiers/permuted"),
-        cfg=SANITY_PERMUTED,
     log:
         logs("sanity/classifiers/permuted.log"),
     benchmark:
         benchmarks("sanity/classifiers/permuted.tsv")
     # unlike the main classifier it trains beside other jobs: one thread on a CPU
     threads: gpu_job_threads
+    params:
+        work=results("work/sanity/classifiers/permuted"),
+        cfg=SANITY_PERMUTED,
 
 
 use rule train_lmac as sanity_retrain_lmac with:
@@ -68,13 +72,13 @@ use rule train_lmac as sanity_retrain_lmac with:
     output:
         model=results("sanity/retrained/{variant}/lmac/seed{seed}/model.pt"),
         history=results("sanity/retrained/{variant}/lmac/seed{seed}/history.csv"),
-    params:
-        work=results("work/sanity/retrained/{variant}/lmac/seed{seed}"),
-        cfg=SANITY_LMAC,
     log:
         logs("sanity/retrained/{variant}/lmac/seed{seed}.log"),
     benchmark:
         benchmarks("sanity/retrained/{variant}/lmac/seed{seed}.tsv")
+    params:
+        work=results("work/sanity/retrained/{variant}/lmac/seed{seed}"),
+        cfg=SANITY_LMAC,
 
 
 use rule train_lmac_ft as sanity_retrain_lmac_ft with:
@@ -87,14 +91,14 @@ use rule train_lmac_ft as sanity_retrain_lmac_ft with:
     output:
         model=results("sanity/retrained/{variant}/lmac_ft/seed{seed}/model.pt"),
         history=results("sanity/retrained/{variant}/lmac_ft/seed{seed}/history.csv"),
-    params:
-        work=results("work/sanity/retrained/{variant}/lmac_ft/seed{seed}"),
-        cfg=SANITY_LMAC,
-        ft=SANITY_LMAC_FT,
     log:
         logs("sanity/retrained/{variant}/lmac_ft/seed{seed}.log"),
     benchmark:
         benchmarks("sanity/retrained/{variant}/lmac_ft/seed{seed}.tsv")
+    params:
+        work=results("work/sanity/retrained/{variant}/lmac_ft/seed{seed}"),
+        cfg=SANITY_LMAC,
+        ft=SANITY_LMAC_FT,
 
 
 use rule train_lmac_td as sanity_retrain_lmac_td with:
@@ -107,13 +111,13 @@ use rule train_lmac_td as sanity_retrain_lmac_td with:
     output:
         model=results("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}/model.pt"),
         history=results("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}/history.csv"),
-    params:
-        work=results("work/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}"),
-        cfg=SANITY_LMAC_TD,
     log:
         logs("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}.log"),
     benchmark:
         benchmarks("sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}.tsv")
+    params:
+        work=results("work/sanity/retrained/{variant}/lmac_td_a{alpha}/seed{seed}"),
+        cfg=SANITY_LMAC_TD,
 
 
 # one job per method and seed: the three checks share the method's reference explanations
@@ -124,22 +128,22 @@ rule sanity_checks:
         cascading=results("sanity/cascading/{method}/seed{seed}.csv"),
         random_logit=results("sanity/random_logit/{method}/seed{seed}.csv"),
         data_randomisation=results("sanity/data_randomisation/{method}/seed{seed}.csv"),
-    params:
-        config=sanity_config,
-        retrain_steps=sanity_retrain_steps,
-        seed=run_seed,
-        device=lookup(within=config, dpath="device"),
     log:
         logs("sanity/checks/{method}/seed{seed}.log"),
-    conda:
-        "../envs/lmac.yaml"
     benchmark:
         benchmarks("sanity/checks/{method}/seed{seed}.tsv")
+    conda:
+        "../envs/lmac.yaml"
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
         mem_mb=lambda wc, attempt: 8000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
+    params:
+        config=sanity_config,
+        retrain_steps=sanity_retrain_steps,
+        seed=run_seed,
+        device=lookup(within=config, dpath="device"),
     script:
         "../scripts/sanity_checks.py"
 
@@ -152,23 +156,31 @@ rule sanity_cascading_summary:
         csv=results("sanity/cascading_summary.csv"),
         md=results("sanity/cascading_summary.md"),
         tex=results("sanity/cascading_summary.tex"),
-        html=report(results("sanity/cascading_summary.html"), caption="../report/sanity_cascading_table.rst",
-                    category="Sanity checks", labels={"check": "cascading randomisation", "kind": "table"}),
-        png=report(results("figures/sanity_cascading.png"), caption="../report/sanity_cascading.rst",
-                   category="Sanity checks", labels={"check": "cascading randomisation", "kind": "figure"}),
+        html=report(
+            results("sanity/cascading_summary.html"),
+            caption="../report/sanity_cascading_table.rst",
+            category="Sanity checks",
+            labels={"check": "cascading randomisation", "kind": "table"},
+        ),
+        png=report(
+            results("figures/sanity_cascading.png"),
+            caption="../report/sanity_cascading.rst",
+            category="Sanity checks",
+            labels={"check": "cascading randomisation", "kind": "figure"},
+        ),
         pdf=results("figures/sanity_cascading.pdf"),
+    log:
+        logs("sanity/cascading_summary.log"),
+    localrule: True
+    conda:
+        "../envs/lmac.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         check="cascading",
         n_boot=lookup(within=config, dpath="report/n_boot"),
         seed=lookup(within=config, dpath="seed"),
-    log:
-        logs("sanity/cascading_summary.log"),
-    conda:
-        "../envs/lmac.yaml"
-    localrule: True
-    resources:
-        mem_mb=2000,
-        runtime=10,
     script:
         "../scripts/sanity_summary.py"
 
@@ -181,16 +193,23 @@ use rule sanity_cascading_summary as sanity_data_randomisation_summary with:
         csv=results("sanity/data_randomisation_summary.csv"),
         md=results("sanity/data_randomisation_summary.md"),
         tex=results("sanity/data_randomisation_summary.tex"),
-        html=report(results("sanity/data_randomisation_summary.html"),
-                    caption="../report/sanity_data_randomisation_table.rst", category="Sanity checks",
-                    labels={"check": "data randomisation", "kind": "table"}),
-        png=report(results("figures/sanity_data_randomisation.png"), caption="../report/sanity_data_randomisation.rst",
-                   category="Sanity checks", labels={"check": "data randomisation", "kind": "figure"}),
+        html=report(
+            results("sanity/data_randomisation_summary.html"),
+            caption="../report/sanity_data_randomisation_table.rst",
+            category="Sanity checks",
+            labels={"check": "data randomisation", "kind": "table"},
+        ),
+        png=report(
+            results("figures/sanity_data_randomisation.png"),
+            caption="../report/sanity_data_randomisation.rst",
+            category="Sanity checks",
+            labels={"check": "data randomisation", "kind": "figure"},
+        ),
         pdf=results("figures/sanity_data_randomisation.pdf"),
-    params:
-        check="data_randomisation",
     log:
         logs("sanity/data_randomisation_summary.log"),
+    params:
+        check="data_randomisation",
 
 
 use rule sanity_cascading_summary as sanity_random_logit_summary with:
@@ -201,9 +220,13 @@ use rule sanity_cascading_summary as sanity_random_logit_summary with:
         csv=results("sanity/random_logit_summary.csv"),
         md=results("sanity/random_logit_summary.md"),
         tex=results("sanity/random_logit_summary.tex"),
-        html=report(results("sanity/random_logit_summary.html"), caption="../report/sanity_random_logit_table.rst",
-                    category="Sanity checks", labels={"check": "random logit", "kind": "table"}),
-    params:
-        check="random_logit",
+        html=report(
+            results("sanity/random_logit_summary.html"),
+            caption="../report/sanity_random_logit_table.rst",
+            category="Sanity checks",
+            labels={"check": "random logit", "kind": "table"},
+        ),
     log:
         logs("sanity/random_logit_summary.log"),
+    params:
+        check="random_logit",

@@ -5,5 +5,7 @@ from lmac.workflow_step import run_step
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 p = sm.params
-run_step(sm, lambda: fetch_archive(p.url, p.sha256, sm.output.archive, sm.output[0],
-                                   marker=p.get("marker", "meta/esc50.csv")))
+run_step(
+    sm,
+    lambda: fetch_archive(p.url, p.sha256, sm.output.archive, sm.output[0], marker=p.get("marker", "meta/esc50.csv")),
+)

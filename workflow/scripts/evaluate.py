@@ -15,10 +15,14 @@ def files(value) -> list[str]:
 def step():
     methods = sm.params.methods
     jobs = EvalJob.group_from_config(
-        sm.params.config, methods, sm.wildcards.condition,
+        sm.params.config,
+        methods,
+        sm.wildcards.condition,
         explainer_paths=learned_checkpoints(methods, files(inp.get("explainers", []))),
         event_masks=str(Path(inp.events) / "meta" / "ground_truth_masks.npz") if inp.get("events") else None,
-        wham_dir=inp.get("wham"), ljspeech_dir=inp.get("ljspeech"))
+        wham_dir=inp.get("wham"),
+        ljspeech_dir=inp.get("ljspeech"),
+    )
     outputs = list(zip(files(sm.output.per_sample), files(sm.output.explanations), strict=True))
     evaluate_methods(str(Path(inp.manifest).parent), inp.classifier, jobs, outputs, device=sm.params.device)
 

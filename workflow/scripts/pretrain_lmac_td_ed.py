@@ -10,8 +10,18 @@ p = sm.params
 
 def step():
     noise = noise_source(p.noise, sm.input.get("wham"), p.sample_rate, p.seed) if p.cfg["noise"] else None
-    pretrain_encoder_decoder(str(Path(sm.input.manifest).parent), sm.output.model, sm.output.history, p.work, p.cfg,
-                             p.seed, p.device, noise, noise_cfg=p.noise, sample_rate=p.sample_rate)
+    pretrain_encoder_decoder(
+        str(Path(sm.input.manifest).parent),
+        sm.output.model,
+        sm.output.history,
+        p.work,
+        p.cfg,
+        p.seed,
+        p.device,
+        noise,
+        noise_cfg=p.noise,
+        sample_rate=p.sample_rate,
+    )
 
 
 run_step(sm, step)

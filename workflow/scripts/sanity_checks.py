@@ -10,11 +10,20 @@ inp, out = sm.input, sm.output
 def step():
     # input.retrained lists the retrained decoders in the order of params.retrain_steps
     retrained = dict(zip(sm.params.retrain_steps, inp.get("retrained", [])))
-    job = SanityJob.from_config(sm.params.config, sm.wildcards.method, sm.params.seed,
-                                explainer_path=inp.get("explainer"), retrained=retrained)
-    run_checks(str(Path(inp.manifest).parent), inp.classifier, job, out.cascading, out.random_logit,
-               out.data_randomisation, permuted_path=inp.permuted, permuted_retrained=inp.get("permuted_retrained"),
-               device=sm.params.device)
+    job = SanityJob.from_config(
+        sm.params.config, sm.wildcards.method, sm.params.seed, explainer_path=inp.get("explainer"), retrained=retrained
+    )
+    run_checks(
+        str(Path(inp.manifest).parent),
+        inp.classifier,
+        job,
+        out.cascading,
+        out.random_logit,
+        out.data_randomisation,
+        permuted_path=inp.permuted,
+        permuted_retrained=inp.get("permuted_retrained"),
+        device=sm.params.device,
+    )
 
 
 run_step(sm, step)

@@ -5,7 +5,20 @@ from lmac.workflow_step import run_step
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 p = sm.params
-run_step(sm, lambda: train_lmac_ft(
-    str(Path(sm.input.manifest).parent), sm.input.classifier, sm.input.init, sm.output.model, sm.output.history,
-    p.work, p.cfg, p.ft, p.seed, p.device, noise_cfg=p.noise, wham_dir=sm.input.get("wham"),
-))
+run_step(
+    sm,
+    lambda: train_lmac_ft(
+        str(Path(sm.input.manifest).parent),
+        sm.input.classifier,
+        sm.input.init,
+        sm.output.model,
+        sm.output.history,
+        p.work,
+        p.cfg,
+        p.ft,
+        p.seed,
+        p.device,
+        noise_cfg=p.noise,
+        wham_dir=sm.input.get("wham"),
+    ),
+)

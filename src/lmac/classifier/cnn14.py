@@ -83,10 +83,10 @@ class ConvBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, norm_type: str = "bn"):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=(3, 3), stride=(1, 1),
-                               padding=(1, 1), bias=False)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=(3, 3), stride=(1, 1),
-                               padding=(1, 1), bias=False)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)
+        self.conv2 = nn.Conv2d(
+            out_channels, out_channels, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False
+        )
         self.norm_type = norm_type
         self.norm1 = _norm(norm_type, out_channels)
         self.norm2 = _norm(norm_type, out_channels)
@@ -113,8 +113,9 @@ class Cnn14(nn.Module):
     Any ``T >= 32`` works (five 2× time poolings must leave one frame for block 6).
     """
 
-    def __init__(self, mel_bins: int = 80, emb_dim: int = 2048, width: float = 1.0,
-                 norm_type: str = "bn", dropout: float = 0.2):
+    def __init__(
+        self, mel_bins: int = 80, emb_dim: int = 2048, width: float = 1.0, norm_type: str = "bn", dropout: float = 0.2
+    ):
         super().__init__()
         if mel_bins < MIN_MEL_BINS:
             raise LmacError(f"CNN14 needs at least {MIN_MEL_BINS} mel bins, got {mel_bins}")
@@ -153,23 +154,34 @@ class Cnn14(nn.Module):
         x6 = self.conv_block6(self._drop(x5), pool_size=(1, 1))
         x = self._drop(x6)
 
-        x = torch.mean(x, dim=3)           # over frequency  → [B, C6, T']
+        x = torch.mean(x, dim=3)  # over frequency  → [B, C6, T']
         emb = torch.max(x, dim=2)[0] + torch.mean(x, dim=2)  # max + mean over time
         return emb, (x6, x5, x4, x3)
 
 
-def _check_state(name: str, state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],
-                 optional_suffixes: tuple[str, ...] = ()) -> None:
+def _check_state(
+    name: str,
+    state: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor],
+    optional_suffixes: tuple[str, ...] = (),
+) -> None:
     """Raise a one-line :class:`LmacError` naming the keys of ``state`` that do not fit ``expected``."""
-    check_state_dict(name, state, expected, "a CNN14", optional_suffixes=optional_suffixes,
-                     hint="SpeechBrain's CNN14 at another width or class count?")
+    check_state_dict(
+        name,
+        state,
+        expected,
+        "a CNN14",
+        optional_suffixes=optional_suffixes,
+        hint="SpeechBrain's CNN14 at another width or class count?",
+    )
 
 
 class Cnn14Classifier(nn.Module):
     """CNN14 embedding + linear head; ``forward(feats) -> (logits [B, n_classes], hs)``."""
 
-    def __init__(self, n_classes: int, mel_bins: int = 80, width: float = 1.0, emb_dim: int = 2048,
-                 dropout: float = 0.2):
+    def __init__(
+        self, n_classes: int, mel_bins: int = 80, width: float = 1.0, emb_dim: int = 2048, dropout: float = 0.2
+    ):
         super().__init__()
         self.width = width
         self.embedding_model = Cnn14(mel_bins=mel_bins, emb_dim=emb_dim, width=width, dropout=dropout)
@@ -185,8 +197,9 @@ class Cnn14Classifier(nn.Module):
         emb, hs = self.embedding_model(feats)
         return self.classifier(emb), hs
 
-    def load_speechbrain(self, embedding_state: Mapping[str, torch.Tensor],
-                         classifier_state: Mapping[str, torch.Tensor]) -> None:
+    def load_speechbrain(
+        self, embedding_state: Mapping[str, torch.Tensor], classifier_state: Mapping[str, torch.Tensor]
+    ) -> None:
         """Load SpeechBrain's ``embedding_model.ckpt`` and ``classifier.ckpt`` state dicts.
 
         The head may be stored as a plain ``nn.Linear`` (``weight``/``bias``) or as SpeechBrain's
@@ -195,8 +208,9 @@ class Cnn14Classifier(nn.Module):
         is overwritten.
         """
         emb_state = dict(embedding_state)
-        _check_state("embedding_model", emb_state, self.embedding_model.state_dict(),
-                     optional_suffixes=("num_batches_tracked",))
+        _check_state(
+            "embedding_model", emb_state, self.embedding_model.state_dict(), optional_suffixes=("num_batches_tracked",)
+        )
         head_state = {k[2:] if k.startswith("w.") else k: v for k, v in classifier_state.items()}
         _check_state("classifier", head_state, self.classifier.state_dict())
         self.embedding_model.load_state_dict(emb_state, strict=False)

@@ -23,16 +23,18 @@ WHAT = "a classifier"  # in messages about its checkpoints
 
 
 class AudioClassifier(torch.nn.Module):
-    def __init__(self, classes: list[str], width: float = 1.0, frontend: FrontEndConfig | None = None,
-                 dropout: float = 0.2):
+    def __init__(
+        self, classes: list[str], width: float = 1.0, frontend: FrontEndConfig | None = None, dropout: float = 0.2
+    ):
         super().__init__()
         self.classes = list(classes)
         self.clip_seconds: float | None = None  # training clip length, when known
         self.width = width
         self.dropout = dropout
         self.frontend = FrontEnd(frontend or FrontEndConfig())
-        self.net = Cnn14Classifier(n_classes=len(self.classes), mel_bins=self.frontend.cfg.n_mels,
-                                   width=width, dropout=dropout)
+        self.net = Cnn14Classifier(
+            n_classes=len(self.classes), mel_bins=self.frontend.cfg.n_mels, width=width, dropout=dropout
+        )
 
     def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """Logits [B, C] and the four block representations for waveforms [B, L]."""
@@ -43,8 +45,12 @@ class AudioClassifier(torch.nn.Module):
         return self.net(self.frontend.features_from_logspec(logspec))[0]
 
     def config(self) -> dict:
-        return {"classes": self.classes, "width": self.width, "dropout": self.dropout,
-                "frontend": self.frontend.cfg.to_dict()}
+        return {
+            "classes": self.classes,
+            "width": self.width,
+            "dropout": self.dropout,
+            "frontend": self.frontend.cfg.to_dict(),
+        }
 
     def save(self, path, meta: dict | None = None) -> None:
         meta = dict(meta or {})
@@ -53,9 +59,10 @@ class AudioClassifier(torch.nn.Module):
         save_checkpoint(path, KIND, self.config(), self.state_dict(), meta)
 
     @classmethod
-    def from_config(cls, config: dict) -> "AudioClassifier":
-        return cls(config["classes"], config["width"], FrontEndConfig.from_dict(config["frontend"]),
-                   config.get("dropout", 0.2))
+    def from_config(cls, config: dict) -> AudioClassifier:
+        return cls(
+            config["classes"], config["width"], FrontEndConfig.from_dict(config["frontend"]), config.get("dropout", 0.2)
+        )
 
 
 def load_classifier(path, device: str | torch.device = "cpu") -> AudioClassifier:

@@ -41,8 +41,10 @@ def downloads(cfg: Mapping, root: str = CHECKPOINT_DIR) -> dict[str, str]:
     """
     paths = {key: f"{root}/{_file_name(key, cfg[key])}" for key in INIT_KEYS if is_url(cfg.get(key))}
     if len(set(paths.values())) < len(paths):
-        raise LmacError(f"config keys 'classifier.init_checkpoint' and 'classifier.init_head': both URLs "
-                        f"name the file {next(iter(paths.values())).rsplit('/', 1)[-1]}; they would overwrite each other")
+        raise LmacError(
+            f"config keys 'classifier.init_checkpoint' and 'classifier.init_head': both URLs "
+            f"name the file {next(iter(paths.values())).rsplit('/', 1)[-1]}; they would overwrite each other"
+        )
     return paths
 
 

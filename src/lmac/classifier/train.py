@@ -48,16 +48,20 @@ def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: 
         return
     for key, value in (("init_checkpoint", init_checkpoint), ("init_head", init_head)):
         if is_url(value):  # the workflow's download_classifier rule fetches it to a local path first
-            raise LmacError(f"config key 'classifier.{key}': {value} is a URL; download it first "
-                            f"(snakemake download_classifier) or give a local path")
+            raise LmacError(
+                f"config key 'classifier.{key}': {value} is a URL; download it first "
+                f"(snakemake download_classifier) or give a local path"
+            )
     payload = load_torch_file(init_checkpoint)
     source = init_checkpoint
     if isinstance(payload, dict) and payload.get("kind") == "classifier":
         weights = payload.get("state_dict")
         if not _tensors(weights):
             raise LmacError(f"{init_checkpoint}: classifier checkpoint holds no weights")
-        state = {k[len("net.embedding_model."):]: v for k, v in weights.items() if k.startswith("net.embedding_model.")}
-        head = {k[len("net.classifier."):]: v for k, v in weights.items() if k.startswith("net.classifier.")}
+        state = {
+            k[len("net.embedding_model.") :]: v for k, v in weights.items() if k.startswith("net.embedding_model.")
+        }
+        head = {k[len("net.classifier.") :]: v for k, v in weights.items() if k.startswith("net.classifier.")}
     elif _tensors(payload):
         state, head = payload, load_torch_file(init_head) if init_head else None
         if head is not None and not _tensors(head):
@@ -77,9 +81,14 @@ def _initialise(model: AudioClassifier, init_checkpoint: str | None, init_head: 
         except LmacError as err:  # it names the part (embedding_model, classifier); add the files
             raise LmacError(f"{source}: {err}") from None
     else:
-        load_weights(init_checkpoint, model.net.embedding_model, state, f"a width-{model.width} CNN14",
-                     optional_suffixes=("num_batches_tracked",),
-                     hint=f"not the embedding of a width-{model.width} CNN14 on {model.frontend.cfg.n_mels} mel bins?")
+        load_weights(
+            init_checkpoint,
+            model.net.embedding_model,
+            state,
+            f"a width-{model.width} CNN14",
+            optional_suffixes=("num_batches_tracked",),
+            hint=f"not the embedding of a width-{model.width} CNN14 on {model.frontend.cfg.n_mels} mel bins?",
+        )
     log.info("initialised from %s%s", init_checkpoint, f" + head {init_head}" if head else "")
 
 
@@ -106,13 +115,29 @@ def cyclic_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> torc
     if sched_cfg.get("type", "constant") == "constant":
         return None
     return torch.optim.lr_scheduler.CyclicLR(
-        opt, base_lr=sched_cfg.get("base_lr", 1e-8), max_lr=sched_cfg.get("max_lr", 2e-4),
-        step_size_up=int(sched_cfg.get("step_size", 65000)), mode="triangular", cycle_momentum=False)
+        opt,
+        base_lr=sched_cfg.get("base_lr", 1e-8),
+        max_lr=sched_cfg.get("max_lr", 2e-4),
+        step_size_up=int(sched_cfg.get("step_size", 65000)),
+        mode="triangular",
+        cycle_momentum=False,
+    )
 
 
-def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_history: str,
-                     work_dir: str, cfg: dict, frontend: dict, seed: int, device: str = "auto", *,
-                     noise_cfg: dict | None = None, wham_dir: str | None = None) -> dict:
+def train_classifier(
+    prepared_dir: str,
+    out_model: str,
+    out_metrics: str,
+    out_history: str,
+    work_dir: str,
+    cfg: dict,
+    frontend: dict,
+    seed: int,
+    device: str = "auto",
+    *,
+    noise_cfg: dict | None = None,
+    wham_dir: str | None = None,
+) -> dict:
     """Train and export the classifier. ``noise_cfg`` is the top-level ``noise`` section (source,
     peak) used when ``cfg["noise"]["enabled"]``; ``wham_dir`` the extracted WHAM! folder when its
     source is ``wham``."""
@@ -123,30 +148,49 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
     permuted = bool(cfg.get("permute_labels", False))
     if permuted:  # the data-randomisation sanity check: fit labels that carry no information
         train = dataclasses.replace(train, labels=permute_labels(train.labels, seed))
-        log.info("training labels permuted (seed %d): %.1f %% of clips keep their label", seed,
-                 100 * float((train.labels == split(audio, manifest, "train").labels).mean()))
+        log.info(
+            "training labels permuted (seed %d): %.1f %% of clips keep their label",
+            seed,
+            100 * float((train.labels == split(audio, manifest, "train").labels).mean()),
+        )
     model = AudioClassifier(classes, cfg["width"], FrontEndConfig.from_dict(frontend), cfg.get("dropout", 0.2))
     _initialise(model, cfg.get("init_checkpoint"), cfg.get("init_head"))
     model.to(dev)
-    log.info("classifier: width %s, %.2f M parameters, %d classes, %d/%d/%d clips, device %s",
-             cfg["width"], sum(p.numel() for p in model.parameters()) / 1e6, len(classes),
-             len(train), len(valid), len(test), dev)
+    log.info(
+        "classifier: width %s, %.2f M parameters, %d classes, %d/%d/%d clips, device %s",
+        cfg["width"],
+        sum(p.numel() for p in model.parameters()) / 1e6,
+        len(classes),
+        len(train),
+        len(valid),
+        len(test),
+        dev,
+    )
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched_cfg = cfg.get("scheduler") or {}
     scheduler = cyclic_scheduler(opt, sched_cfg)
     own_noise, noise_cfg = cfg.get("noise", {}) or {}, noise_cfg or {}
-    noise = (noise_source(noise_cfg, wham_dir, model.frontend.cfg.sample_rate, seed + 1)
-             if own_noise.get("enabled") else None)
+    noise = (
+        noise_source(noise_cfg, wham_dir, model.frontend.cfg.sample_rate, seed + 1)
+        if own_noise.get("enabled")
+        else None
+    )
     bs = cfg["batch_size"]
-    log.info("training noise %s; learning rate %s", noise or "off",
-             f"cyclic {sched_cfg.get('base_lr', 1e-8):g}..{sched_cfg.get('max_lr', 2e-4):g} "
-             f"(step size {sched_cfg.get('step_size', 65000)})" if scheduler else f"constant {cfg['lr']:g}")
+    log.info(
+        "training noise %s; learning rate %s",
+        noise or "off",
+        f"cyclic {sched_cfg.get('base_lr', 1e-8):g}..{sched_cfg.get('max_lr', 2e-4):g} "
+        f"(step size {sched_cfg.get('step_size', 65000)})"
+        if scheduler
+        else f"constant {cfg['lr']:g}",
+    )
 
     def maybe_noisy(wav: torch.Tensor) -> torch.Tensor:
         if noise is None:
             return wav
-        return mix(wav, noise.draw(wav.shape[0], wav.shape[1]), own_noise.get("snr_db", 0.0),
-                   noise_cfg.get("peak", "abs"))
+        return mix(
+            wav, noise.draw(wav.shape[0], wav.shape[1]), own_noise.get("snr_db", 0.0), noise_cfg.get("peak", "abs")
+        )
 
     def train_step(batch) -> float:
         wav, labels, _ = batch
@@ -171,24 +215,43 @@ def train_classifier(prepared_dir: str, out_model: str, out_metrics: str, out_hi
                 scheduler.step()
         return evaluate(valid)
 
-    settings = {"cfg": cfg, "frontend": frontend, "seed": seed, "classes": classes,
-                "prepared": str(Path(prepared_dir).resolve())}
+    settings = {
+        "cfg": cfg,
+        "frontend": frontend,
+        "seed": seed,
+        "classes": classes,
+        "prepared": str(Path(prepared_dir).resolve()),
+    }
     if noise is not None:  # the source matters only when noise is mixed in
         settings["noise"] = noise_cfg
     best_state, history = run_training(
-        module=model, optimizer=opt, train_batches=lambda ep: train.batches(bs, True, seed, ep),
-        steps_per_epoch=train.n_batches(bs), train_step=train_step, validate=validate,
+        module=model,
+        optimizer=opt,
+        train_batches=lambda ep: train.batches(bs, True, seed, ep),
+        steps_per_epoch=train.n_batches(bs),
+        train_step=train_step,
+        validate=validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_acc", mode="max", select=cfg.get("select", "best")),
-        work_dir=work_dir, settings=settings, step_scheduler=scheduler)
+        work_dir=work_dir,
+        settings=settings,
+        step_scheduler=scheduler,
+    )
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
         scores = {"valid": evaluate(valid), "test": evaluate(test)}
         if permuted:  # memorisation of the permuted labels it was trained on
             scores["train"] = evaluate(train)
-    metrics = {"valid_accuracy": scores["valid"]["valid_acc"], "test_accuracy": scores["test"]["valid_acc"],
-               "test_loss": scores["test"]["valid_loss"], "epochs": cfg["epochs"],
-               "n_train": len(train), "n_valid": len(valid), "n_test": len(test), "classes": classes}
+    metrics = {
+        "valid_accuracy": scores["valid"]["valid_acc"],
+        "test_accuracy": scores["test"]["valid_acc"],
+        "test_loss": scores["test"]["valid_loss"],
+        "epochs": cfg["epochs"],
+        "n_train": len(train),
+        "n_valid": len(valid),
+        "n_test": len(test),
+        "classes": classes,
+    }
     if permuted:
         metrics.update(permuted_labels=True, train_accuracy=scores["train"]["valid_acc"])
         log.info("accuracy on the permuted training labels %.4f", metrics["train_accuracy"])

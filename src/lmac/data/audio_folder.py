@@ -37,8 +37,16 @@ OFFSETS = ("first", "random")
 class AudioFolder:
     """An endless source of ``length``-sample clips drawn from the audio files under ``root``."""
 
-    def __init__(self, root: str | os.PathLike, sample_rate: int, *, pattern: str = "**/*.wav",
-                 offset: str = "first", seed: int = 0, max_files: int | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        sample_rate: int,
+        *,
+        pattern: str = "**/*.wav",
+        offset: str = "first",
+        seed: int = 0,
+        max_files: int | None = None,
+    ):
         root = Path(root)
         if not root.is_dir():
             raise LmacError(f"{root}: no such audio folder")
@@ -46,11 +54,9 @@ class AudioFolder:
             raise LmacError(f"audio folder {root}: offset = {offset!r}: must be one of {', '.join(OFFSETS)}")
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise LmacError(f"audio folder {root}: sample_rate = {sample_rate!r}: must be a positive integer")
-        if max_files is not None and (isinstance(max_files, bool) or not isinstance(max_files, int)
-                                      or max_files < 1):
+        if max_files is not None and (isinstance(max_files, bool) or not isinstance(max_files, int) or max_files < 1):
             raise LmacError(f"audio folder {root}: max_files = {max_files!r}: must be a positive integer")
-        files = sorted((p for p in root.glob(pattern) if p.is_file()),
-                       key=lambda p: p.relative_to(root).as_posix())
+        files = sorted((p for p in root.glob(pattern) if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
         if not files:
             raise LmacError(f"{root}: no audio files match '{pattern}'")
         self.root = root
@@ -65,8 +71,7 @@ class AudioFolder:
         return len(self.files)
 
     def __repr__(self) -> str:
-        return (f"AudioFolder({str(self.root)!r}, {self.sample_rate}, files={len(self)}, "
-                f"offset={self.offset!r})")
+        return f"AudioFolder({str(self.root)!r}, {self.sample_rate}, files={len(self)}, offset={self.offset!r})"
 
     def load(self, index: int) -> torch.Tensor:
         """File ``index`` as mono float32 at ``sample_rate``, full length, [samples]."""
@@ -86,7 +91,7 @@ class AudioFolder:
         start = 0
         if self.offset == "random" and wav.shape[0] > length:
             start = int(torch.randint(wav.shape[0] - length + 1, (1,), generator=generator))
-        wav = wav[start:start + length]
+        wav = wav[start : start + length]
         if wav.shape[0] < length:
             wav = torch.nn.functional.pad(wav, (0, length - wav.shape[0]))
         return wav.contiguous()

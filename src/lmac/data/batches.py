@@ -7,8 +7,8 @@ Shuffling uses a generator seeded by (seed, epoch), so a resumed run sees the sa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,9 +19,9 @@ from ..errors import LmacError
 
 @dataclass
 class Split:
-    audio: np.ndarray          # [N, L] float32 (memory-mapped)
-    rows: np.ndarray           # indices into audio
-    labels: np.ndarray         # [n] int64
+    audio: np.ndarray  # [N, L] float32 (memory-mapped)
+    rows: np.ndarray  # indices into audio
+    labels: np.ndarray  # [n] int64
     ids: list[str]
 
     def __len__(self) -> int:
@@ -30,13 +30,14 @@ class Split:
     def n_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
 
-    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
-                epoch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray]]:
+    def batches(
+        self, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, np.ndarray]]:
         order = np.arange(len(self))
         if shuffle:
             np.random.default_rng([seed, epoch]).shuffle(order)
         for start in range(0, len(order), batch_size):
-            pick = order[start:start + batch_size]
+            pick = order[start : start + batch_size]
             wav = torch.from_numpy(np.ascontiguousarray(self.audio[np.sort(self.rows[pick])]))
             # keep the shuffled order: np.sort above only makes the mmap read sequential
             inverse = np.argsort(np.argsort(self.rows[pick]))
@@ -49,5 +50,9 @@ def split(audio: np.ndarray, manifest: pd.DataFrame, name: str, limit: int | Non
         raise LmacError(f"prepared dataset has no clips in split '{name}'")
     if limit:
         rows = rows.iloc[:limit]
-    return Split(audio=audio, rows=rows["index"].to_numpy(), labels=rows["label"].to_numpy(np.int64),
-                 ids=rows["id"].astype(str).tolist())
+    return Split(
+        audio=audio,
+        rows=rows["index"].to_numpy(),
+        labels=rows["label"].to_numpy(np.int64),
+        ids=rows["id"].astype(str).tolist(),
+    )

@@ -33,17 +33,17 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Callable
 from urllib.parse import urlsplit
 
 from ..errors import LmacError
 
 log = logging.getLogger("lmac.data")
 
-CHUNK = 1 << 20            # bytes per read; large enough to keep Python overhead negligible
-LOG_EVERY_S = 5.0          # progress lines at most this often
-MAX_BACKOFF_S = 120.0      # cap on one retry delay
+CHUNK = 1 << 20  # bytes per read; large enough to keep Python overhead negligible
+LOG_EVERY_S = 5.0  # progress lines at most this often
+MAX_BACKOFF_S = 120.0  # cap on one retry delay
 USER_AGENT = "lmac-downloader/1 (+urllib)"
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 URL_SCHEMES = ("http", "https", "file")  # as the config schema's url pattern
@@ -104,9 +104,15 @@ def _fmt_eta(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def download_file(url: str, dest: str | os.PathLike, sha256: str | None, retries: int = 5,
-                  timeout: float = 60, backoff: float = 2.0,
-                  progress: Callable[[int, int | None], None] | None = None) -> Path:
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str | None,
+    retries: int = 5,
+    timeout: float = 60,
+    backoff: float = 2.0,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Path:
     """Download ``url`` to ``dest``, resuming and retrying; verify ``sha256`` when given.
 
     ``retries`` is the number of extra attempts after the first (so at most ``retries + 1``
@@ -166,8 +172,7 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None, retries
     return dest
 
 
-def _attempt(url: str, part: Path, timeout: float,
-             progress: Callable[[int, int | None], None] | None) -> None:
+def _attempt(url: str, part: Path, timeout: float, progress: Callable[[int, int | None], None] | None) -> None:
     """One request: continue ``part`` from its current size; raise ``_Retryable`` on trouble."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -219,8 +224,15 @@ def _content_range_start(value: str) -> int | None:
         return None
 
 
-def _stream(response, part: Path, mode: str, done: int, total: int | None, url: str,
-            progress: Callable[[int, int | None], None] | None) -> None:
+def _stream(
+    response,
+    part: Path,
+    mode: str,
+    done: int,
+    total: int | None,
+    url: str,
+    progress: Callable[[int, int | None], None] | None,
+) -> None:
     started = last_log = time.monotonic()
     first = done
     try:
@@ -248,8 +260,15 @@ def _log_progress(url: str, done: int, total: int | None, rate: float) -> None:
     name = url.rsplit("/", 1)[-1] or url
     if total:
         eta = (total - done) / rate if rate > 0 else float("inf")
-        log.info("download %s: %s / %s (%.0f%%), %s/s, ETA %s", name, _fmt_bytes(done), _fmt_bytes(total),
-                 100 * done / total, _fmt_bytes(rate), _fmt_eta(eta) if rate > 0 else "?")
+        log.info(
+            "download %s: %s / %s (%.0f%%), %s/s, ETA %s",
+            name,
+            _fmt_bytes(done),
+            _fmt_bytes(total),
+            100 * done / total,
+            _fmt_bytes(rate),
+            _fmt_eta(eta) if rate > 0 else "?",
+        )
     else:
         log.info("download %s: %s, %s/s", name, _fmt_bytes(done), _fmt_bytes(rate))
 
@@ -258,9 +277,16 @@ def _log_progress(url: str, done: int, total: int | None, rate: float) -> None:
 # archives
 
 
-def fetch_archive(url: str, sha256: str | None, archive_path: str | os.PathLike,
-                  extract_to: str | os.PathLike, marker: str = "meta/esc50.csv", retries: int = 5,
-                  timeout: float = 60, backoff: float = 2.0) -> Path:
+def fetch_archive(
+    url: str,
+    sha256: str | None,
+    archive_path: str | os.PathLike,
+    extract_to: str | os.PathLike,
+    marker: str = "meta/esc50.csv",
+    retries: int = 5,
+    timeout: float = 60,
+    backoff: float = 2.0,
+) -> Path:
     """Download an archive (``download_file``) and extract the directory holding ``marker``.
 
     The directory inside the archive that contains ``marker`` (for ESC-50 the top-level
@@ -285,13 +311,12 @@ def fetch_archive(url: str, sha256: str | None, archive_path: str | os.PathLike,
     return extract_to
 
 
-def extract_archive(archive: str | os.PathLike, extract_to: str | os.PathLike,
-                    marker: str = "meta/esc50.csv") -> Path:
+def extract_archive(archive: str | os.PathLike, extract_to: str | os.PathLike, marker: str = "meta/esc50.csv") -> Path:
     """Safely extract ``archive`` (.zip or .tar[.gz|.bz2|.xz]) and move the marker's directory to ``extract_to``."""
     archive, extract_to = Path(archive), Path(extract_to)
     _check_free(extract_to, marker)
     if extract_to.exists():
-        extract_to.rmdir()     # an empty leftover directory: safe to take its place
+        extract_to.rmdir()  # an empty leftover directory: safe to take its place
     make_dir(extract_to.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{extract_to.name}.extract-", dir=extract_to.parent))
     try:

@@ -96,6 +96,7 @@ def noise_source(cfg_noise: dict, wham_dir: str | os.PathLike | None, sample_rat
         return GeneratedNoise(seed, sample_rate)
     if source == "wham":
         from .audio_folder import AudioFolder  # torchaudio resampling; only needed for WHAM!
+
         if wham_dir is None:
             raise LmacError("noise.source: 'wham' needs the extracted WHAM! folder (resources/wham)")
         root = Path(wham_dir)

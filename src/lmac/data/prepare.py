@@ -50,8 +50,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,14 +72,21 @@ LABEL_ORDERS = ("target", "first_appearance")
 MANIFEST_COLUMNS = ["index", "id", "filename", "fold", "split", "label", "category", "duration_s"]
 # Removed first and written last, so an interrupted or failed run never looks finished.
 OUTPUT_FILES = ("prepare.json", "manifest.csv", "classes.txt", "audio.npy")
-BATCH = 64            # clips resampled together (one conv1d call); 64 x 5 s x 44.1 kHz ~ 56 MB
+BATCH = 64  # clips resampled together (one conv1d call); 64 x 5 s x 44.1 kHz ~ 56 MB
 LOG_EVERY_S = 5.0
 
 
-def prepare_dataset(raw_dir, out_dir, sample_rate: int = 16000, clip_seconds: float = 5.0,
-                    splits: Mapping[str, Sequence[int] | int] | None = None,
-                    normalisation: str = "peak_abs", label_order: str = "target",
-                    expect_clips: int | None = None, expect_classes: int | None = None) -> None:
+def prepare_dataset(
+    raw_dir,
+    out_dir,
+    sample_rate: int = 16000,
+    clip_seconds: float = 5.0,
+    splits: Mapping[str, Sequence[int] | int] | None = None,
+    normalisation: str = "peak_abs",
+    label_order: str = "target",
+    expect_clips: int | None = None,
+    expect_classes: int | None = None,
+) -> None:
     """Decode, resample, normalise and store every clip of ``raw_dir`` in ``out_dir``.
 
     ``splits`` maps split name -> folds (default train 1-3, valid 4, test 5); clips whose fold is
@@ -124,21 +131,33 @@ def prepare_dataset(raw_dir, out_dir, sample_rate: int = 16000, clip_seconds: fl
     # Within a split, rows follow filename order (the order of the published esc50.csv).
     kept = kept.sort_values(["_order", "filename"], kind="mergesort").reset_index(drop=True)
     if len(kept) < len(meta):
-        log.info("prepare: %d of %d listed clips are in no split (folds %s) and are dropped",
-                 len(meta) - len(kept), len(meta), sorted(set(meta["fold"]) - set(fold_to_split)))
+        log.info(
+            "prepare: %d of %d listed clips are in no split (folds %s) and are dropped",
+            len(meta) - len(kept),
+            len(meta),
+            sorted(set(meta["fold"]) - set(fold_to_split)),
+        )
 
     classes = _class_order(meta, kept, label_order, csv_path, split_names)
     kept["label"] = kept["category"].map({name: i for i, name in enumerate(classes)}).astype(np.int64)
     kept["id"] = kept["filename"].str.replace(r"\.wav$", "", regex=True, case=False)
 
     n = len(kept)
-    log.info("prepare: %d clips, %d classes -> %s (%d Hz, %d samples, %s)",
-             n, len(classes), out_dir, sample_rate, length, normalisation)
+    log.info(
+        "prepare: %d clips, %d classes -> %s (%d Hz, %d samples, %s)",
+        n,
+        len(classes),
+        out_dir,
+        sample_rate,
+        length,
+        normalisation,
+    )
     with atomic_path(out_dir / "audio.npy", suffix=".npy") as tmp:
         # Written straight into a memory-mapped .npy: bounded memory whatever the dataset size.
         audio = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, length))
-        info = _fill_audio(audio, [audio_dir / f for f in kept["filename"]], kept["id"].tolist(),
-                           sample_rate, length, normalisation)
+        info = _fill_audio(
+            audio, [audio_dir / f for f in kept["filename"]], kept["id"].tolist(), sample_rate, length, normalisation
+        )
         audio.flush()
         del audio
         audio_sha = sha256_file(tmp)
@@ -148,21 +167,37 @@ def prepare_dataset(raw_dir, out_dir, sample_rate: int = 16000, clip_seconds: fl
     manifest = kept[MANIFEST_COLUMNS]
     write_text(out_dir / "classes.txt", "".join(f"{c}\n" for c in classes))
     write_csv(out_dir / "manifest.csv", manifest)
-    write_json(out_dir / "prepare.json", {
-        "settings": {"sample_rate": sample_rate, "clip_seconds": clip_seconds, "clip_samples": length,
-                     "splits": {name: sorted(f for f, s in fold_to_split.items() if s == name)
-                                for name in split_names},
-                     "normalisation": normalisation, "label_order": label_order,
-                     "expect_clips": expect_clips, "expect_classes": expect_classes},
-        "source": {"raw_dir": str(raw_dir), "meta_sha256": sha256_file(csv_path),
-                   "sample_rates": {str(k): v for k, v in sorted(info["sample_rates"].items())},
-                   "channels": {str(k): v for k, v in sorted(info["channels"].items())}},
-        "counts": {"listed": len(meta), "clips": n, "dropped": len(meta) - n, "classes": len(classes),
-                   "per_split": {name: int((manifest["split"] == name).sum()) for name in split_names}},
-        "unnormalised_clips": info["unnormalised"],
-        "audio_sha256": audio_sha,
-        "lmac_version": __version__,
-    })
+    write_json(
+        out_dir / "prepare.json",
+        {
+            "settings": {
+                "sample_rate": sample_rate,
+                "clip_seconds": clip_seconds,
+                "clip_samples": length,
+                "splits": {name: sorted(f for f, s in fold_to_split.items() if s == name) for name in split_names},
+                "normalisation": normalisation,
+                "label_order": label_order,
+                "expect_clips": expect_clips,
+                "expect_classes": expect_classes,
+            },
+            "source": {
+                "raw_dir": str(raw_dir),
+                "meta_sha256": sha256_file(csv_path),
+                "sample_rates": {str(k): v for k, v in sorted(info["sample_rates"].items())},
+                "channels": {str(k): v for k, v in sorted(info["channels"].items())},
+            },
+            "counts": {
+                "listed": len(meta),
+                "clips": n,
+                "dropped": len(meta) - n,
+                "classes": len(classes),
+                "per_split": {name: int((manifest["split"] == name).sum()) for name in split_names},
+            },
+            "unnormalised_clips": info["unnormalised"],
+            "audio_sha256": audio_sha,
+            "lmac_version": __version__,
+        },
+    )
     log.info("prepare: done, %s", ", ".join(f"{s} {int((manifest['split'] == s).sum())}" for s in split_names))
 
 
@@ -177,8 +212,9 @@ def load_prepared(out_dir) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
     except ValueError as err:
         raise LmacError(f"{out_dir / 'audio.npy'}: unreadable ({err})") from None
     try:
-        manifest = pd.read_csv(out_dir / "manifest.csv",
-                               dtype={"id": str, "filename": str, "split": str, "category": str})
+        manifest = pd.read_csv(
+            out_dir / "manifest.csv", dtype={"id": str, "filename": str, "split": str, "category": str}
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
         raise LmacError(f"{out_dir / 'manifest.csv'}: not a readable csv ({str(err).splitlines()[0]})") from None
     try:
@@ -250,15 +286,18 @@ def _read_meta(csv_path: Path) -> pd.DataFrame:
     return meta
 
 
-def _class_order(meta: pd.DataFrame, kept: pd.DataFrame, label_order: str, csv_path: Path,
-                 split_names: list[str]) -> list[str]:
+def _class_order(
+    meta: pd.DataFrame, kept: pd.DataFrame, label_order: str, csv_path: Path, split_names: list[str]
+) -> list[str]:
     pairs = meta[["target", "category"]].drop_duplicates()
     for col, other in (("category", "target"), ("target", "category")):
         counts = pairs.groupby(col)[other].nunique()
         if (counts > 1).any():
             key = counts[counts > 1].index[0]
-            raise LmacError(f"{csv_path}: {col} {key!r} has several values of '{other}' "
-                            f"({sorted(pairs.loc[pairs[col] == key, other].tolist())})")
+            raise LmacError(
+                f"{csv_path}: {col} {key!r} has several values of '{other}' "
+                f"({sorted(pairs.loc[pairs[col] == key, other].tolist())})"
+            )
     by_target = pairs.sort_values("target")["category"].tolist()
     if label_order == "target":
         return by_target
@@ -266,13 +305,18 @@ def _class_order(meta: pd.DataFrame, kept: pd.DataFrame, label_order: str, csv_p
     order = kept.loc[kept["split"] == train, "category"].drop_duplicates().tolist()
     rest = [c for c in dict.fromkeys(kept["category"].tolist() + by_target) if c not in set(order)]
     if rest:
-        log.warning("prepare: %d classes do not occur in split '%s'; numbered after the others: %s",
-                    len(rest), train, ", ".join(rest[:10]) + (" ..." if len(rest) > 10 else ""))
+        log.warning(
+            "prepare: %d classes do not occur in split '%s'; numbered after the others: %s",
+            len(rest),
+            train,
+            ", ".join(rest[:10]) + (" ..." if len(rest) > 10 else ""),
+        )
     return order + rest
 
 
-def _fill_audio(audio: np.ndarray, paths: list[Path], ids: list[str], sample_rate: int, length: int,
-                normalisation: str) -> dict:
+def _fill_audio(
+    audio: np.ndarray, paths: list[Path], ids: list[str], sample_rate: int, length: int, normalisation: str
+) -> dict:
     """Decode ``paths`` into rows of ``audio``; resample clips sharing (rate, length) in one call."""
     n = len(paths)
     durations = np.zeros(n, dtype=np.float64)
@@ -284,7 +328,7 @@ def _fill_audio(audio: np.ndarray, paths: list[Path], ids: list[str], sample_rat
     for start in range(0, n, BATCH):
         groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
         for i in range(start, min(start + BATCH, n)):
-            wav, sr = read_audio(paths[i])              # [channels, samples] float32
+            wav, sr = read_audio(paths[i])  # [channels, samples] float32
             if wav.shape[1] == 0:
                 raise LmacError(f"{paths[i]}: empty audio file")
             durations[i] = wav.shape[1] / sr
@@ -309,14 +353,27 @@ def _fill_audio(audio: np.ndarray, paths: list[Path], ids: list[str], sample_rat
         if now - last_log >= LOG_EVERY_S and done < n:
             last_log = now
             rate = done / (now - started)
-            log.info("prepare: %d/%d clips (%.0f%%), %.1f clips/s, ETA %.0fs",
-                     done, n, 100 * done / n, rate, (n - done) / rate)
+            log.info(
+                "prepare: %d/%d clips (%.0f%%), %.1f clips/s, ETA %.0fs",
+                done,
+                n,
+                100 * done / n,
+                rate,
+                (n - done) / rate,
+            )
     if unnormalised:
-        log.warning("prepare: %d clips are silent (or have no positive peak for %s) and were left "
-                    "unnormalised: %s", len(unnormalised), normalisation,
-                    ", ".join(unnormalised[:10]) + (" ..." if len(unnormalised) > 10 else ""))
-    return {"durations": durations, "sample_rates": dict(rates), "channels": dict(channels),
-            "unnormalised": unnormalised}
+        log.warning(
+            "prepare: %d clips are silent (or have no positive peak for %s) and were left unnormalised: %s",
+            len(unnormalised),
+            normalisation,
+            ", ".join(unnormalised[:10]) + (" ..." if len(unnormalised) > 10 else ""),
+        )
+    return {
+        "durations": durations,
+        "sample_rates": dict(rates),
+        "channels": dict(channels),
+        "unnormalised": unnormalised,
+    }
 
 
 def _fit_length(batch: torch.Tensor, length: int) -> torch.Tensor:

@@ -54,8 +54,7 @@ VOWELS: dict[str, tuple[float, float, float, float]] = {
 }
 BANDWIDTHS = (70.0, 100.0, 150.0, 220.0)
 # Fricative noise bands in Hz (upper edges are capped below Nyquist).
-FRICATIVES: dict[str, tuple[float, float]] = {"s": (3800.0, 7500.0), "sh": (2000.0, 5500.0),
-                                              "f": (1200.0, 7500.0)}
+FRICATIVES: dict[str, tuple[float, float]] = {"s": (3800.0, 7500.0), "sh": (2000.0, 5500.0), "f": (1200.0, 7500.0)}
 F0_RANGE = (90.0, 250.0)
 SYLLABLE_RATE = (3.0, 6.0)
 PEAK = 0.9
@@ -107,7 +106,7 @@ class _Plan:
     """Where the voiced nuclei, fricatives and pauses go, and the formant targets over time."""
 
     def __init__(self, n: int):
-        self.voicing = np.zeros(n)                       # excitation gain per sample
+        self.voicing = np.zeros(n)  # excitation gain per sample
         self.formant_knots: list[tuple[int, np.ndarray]] = []  # (sample, F1..F4)
         self.fricatives: list[tuple[int, int, str, float]] = []  # (start, stop, kind, level)
 
@@ -171,13 +170,14 @@ def _pulse_train(rng: np.random.Generator, f0: np.ndarray, sr: int) -> np.ndarra
     pos = float(rng.uniform(0.0, sr / f0[0])) if n else 0.0
     while pos < n:
         i = int(pos)
-        pulses[i] += 1.0 + rng.normal(0.0, 0.1)            # shimmer
+        pulses[i] += 1.0 + rng.normal(0.0, 0.1)  # shimmer
         pos += sr / f0[i] * (1.0 + rng.normal(0.0, 0.01))  # jitter
     return lfilter([1.0], [1.0, -0.97], pulses)
 
 
-def _formant_cascade(x: np.ndarray, knots: list[tuple[int, np.ndarray]], rng: np.random.Generator,
-                     n: int, sr: int) -> np.ndarray:
+def _formant_cascade(
+    x: np.ndarray, knots: list[tuple[int, np.ndarray]], rng: np.random.Generator, n: int, sr: int
+) -> np.ndarray:
     """Pass ``x`` through four time-varying resonators in cascade (updated every 5 ms)."""
     block = max(int(round(BLOCK_SECONDS * sr)), 1)
     centres = np.arange(0, n, block) + block / 2
@@ -215,8 +215,7 @@ def _resonate(x: np.ndarray, freqs: np.ndarray, bw: float, sr: int, block: int) 
     return out
 
 
-def _fricatives(rng: np.random.Generator, bursts: list[tuple[int, int, str, float]], n: int,
-                sr: int) -> np.ndarray:
+def _fricatives(rng: np.random.Generator, bursts: list[tuple[int, int, str, float]], n: int, sr: int) -> np.ndarray:
     """Band-passed noise bursts with 15 ms raised-cosine ramps, at unit RMS times their level."""
     out = np.zeros(n)
     for start, stop, kind, level in bursts:
@@ -233,6 +232,6 @@ def _fricatives(rng: np.random.Generator, bursts: list[tuple[int, int, str, floa
         env = np.ones(m)
         if k > 0:
             ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)
-            env[:k], env[m - k:] = ramp, ramp[::-1]
+            env[:k], env[m - k :] = ramp, ramp[::-1]
         out[start:stop] += level * env * noise
     return out

@@ -38,10 +38,10 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -79,8 +79,17 @@ DEFAULTS: dict = {
 }
 
 ESC50_COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
-GROUND_TRUTH_COLUMNS = ["filename", "target", "category", "onset_s", "offset_s",
-                        "f_low_hz", "f_high_hz", "event_snr_db", "n_distractors"]
+GROUND_TRUTH_COLUMNS = [
+    "filename",
+    "target",
+    "category",
+    "onset_s",
+    "offset_s",
+    "f_low_hz",
+    "f_high_hz",
+    "event_snr_db",
+    "n_distractors",
+]
 
 # The highest class band (high_noise_burst) reaches 7.5 kHz, so Nyquist must be above it.
 MIN_SAMPLE_RATE = 16000
@@ -138,9 +147,12 @@ def _real(cfg: dict, key: str) -> float:
 def _range(cfg: dict, key: str, integer: bool = False) -> tuple:
     value = cfg[key]
     kind = Integral if integer else Real
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or any(isinstance(v, bool) or not isinstance(v, kind) for v in value)
-            or (not integer and not all(math.isfinite(v) for v in value))):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, kind) for v in value)
+        or (not integer and not all(math.isfinite(v) for v in value))
+    ):
         raise _bad(key, value, f"must be a [low, high] pair of {'integers' if integer else 'finite numbers'}")
     lo, hi = (int(v) for v in value) if integer else (float(v) for v in value)
     if lo > hi:
@@ -167,18 +179,22 @@ def _validate(cfg: dict | None, frontend: FrontEndConfig) -> _Spec:
         raise _bad("clips_per_class", clips_per_class, "too many clips for 6-digit src_file ids")
     sample_rate = _int(cfg, "sample_rate", MIN_SAMPLE_RATE)
     if frontend.sample_rate != sample_rate:
-        raise _bad("sample_rate", sample_rate,
-                   f"differs from the front end's sample_rate ({frontend.sample_rate})")
+        raise _bad("sample_rate", sample_rate, f"differs from the front end's sample_rate ({frontend.sample_rate})")
     clip_seconds = _real(cfg, "clip_seconds")
     event_seconds = _range(cfg, "event_seconds")
     if event_seconds[0] < MIN_EVENT_SECONDS:
         raise _bad("event_seconds", cfg["event_seconds"], f"events must last at least {MIN_EVENT_SECONDS} s")
     if clip_seconds < event_seconds[1]:
-        raise _bad("clip_seconds", clip_seconds,
-                   f"must be at least the longest event ({event_seconds[1]} s, event_seconds)")
+        raise _bad(
+            "clip_seconds", clip_seconds, f"must be at least the longest event ({event_seconds[1]} s, event_seconds)"
+        )
     return _Spec(
-        n_classes=n_classes, clips_per_class=clips_per_class, n_folds=n_folds,
-        clip_seconds=clip_seconds, sample_rate=sample_rate, event_seconds=event_seconds,
+        n_classes=n_classes,
+        clips_per_class=clips_per_class,
+        n_folds=n_folds,
+        clip_seconds=clip_seconds,
+        sample_rate=sample_rate,
+        event_seconds=event_seconds,
         event_snr_db=_range(cfg, "event_snr_db"),
         n_distractors=_range_nonneg(cfg, "n_distractors"),
         distractor_snr_db=_range(cfg, "distractor_snr_db"),
@@ -203,7 +219,7 @@ def _fade(wav: np.ndarray, sr: int, fade_in: float = FADE_SECONDS, fade_out: flo
     if k_in > 0:
         wav[:k_in] *= 0.5 - 0.5 * np.cos(np.pi * (np.arange(k_in) + 0.5) / k_in)
     if k_out > 0:
-        wav[n - k_out:] *= 0.5 + 0.5 * np.cos(np.pi * (np.arange(k_out) + 0.5) / k_out)
+        wav[n - k_out :] *= 0.5 + 0.5 * np.cos(np.pi * (np.arange(k_out) + 0.5) / k_out)
     return wav
 
 
@@ -378,12 +394,15 @@ def _bell(rng, max_n, sr):
     taus = tau / (1 + 0.5 * np.arange(ratios.size))  # higher partials die faster
     t = _time(n, sr)
     partials = np.exp(-t[None, :] / taus[:, None]) * np.sin(
-        2 * np.pi * f0 * ratios[:, None] * t[None, :] + rng.uniform(0, 2 * np.pi, (ratios.size, 1)))
+        2 * np.pi * f0 * ratios[:, None] * t[None, :] + rng.uniform(0, 2 * np.pi, (ratios.size, 1))
+    )
     return _fade(amps @ partials, sr, fade_in=0.002, fade_out=0.01)
 
 
 _DISTRACTORS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
-    "thump": _thump, "crackle": _crackle, "bell": _bell,
+    "thump": _thump,
+    "crackle": _crackle,
+    "bell": _bell,
 }
 assert list(_DISTRACTORS) == DISTRACTOR_TYPES
 
@@ -393,11 +412,11 @@ assert list(_DISTRACTORS) == DISTRACTOR_TYPES
 
 @dataclass
 class _Clip:
-    wav: np.ndarray           # the final mixture, peak-normalised
-    event: np.ndarray         # the isolated class event, same length and gain as in wav
-    rest: np.ndarray          # background + distractors, same gain
-    onset: int                # samples
-    offset: int               # samples, exclusive
+    wav: np.ndarray  # the final mixture, peak-normalised
+    event: np.ndarray  # the isolated class event, same length and gain as in wav
+    rest: np.ndarray  # background + distractors, same gain
+    onset: int  # samples
+    offset: int  # samples, exclusive
     f_low: float
     f_high: float
     snr_db: float
@@ -427,13 +446,14 @@ def _make_clip(spec: _Spec, target: int, rng: np.random.Generator) -> _Clip:
         d = _DISTRACTORS[DISTRACTOR_TYPES[int(rng.integers(len(DISTRACTOR_TYPES)))]](rng, n, sr)
         start = int(rng.integers(0, n - d.size + 1))
         d_snr = rng.uniform(*spec.distractor_snr_db)
-        d_gain = math.sqrt(_power(background[start:start + d.size]) * 10 ** (d_snr / 10) / _power(d))
-        rest[start:start + d.size] += d_gain * d
+        d_gain = math.sqrt(_power(background[start : start + d.size]) * 10 ** (d_snr / 10) / _power(d))
+        rest[start : start + d.size] += d_gain * d
 
     mix = event + rest
     scale = PEAK / max(float(np.max(np.abs(mix))), 1e-12)
-    return _Clip(mix * scale, event * scale, rest * scale, onset, offset,
-                 float(f_low), float(f_high), snr_db, n_distractors)
+    return _Clip(
+        mix * scale, event * scale, rest * scale, onset, offset, float(f_low), float(f_high), snr_db, n_distractors
+    )
 
 
 def _event_mask(fe: FrontEnd, clip: _Clip) -> np.ndarray:
@@ -453,7 +473,7 @@ def _event_mask(fe: FrontEnd, clip: _Clip) -> np.ndarray:
     first = -(-clip.onset // hop)
     last = (clip.offset - 1) // hop
     mask[:first] = False
-    mask[last + 1:] = False
+    mask[last + 1 :] = False
     return mask
 
 
@@ -513,8 +533,7 @@ def generate_synthetic_dataset(out_dir, cfg: dict, frontend: FrontEndConfig, see
         (tmp / "meta").mkdir()
         meta, truth = [], []
         per_fold = spec.clips_per_class // spec.n_folds
-        with zipfile.ZipFile(tmp / "meta" / "ground_truth_masks.npz", "w",
-                             compression=zipfile.ZIP_DEFLATED) as masks:
+        with zipfile.ZipFile(tmp / "meta" / "ground_truth_masks.npz", "w", compression=zipfile.ZIP_DEFLATED) as masks:
             index = 0
             for fold in range(1, spec.n_folds + 1):
                 for target in range(spec.n_classes):
@@ -527,11 +546,19 @@ def generate_synthetic_dataset(out_dir, cfg: dict, frontend: FrontEndConfig, see
                         lio.write_wav(tmp / "audio" / filename, clip.wav, spec.sample_rate)
                         _write_npy_member(masks, stem, _event_mask(fe, clip))
                         meta.append((filename, fold, target, category, False, src_file, "A"))
-                        truth.append((filename, target, category,
-                                      round(clip.onset / spec.sample_rate, 6),
-                                      round(clip.offset / spec.sample_rate, 6),
-                                      round(clip.f_low, 3), round(clip.f_high, 3),
-                                      round(clip.snr_db, 3), clip.n_distractors))
+                        truth.append(
+                            (
+                                filename,
+                                target,
+                                category,
+                                round(clip.onset / spec.sample_rate, 6),
+                                round(clip.offset / spec.sample_rate, 6),
+                                round(clip.f_low, 3),
+                                round(clip.f_high, 3),
+                                round(clip.snr_db, 3),
+                                clip.n_distractors,
+                            )
+                        )
                         index += 1
         lio.write_csv(tmp / "meta" / "esc50.csv", pd.DataFrame(meta, columns=ESC50_COLUMNS))
         lio.write_csv(tmp / "meta" / "ground_truth.csv", pd.DataFrame(truth, columns=GROUND_TRUTH_COLUMNS))

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -63,8 +64,8 @@ class Source(Protocol):
 
 @dataclass
 class Contaminated:
-    wav: torch.Tensor         # [B, L] what gets explained
-    target: torch.Tensor      # [B, L] the target clip's component inside wav (same gains, same peak division)
+    wav: torch.Tensor  # [B, L] what gets explained
+    target: torch.Tensor  # [B, L] the target clip's component inside wav (same gains, same peak division)
     interferer: torch.Tensor  # [B, L] the rest; wav == target + interferer (zeros for "clean")
 
 
@@ -92,10 +93,20 @@ class Condition:
     (the manifest id) and ``version`` runs over ``range(self.versions)``.
     """
 
-    def __init__(self, name: str, *, seed: int, versions: int, peak: str = "signed",
-                 noise_source: Source | None = None, speech_source: Source | None = None,
-                 pool: torch.Tensor | np.ndarray | None = None, pool_ids: Sequence[str] | None = None,
-                 pool_labels: Sequence[int] | None = None, different_class: bool = False):
+    def __init__(
+        self,
+        name: str,
+        *,
+        seed: int,
+        versions: int,
+        peak: str = "signed",
+        noise_source: Source | None = None,
+        speech_source: Source | None = None,
+        pool: torch.Tensor | np.ndarray | None = None,
+        pool_ids: Sequence[str] | None = None,
+        pool_labels: Sequence[int] | None = None,
+        different_class: bool = False,
+    ):
         self.name = name
         self.seed = seed
         self.versions = versions
@@ -139,8 +150,13 @@ class Condition:
         """Names for the evaluated items: the clip id, plus ``@v{version}`` when there are versions."""
         return list(ids) if self.versions == 1 else [f"{i}@v{version}" for i in ids]
 
-    def apply(self, wav: torch.Tensor, item_ids: Sequence[str], version: int,
-              labels: Sequence[int] | torch.Tensor | None = None) -> Contaminated:
+    def apply(
+        self,
+        wav: torch.Tensor,
+        item_ids: Sequence[str],
+        version: int,
+        labels: Sequence[int] | torch.Tensor | None = None,
+    ) -> Contaminated:
         """Contaminate ``wav`` [B, L]. ``labels`` is needed only with ``different_class``."""
         if wav.dim() != 2 or wav.shape[0] != len(item_ids):
             raise ValueError(f"wav must be [B, L] with one id per row; got {tuple(wav.shape)} and {len(item_ids)} ids")
@@ -169,8 +185,10 @@ class Condition:
                 ok &= self.pool_labels != label
             candidates = np.flatnonzero(ok)
             if candidates.size == 0:
-                raise LmacError(f"condition mixture: the pool holds no clip to mix with '{item}'"
-                                + (" of another class" if self.different_class else ""))
+                raise LmacError(
+                    f"condition mixture: the pool holds no clip to mix with '{item}'"
+                    + (" of another class" if self.different_class else "")
+                )
             j = int(candidates[int(torch.randint(candidates.size, (1,), generator=g))])
             row = self.pool[j]
             row = row.detach().cpu() if isinstance(row, torch.Tensor) else torch.from_numpy(np.array(row))
@@ -192,10 +210,19 @@ class Condition:
         return Contaminated(target + interferer, target, interferer)
 
 
-def make_condition(name: str, *, seed: int, versions: int | None = None, noise_source: Source | None = None,
-                   speech_source: Source | None = None, pool: torch.Tensor | np.ndarray | None = None,
-                   pool_ids: Sequence[str] | None = None, peak: str = "signed",
-                   pool_labels: Sequence[int] | None = None, different_class: bool = False) -> Condition:
+def make_condition(
+    name: str,
+    *,
+    seed: int,
+    versions: int | None = None,
+    noise_source: Source | None = None,
+    speech_source: Source | None = None,
+    pool: torch.Tensor | np.ndarray | None = None,
+    pool_ids: Sequence[str] | None = None,
+    peak: str = "signed",
+    pool_labels: Sequence[int] | None = None,
+    different_class: bool = False,
+) -> Condition:
     """Build a condition, checking that what it needs was given (``LmacError`` naming what is missing).
 
     ``versions``: contaminated versions per clip; None = the reference's count (1 for ``clean`` and
@@ -225,10 +252,20 @@ def make_condition(name: str, *, seed: int, versions: int | None = None, noise_s
         if pool is None or pool_ids is None:
             raise LmacError("evaluation condition mixture needs a pool of clips and their ids")
         if pool.ndim != 2 or pool.shape[0] != len(pool_ids) or len(pool_ids) == 0:
-            raise LmacError(f"evaluation condition mixture: pool {tuple(pool.shape)} does not match "
-                            f"{len(pool_ids)} pool ids")
+            raise LmacError(
+                f"evaluation condition mixture: pool {tuple(pool.shape)} does not match {len(pool_ids)} pool ids"
+            )
         if different_class and (pool_labels is None or len(pool_labels) != len(pool_ids)):
             raise LmacError("evaluation condition mixture: different_class needs one pool label per pool clip")
-    return Condition(name, seed=int(seed), versions=int(versions), peak=peak, noise_source=noise_source,
-                     speech_source=speech_source, pool=pool, pool_ids=pool_ids, pool_labels=pool_labels,
-                     different_class=different_class and name == "mixture")
+    return Condition(
+        name,
+        seed=int(seed),
+        versions=int(versions),
+        peak=peak,
+        noise_source=noise_source,
+        speech_source=speech_source,
+        pool=pool,
+        pool_ids=pool_ids,
+        pool_labels=pool_labels,
+        different_class=different_class and name == "mixture",
+    )

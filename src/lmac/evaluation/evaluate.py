@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,7 @@ from ..io import save_npz, write_csv
 from ..training import format_duration, pick_device
 from .conditions import Condition, Contaminated, make_condition
 from .extras import EXTRAS, check_extras, extra_columns
-from .localisation import (LOCALISATION_METRICS, ground_truth, load_event_masks, localisation_metrics,
-                           stack_event_masks)
+from .localisation import LOCALISATION_METRICS, ground_truth, load_event_masks, localisation_metrics, stack_event_masks
 from .metrics import METRICS
 from .scoring import Reference, reference, score_explanation
 from .sources import interferer_sources
@@ -68,46 +67,85 @@ class EvalJob:
     seed: int = 1234
     keep_examples: int = 3
     keep_all_masks: bool = False
-    explainer_path: str | None = None              # learned methods: the trained checkpoint
-    settings: dict = field(default_factory=dict)   # baselines: step/sample counts
-    event_masks: str | None = None                 # the dataset's ground-truth event masks, if it has them
-    noise_source: object = None                    # in_domain: anything with sample(length, generator)
-    speech_source: object = None                   # speech: the same protocol
-    extras: tuple = EXTRAS                         # listenability, roundtrip, robustness (lmac.evaluation.extras)
+    explainer_path: str | None = None  # learned methods: the trained checkpoint
+    settings: dict = field(default_factory=dict)  # baselines: step/sample counts
+    event_masks: str | None = None  # the dataset's ground-truth event masks, if it has them
+    noise_source: object = None  # in_domain: anything with sample(length, generator)
+    speech_source: object = None  # speech: the same protocol
+    extras: tuple = EXTRAS  # listenability, roundtrip, robustness (lmac.evaluation.extras)
 
     @classmethod
-    def from_config(cls, config: dict, method: str, condition: str, *, explainer_path: str | None = None,
-                    event_masks: str | None = None, wham_dir: str | None = None,
-                    ljspeech_dir: str | None = None, split: str | None = None) -> "EvalJob":
+    def from_config(
+        cls,
+        config: dict,
+        method: str,
+        condition: str,
+        *,
+        explainer_path: str | None = None,
+        event_masks: str | None = None,
+        wham_dir: str | None = None,
+        ljspeech_dir: str | None = None,
+        split: str | None = None,
+    ) -> EvalJob:
         """The job the workflow runs for (method, condition), from the validated config."""
         ev = config["evaluation"]
-        noise, speech = interferer_sources(condition, config["noise"], ev["speech"],
-                                           config["dataset"]["sample_rate"], config["seed"], wham_dir, ljspeech_dir)
-        return cls(method=method, condition=condition, split=split or ev["split"], batch_size=ev["batch_size"],
-                   versions=ev["versions"], peak=ev["peak"], mixture_pool=ev["mixture_pool"],
-                   iou_threshold=ev["iou_threshold"], seed=config["seed"],
-                   keep_examples=config["report"]["n_examples"], keep_all_masks=condition in ev["keep_masks"],
-                   explainer_path=explainer_path, settings=config.get("baselines", {}).get(method, {}),
-                   event_masks=event_masks, noise_source=noise, speech_source=speech,
-                   extras=tuple(ev.get("extras", EXTRAS)))
+        noise, speech = interferer_sources(
+            condition,
+            config["noise"],
+            ev["speech"],
+            config["dataset"]["sample_rate"],
+            config["seed"],
+            wham_dir,
+            ljspeech_dir,
+        )
+        return cls(
+            method=method,
+            condition=condition,
+            split=split or ev["split"],
+            batch_size=ev["batch_size"],
+            versions=ev["versions"],
+            peak=ev["peak"],
+            mixture_pool=ev["mixture_pool"],
+            iou_threshold=ev["iou_threshold"],
+            seed=config["seed"],
+            keep_examples=config["report"]["n_examples"],
+            keep_all_masks=condition in ev["keep_masks"],
+            explainer_path=explainer_path,
+            settings=config.get("baselines", {}).get(method, {}),
+            event_masks=event_masks,
+            noise_source=noise,
+            speech_source=speech,
+            extras=tuple(ev.get("extras", EXTRAS)),
+        )
 
     @classmethod
-    def group_from_config(cls, config: dict, methods: Sequence[str], condition: str, *,
-                          explainer_paths: dict[str, str] | None = None, **kw) -> list["EvalJob"]:
+    def group_from_config(
+        cls,
+        config: dict,
+        methods: Sequence[str],
+        condition: str,
+        *,
+        explainer_paths: dict[str, str] | None = None,
+        **kw,
+    ) -> list[EvalJob]:
         """The jobs of ``methods`` on one condition, for :func:`evaluate_methods`: one interferer
         source shared by all (``kw``: the other arguments of :meth:`from_config`)."""
         paths = explainer_paths or {}
         first = cls.from_config(config, methods[0], condition, explainer_path=paths.get(methods[0]), **kw)
-        return [replace(first, method=m, explainer_path=paths.get(m), settings=config.get("baselines", {}).get(m, {}))
-                for m in methods]
+        return [
+            replace(first, method=m, explainer_path=paths.get(m), settings=config.get("baselines", {}).get(m, {}))
+            for m in methods
+        ]
 
 
 def learned_checkpoints(methods: Sequence[str], checkpoints: Sequence[str]) -> dict[str, str]:
     """{method: checkpoint} for the learned ``methods``, whose checkpoints are given in their order."""
     learned = [m for m in methods if is_learned(m)]
     if len(checkpoints) != len(learned):
-        raise LmacError(f"evaluation: {len(checkpoints)} explainer checkpoint(s) for {len(learned)} learned "
-                        f"method(s) ({', '.join(learned) or 'none'}): give one per learned method, in their order")
+        raise LmacError(
+            f"evaluation: {len(checkpoints)} explainer checkpoint(s) for {len(learned)} learned "
+            f"method(s) ({', '.join(learned) or 'none'}): give one per learned method, in their order"
+        )
     return dict(zip(learned, map(str, checkpoints)))
 
 
@@ -127,21 +165,30 @@ def check_group(jobs: Sequence[EvalJob]) -> EvalJob:
         if f.name in PER_METHOD:
             continue
         first = getattr(jobs[0], f.name)
-        if not all(getattr(job, f.name) is first if f.name in SOURCES else getattr(job, f.name) == first
-                   for job in jobs):
-            raise LmacError(f"evaluation: the methods evaluated together differ in '{f.name}' "
-                            f"(only {', '.join(PER_METHOD)} may differ)")
+        if not all(
+            getattr(job, f.name) is first if f.name in SOURCES else getattr(job, f.name) == first for job in jobs
+        ):
+            raise LmacError(
+                f"evaluation: the methods evaluated together differ in '{f.name}' "
+                f"(only {', '.join(PER_METHOD)} may differ)"
+            )
     return jobs[0]
 
 
-def evaluate(prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str, out_npz: str,
-             device: str = "auto") -> pd.DataFrame:
+def evaluate(
+    prepared_dir: str, classifier_path: str, job: EvalJob, out_csv: str, out_npz: str, device: str = "auto"
+) -> pd.DataFrame:
     """Evaluate one method (:func:`evaluate_methods` with one job); return its rows."""
     return evaluate_methods(prepared_dir, classifier_path, [job], [(out_csv, out_npz)], device)[0]
 
 
-def evaluate_methods(prepared_dir: str, classifier_path: str, jobs: Sequence[EvalJob],
-                     outputs: Sequence[tuple[str, str]], device: str = "auto") -> list[pd.DataFrame]:
+def evaluate_methods(
+    prepared_dir: str,
+    classifier_path: str,
+    jobs: Sequence[EvalJob],
+    outputs: Sequence[tuple[str, str]],
+    device: str = "auto",
+) -> list[pd.DataFrame]:
     """Evaluate every job's method in one pass (module docstring); write each job's (CSV, npz) of
     ``outputs`` and return its rows. The jobs differ only in method, checkpoint and settings."""
     shared = check_group(jobs)
@@ -158,8 +205,15 @@ def evaluate_methods(prepared_dir: str, classifier_path: str, jobs: Sequence[Eva
             result.add(batch, exp, run.score(exp, batch), seconds)
         if b == n_batches or b % 10 == 0:
             elapsed = time.monotonic() - t0
-            log.info("%s/%s: batch %d/%d | elapsed %s ETA %s", label, shared.condition, b, n_batches,
-                     format_duration(elapsed), format_duration(elapsed / b * (n_batches - b)))
+            log.info(
+                "%s/%s: batch %d/%d | elapsed %s ETA %s",
+                label,
+                shared.condition,
+                b,
+                n_batches,
+                format_duration(elapsed),
+                format_duration(elapsed / b * (n_batches - b)),
+            )
     return [result.write(csv, npz) for result, (csv, npz) in zip(results, outputs)]
 
 
@@ -168,15 +222,15 @@ class _Batch:
     """One batch of items under the condition, and what every method's scores share."""
 
     version: int
-    ids: list[str]               # the clips' manifest ids
+    ids: list[str]  # the clips' manifest ids
     labels: torch.Tensor
-    item: Contaminated           # on the CPU, for the examples
-    x: torch.Tensor              # the explained input, on the device
-    target: torch.Tensor         # item.target and item.interferer on the device
+    item: Contaminated  # on the CPU, for the examples
+    x: torch.Tensor  # the explained input, on the device
+    target: torch.Tensor  # item.target and item.interferer on the device
     interferer: torch.Tensor
-    predicted: torch.Tensor      # the classifier's decision on x: the class every method explains
+    predicted: torch.Tensor  # the classifier's decision on x: the class every method explains
     ref: Reference
-    gt: torch.Tensor             # localisation ground truth
+    gt: torch.Tensor  # localisation ground truth
 
 
 @dataclass
@@ -192,18 +246,30 @@ class _Run:
     event_masks: dict | None
 
     @classmethod
-    def load(cls, prepared_dir: str, classifier_path: str, job: EvalJob, device: torch.device) -> "_Run":
+    def load(cls, prepared_dir: str, classifier_path: str, job: EvalJob, device: torch.device) -> _Run:
         check_extras(job.extras)
         audio, manifest, classes = load_prepared(prepared_dir)
         pool = split(audio, manifest, job.mixture_pool) if job.condition == "mixture" else None
         condition = make_condition(
             # clean and in_domain have one version per clip (as the reference); versions applies to OOD conditions
-            job.condition, seed=job.seed, versions=None if job.condition in ("clean", "in_domain") else job.versions,
-            noise_source=job.noise_source, speech_source=job.speech_source, peak=job.peak,
+            job.condition,
+            seed=job.seed,
+            versions=None if job.condition in ("clean", "in_domain") else job.versions,
+            noise_source=job.noise_source,
+            speech_source=job.speech_source,
+            peak=job.peak,
             pool=torch.from_numpy(np.ascontiguousarray(pool.audio[pool.rows])) if pool is not None else None,
-            pool_ids=pool.ids if pool is not None else None)
-        return cls(job, device, split(audio, manifest, job.split), classes, load_classifier(classifier_path, device),
-                   condition, load_event_masks(job.event_masks) if job.event_masks else None)
+            pool_ids=pool.ids if pool is not None else None,
+        )
+        return cls(
+            job,
+            device,
+            split(audio, manifest, job.split),
+            classes,
+            load_classifier(classifier_path, device),
+            condition,
+            load_event_masks(job.event_masks) if job.event_masks else None,
+        )
 
     @property
     def max_rows(self) -> int | None:
@@ -225,8 +291,9 @@ class _Run:
         x, target, interferer = item.wav.to(dev), item.target.to(dev), item.interferer.to(dev)
         with torch.no_grad():
             predicted = clf(x)[0].argmax(-1)
-            ref = reference(job.extras, clf, clf.frontend.log_spectrogram(x), x, ids, job.seed, version,
-                            max_rows=self.max_rows)
+            ref = reference(
+                job.extras, clf, clf.frontend.log_spectrogram(x), x, ids, job.seed, version, max_rows=self.max_rows
+            )
             events = stack_event_masks(self.event_masks, ids).to(dev) if self.event_masks is not None else None
             gt = ground_truth(clf.frontend, target, interferer, events)
         return _Batch(version, ids, labels, item, x, target, interferer, predicted, ref, gt)
@@ -244,11 +311,23 @@ class _Run:
         job = self.job
         with torch.no_grad():
             # a method whose logspec is not the input's (a cropped grid) gets its own reference
-            ref = batch.ref if batch.ref.matches(exp.logspec) else reference(
-                job.extras, self.classifier, exp.logspec, batch.x, batch.ids, job.seed, batch.version,
-                max_rows=self.max_rows)
-            scores = score_explanation(job.extras, self.classifier, exp, batch.x, batch.target, batch.interferer,
-                                       ref, self.max_rows)
+            ref = (
+                batch.ref
+                if batch.ref.matches(exp.logspec)
+                else reference(
+                    job.extras,
+                    self.classifier,
+                    exp.logspec,
+                    batch.x,
+                    batch.ids,
+                    job.seed,
+                    batch.version,
+                    max_rows=self.max_rows,
+                )
+            )
+            scores = score_explanation(
+                job.extras, self.classifier, exp, batch.x, batch.target, batch.interferer, ref, self.max_rows
+            )
             scores.update(localisation_metrics(exp.mask, batch.gt, job.iou_threshold))
         return scores
 
@@ -268,16 +347,32 @@ class _MethodResults:
         job, classes = self.job, self.run.classes
         for i, clip in enumerate(batch.ids):
             label = int(batch.labels[i])
-            self.rows.append({"id": clip, "version": batch.version, "seed": job.seed, "condition": job.condition,
-                              "method": job.method, "split": job.split, "label": classes[label],
-                              "predicted": classes[int(exp.target[i])], "correct": label == int(exp.target[i]),
-                              **{m: float(scores[m][i]) for m in self.columns}, "explain_s": seconds})
+            self.rows.append(
+                {
+                    "id": clip,
+                    "version": batch.version,
+                    "seed": job.seed,
+                    "condition": job.condition,
+                    "method": job.method,
+                    "split": job.split,
+                    "label": classes[label],
+                    "predicted": classes[int(exp.target[i])],
+                    "correct": label == int(exp.target[i]),
+                    **{m: float(scores[m][i]) for m in self.columns},
+                    "explain_s": seconds,
+                }
+            )
         if job.keep_all_masks:
             self.masks.extend(exp.mask.cpu().half().numpy())
         room = job.keep_examples - len(self.example_ids)
         if room > 0:
-            for key, value in (("mask", exp.mask), ("logspec", exp.logspec), ("waveform", exp.waveform),
-                               ("input", batch.item.wav), ("target", batch.item.target)):
+            for key, value in (
+                ("mask", exp.mask),
+                ("logspec", exp.logspec),
+                ("waveform", exp.waveform),
+                ("input", batch.item.wav),
+                ("target", batch.item.target),
+            ):
                 value = value[:room].cpu()
                 self.examples[key].append((value.half() if key in ("mask", "logspec") else value).numpy())
             self.example_ids.extend(batch.ids[:room])
@@ -286,11 +381,20 @@ class _MethodResults:
         job, frame = self.job, pd.DataFrame(self.rows)
         arrays = {k: np.concatenate(v) for k, v in self.examples.items()}
         if job.keep_all_masks:
-            arrays.update(masks=np.stack(self.masks), mask_ids=frame["id"].to_numpy(str),
-                          mask_versions=frame["version"].to_numpy())
+            arrays.update(
+                masks=np.stack(self.masks),
+                mask_ids=frame["id"].to_numpy(str),
+                mask_versions=frame["version"].to_numpy(),
+            )
         write_csv(out_csv, frame)
         sample_rate = np.array(self.run.classifier.frontend.cfg.sample_rate)
         save_npz(out_npz, ids=np.array(self.example_ids), sample_rate=sample_rate, **arrays)
-        log.info("%s on %s/%s (%d items): %s", job.method, job.split, job.condition, len(frame),
-                 " ".join(f"{m} {frame[m].mean():.3f}" for m in (*METRICS, *LOCALISATION_METRICS)))
+        log.info(
+            "%s on %s/%s (%d items): %s",
+            job.method,
+            job.split,
+            job.condition,
+            len(frame),
+            " ".join(f"{m} {frame[m].mean():.3f}" for m in (*METRICS, *LOCALISATION_METRICS)),
+        )
         return frame

@@ -16,7 +16,7 @@ method of a batch has in common and batches the rest.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -51,9 +51,18 @@ def extra_columns(extras: Sequence[str]) -> list[str]:
     return columns
 
 
-def extra_scores(extras: Sequence[str], classifier: AudioClassifier, exp: Explanation, wav: torch.Tensor,
-                 target: torch.Tensor, interferer: torch.Tensor, reference_logits: torch.Tensor,
-                 item_ids: Sequence[str], seed: int, version: int) -> dict[str, torch.Tensor]:
+def extra_scores(
+    extras: Sequence[str],
+    classifier: AudioClassifier,
+    exp: Explanation,
+    wav: torch.Tensor,
+    target: torch.Tensor,
+    interferer: torch.Tensor,
+    reference_logits: torch.Tensor,
+    item_ids: Sequence[str],
+    seed: int,
+    version: int,
+) -> dict[str, torch.Tensor]:
     """{column: [B]} for the requested extras of one explanation (the evaluation scores them with the
     other metrics through :func:`lmac.evaluation.scoring.score_explanation`, sharing the reference).
 

@@ -36,8 +36,13 @@ from torchmetrics.functional.audio import scale_invariant_signal_distortion_rati
 from ..frontend import FrontEnd
 
 LISTENABILITY_METRICS = ("SI_SDR", "LSD", "interferer_kept", "target_kept", "silent")
-LISTENABILITY_HIGHER_IS_BETTER = {"SI_SDR": True, "LSD": False, "interferer_kept": False, "target_kept": None,
-                                  "silent": None}
+LISTENABILITY_HIGHER_IS_BETTER = {
+    "SI_SDR": True,
+    "LSD": False,
+    "interferer_kept": False,
+    "target_kept": None,
+    "silent": None,
+}
 FLOOR_DB = 80.0
 # energies at or below this share of the target's count as silence (float32 audio has ~1e-14 noise)
 _SILENT = 1e-12
@@ -55,8 +60,9 @@ def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return torch.where(silent, torch.full_like(value, float("nan")), value)
 
 
-def log_spectral_distance(frontend: FrontEnd, estimate: torch.Tensor, reference: torch.Tensor,
-                          floor_db: float = FLOOR_DB) -> torch.Tensor:
+def log_spectral_distance(
+    frontend: FrontEnd, estimate: torch.Tensor, reference: torch.Tensor, floor_db: float = FLOOR_DB
+) -> torch.Tensor:
     """LSD in dB per row of [B, L] on the front end's STFT grid (module docstring)."""
     # float32 is ample for dB differences bounded by floor_db
     power_est = frontend.magnitude(frontend.stft(estimate.float())).pow(2)
@@ -67,7 +73,9 @@ def log_spectral_distance(frontend: FrontEnd, estimate: torch.Tensor, reference:
     return diff.pow(2).mean(-1).sqrt().mean(-1).double()
 
 
-def energy_kept(estimate: torch.Tensor, target: torch.Tensor, interferer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def energy_kept(
+    estimate: torch.Tensor, target: torch.Tensor, interferer: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(a², b²) of the least-squares fit ŝ ≈ a·s + b·n per row of [B, L]; NaN where n or s is silent.
 
     The 2 × 2 normal equations solved by Cramer's rule (the same on every device; s and n of a
@@ -83,8 +91,9 @@ def energy_kept(estimate: torch.Tensor, target: torch.Tensor, interferer: torch.
     return torch.where(undefined, nan, a.pow(2)), torch.where(undefined, nan, b.pow(2))
 
 
-def listenability(frontend: FrontEnd, explanation: torch.Tensor, target: torch.Tensor,
-                  interferer: torch.Tensor) -> dict[str, torch.Tensor]:
+def listenability(
+    frontend: FrontEnd, explanation: torch.Tensor, target: torch.Tensor, interferer: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Every column of :data:`LISTENABILITY_METRICS` for explanations, targets and interferers [B, L]."""
     no_target = (_energy(interferer) == 0) | (_energy(target) == 0)
     silent = _energy(explanation) <= _SILENT * _energy(target).clamp_min(torch.finfo(torch.float64).tiny)

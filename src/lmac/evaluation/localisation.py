@@ -73,13 +73,20 @@ def stack_event_masks(masks: dict[str, np.ndarray], ids: list[str]) -> torch.Ten
     """The masks of ``ids`` as one bool tensor [B, T, F]; ``LmacError`` naming a missing id."""
     missing = [i for i in ids if i not in masks]
     if missing:
-        raise LmacError(f"ground-truth masks: no mask for clip '{missing[0]}'"
-                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        raise LmacError(
+            f"ground-truth masks: no mask for clip '{missing[0]}'"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
     return torch.from_numpy(np.stack([masks[i] for i in ids]))
 
 
-def ground_truth(frontend: FrontEnd, target: torch.Tensor, interferer: torch.Tensor,
-                 event_mask: torch.Tensor | None = None, floor_db: float = FLOOR_DB) -> torch.Tensor:
+def ground_truth(
+    frontend: FrontEnd,
+    target: torch.Tensor,
+    interferer: torch.Tensor,
+    event_mask: torch.Tensor | None = None,
+    floor_db: float = FLOOR_DB,
+) -> torch.Tensor:
     """Where the target lies on the front end's STFT grid, [B, T, F] bool (see the module doc).
 
     ``target`` and ``interferer`` are [B, L] components of the explained clip
@@ -91,9 +98,11 @@ def ground_truth(frontend: FrontEnd, target: torch.Tensor, interferer: torch.Ten
         if event_mask is not None:
             event_mask = event_mask.to(device=mag_t.device, dtype=torch.bool)
             if event_mask.shape != mag_t.shape:
-                raise LmacError(f"ground-truth event masks have shape {tuple(event_mask.shape)} but the front "
-                                f"end's grid is {tuple(mag_t.shape)} (dataset generated with another front end "
-                                f"or clip length?)")
+                raise LmacError(
+                    f"ground-truth event masks have shape {tuple(event_mask.shape)} but the front "
+                    f"end's grid is {tuple(mag_t.shape)} (dataset generated with another front end "
+                    f"or clip length?)"
+                )
             if not bool(has_interferer.any()):
                 return event_mask.clone()
         mag_i = FrontEnd.magnitude(frontend.stft(interferer))
@@ -124,16 +133,20 @@ def _tie_share(values: torch.Tensor, ascending: torch.Tensor, gt: torch.Tensor, 
     return out.reshape(b)
 
 
-def localisation_metrics(mask: torch.Tensor, gt: torch.Tensor,
-                         iou_threshold: float = 0.5) -> dict[str, torch.Tensor]:
+def localisation_metrics(mask: torch.Tensor, gt: torch.Tensor, iou_threshold: float = 0.5) -> dict[str, torch.Tensor]:
     """RMA, RRA, PG and IoU per clip (``LOCALISATION_METRICS``), each a float tensor [B].
 
     ``mask`` [B, T, F] (relevance, in [0, 1] for mask-based explainers) and ``gt`` [B, T', F] bool
     share the grid; a mask with fewer frames (T < T', as when trailing frames are dropped) is
     zero-padded, i.e. the missing frames carry no relevance.
     """
-    if mask.dim() != 3 or gt.dim() != 3 or mask.shape[0] != gt.shape[0] or mask.shape[2] != gt.shape[2] \
-            or mask.shape[1] > gt.shape[1]:
+    if (
+        mask.dim() != 3
+        or gt.dim() != 3
+        or mask.shape[0] != gt.shape[0]
+        or mask.shape[2] != gt.shape[2]
+        or mask.shape[1] > gt.shape[1]
+    ):
         raise ValueError(f"mask {tuple(mask.shape)} and ground truth {tuple(gt.shape)} are not on one grid")
     if mask.shape[1] < gt.shape[1]:
         mask = torch.nn.functional.pad(mask, (0, 0, 0, gt.shape[1] - mask.shape[1]))

@@ -33,8 +33,17 @@ import torch
 METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM")
 # the metrics that classify masked inputs (the rest read the map alone)
 FAITHFULNESS_METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn")
-HIGHER_IS_BETTER = {"AI": True, "AD": False, "AD_ref": False, "AG": True, "FF": True, "FidIn": True,
-                    "SPS": True, "COMP": False, "MM": None}
+HIGHER_IS_BETTER = {
+    "AI": True,
+    "AD": False,
+    "AD_ref": False,
+    "AG": True,
+    "FF": True,
+    "FidIn": True,
+    "SPS": True,
+    "COMP": False,
+    "MM": None,
+}
 
 # Quantus adds this to every |a_i| before sorting (Sparseness.evaluate_batch).
 GINI_OFFSET = 1e-7
@@ -50,8 +59,9 @@ def _at(probs: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return probs.gather(1, c[:, None])[:, 0]
 
 
-def faithfulness(logits: torch.Tensor, logits_in: torch.Tensor, logits_out: torch.Tensor,
-                 target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def faithfulness(
+    logits: torch.Tensor, logits_in: torch.Tensor, logits_out: torch.Tensor, target: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """AI, AD, AD_ref, AG, FF and FidIn from the logits on X, M⊙X and (1−M)⊙X, each [B, C]."""
     p, o, q = logits.softmax(-1), logits_in.softmax(-1), logits_out.softmax(-1)
     c = p.argmax(-1) if target is None else target.to(p.device).long()
@@ -119,8 +129,13 @@ def mask_mean(mask: torch.Tensor) -> torch.Tensor:
     return mask.flatten(1).to(_out_dtype(mask)).mean(1)
 
 
-def all_metrics(logits: torch.Tensor, logits_in: torch.Tensor, logits_out: torch.Tensor,
-                mask: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def all_metrics(
+    logits: torch.Tensor,
+    logits_in: torch.Tensor,
+    logits_out: torch.Tensor,
+    mask: torch.Tensor,
+    target: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Every metric in :data:`METRICS`, one value per clip ([B] each)."""
     out = faithfulness(logits, logits_in, logits_out, target)
     out["SPS"] = sparseness(mask)

@@ -24,7 +24,7 @@ from a generator seeded by (seed, "fill", version, clip id), like the contaminat
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -34,8 +34,9 @@ OPERATORS = ("zero", "mean", "noise")
 FILL_OPERATORS = OPERATORS[1:]
 
 
-def fill(operator: str, logspec: torch.Tensor, item_ids: Sequence[str] | None = None, seed: int = 0,
-         version: int = 0) -> torch.Tensor:
+def fill(
+    operator: str, logspec: torch.Tensor, item_ids: Sequence[str] | None = None, seed: int = 0, version: int = 0
+) -> torch.Tensor:
     """The fill B [B, T, F] of ``operator`` for log1p spectrograms [B, T, F] (``item_ids``: noise only)."""
     if operator == "zero":
         return torch.zeros_like(logspec)
@@ -45,13 +46,15 @@ def fill(operator: str, logspec: torch.Tensor, item_ids: Sequence[str] | None = 
     if operator == "noise":
         if item_ids is None or len(item_ids) != logspec.shape[0]:
             raise ValueError("the noise fill needs one item id per clip")
-        z = torch.stack([torch.randn(logspec.shape[1:], generator=item_generator(seed, "fill", version, str(i)))
-                         for i in item_ids]).to(logspec)
+        z = torch.stack(
+            [torch.randn(logspec.shape[1:], generator=item_generator(seed, "fill", version, str(i))) for i in item_ids]
+        ).to(logspec)
         return (mean + logspec.std(1, keepdim=True, correction=0) * z).clamp_min(0)
     raise ValueError(f"unknown masking operator '{operator}' (known: {', '.join(OPERATORS)})")
 
 
-def masked_pair(mask: torch.Tensor, masked_in: torch.Tensor, masked_out: torch.Tensor,
-                fill_value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_pair(
+    mask: torch.Tensor, masked_in: torch.Tensor, masked_out: torch.Tensor, fill_value: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(masked-in, masked-out) with the removed share of each filled by ``fill_value``."""
     return masked_in + (1 - mask) * fill_value, masked_out + mask * fill_value

@@ -32,13 +32,15 @@ def heard_input(frontend: FrontEnd, wav: torch.Tensor, logspec: torch.Tensor) ->
     return frontend.log_spectrogram(frontend.resynthesise(logspec, wav))
 
 
-def heard_explanation(frontend: FrontEnd, wav: torch.Tensor, masked_out: torch.Tensor,
-                      explanation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def heard_explanation(
+    frontend: FrontEnd, wav: torch.Tensor, masked_out: torch.Tensor, explanation: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(heard masked-in, heard masked-out) log1p spectrograms [B, T, F] of one explanation."""
     return frontend.log_spectrogram(explanation), frontend.log_spectrogram(frontend.resynthesise(masked_out, wav))
 
 
-def heard_logspecs(frontend: FrontEnd, wav: torch.Tensor, logspec: torch.Tensor, masked_out: torch.Tensor,
-                   explanation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def heard_logspecs(
+    frontend: FrontEnd, wav: torch.Tensor, logspec: torch.Tensor, masked_out: torch.Tensor, explanation: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(heard input, heard masked-in, heard masked-out) log1p spectrograms [B, T, F] (module docstring)."""
     return (heard_input(frontend, wav, logspec), *heard_explanation(frontend, wav, masked_out, explanation))

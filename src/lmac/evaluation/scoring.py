@@ -22,8 +22,8 @@ is its masked-in, both log1p|STFT(ŝ)|) is classified once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 
@@ -59,9 +59,17 @@ class Reference:
         return logspec.shape == self.logspec.shape and torch.equal(logspec, self.logspec)
 
 
-def reference(extras: Sequence[str], classifier: AudioClassifier, logspec: torch.Tensor, wav: torch.Tensor,
-              item_ids: Sequence[str], seed: int, version: int, logits: torch.Tensor | None = None,
-              max_rows: int | None = None) -> Reference:
+def reference(
+    extras: Sequence[str],
+    classifier: AudioClassifier,
+    logspec: torch.Tensor,
+    wav: torch.Tensor,
+    item_ids: Sequence[str],
+    seed: int,
+    version: int,
+    logits: torch.Tensor | None = None,
+    max_rows: int | None = None,
+) -> Reference:
     """The :class:`Reference` of log1p spectrograms [B, T, F] of ``wav`` [B, L] (``logits``: f(X), if known).
 
     ``item_ids`` / ``seed`` / ``version`` seed the noise fill (``lmac.evaluation.operators``).
@@ -75,8 +83,9 @@ def reference(extras: Sequence[str], classifier: AudioClassifier, logspec: torch
     return Reference(logspec, out["input"] if logits is None else logits, heard, out.get("heard"), fills)
 
 
-def masked_inputs(extras: Sequence[str], classifier: AudioClassifier, exp: Explanation, wav: torch.Tensor,
-                  ref: Reference) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def masked_inputs(
+    extras: Sequence[str], classifier: AudioClassifier, exp: Explanation, wav: torch.Tensor, ref: Reference
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{column suffix: (masked-in, masked-out)} that one explanation's metrics classify: ``""`` the
     spectrogram-domain metrics, ``_rt`` the round trip, ``_mean`` / ``_noise`` the fill operators."""
     pairs = {"": (exp.masked_in, exp.masked_out)}
@@ -88,9 +97,16 @@ def masked_inputs(extras: Sequence[str], classifier: AudioClassifier, exp: Expla
     return pairs
 
 
-def score_explanation(extras: Sequence[str], classifier: AudioClassifier, exp: Explanation, wav: torch.Tensor,
-                      target: torch.Tensor, interferer: torch.Tensor, ref: Reference,
-                      max_rows: int | None = None) -> dict[str, torch.Tensor]:
+def score_explanation(
+    extras: Sequence[str],
+    classifier: AudioClassifier,
+    exp: Explanation,
+    wav: torch.Tensor,
+    target: torch.Tensor,
+    interferer: torch.Tensor,
+    ref: Reference,
+    max_rows: int | None = None,
+) -> dict[str, torch.Tensor]:
     """{column: [B]}: every metric of :data:`~lmac.evaluation.metrics.METRICS` and the ``extras``' columns.
 
     ``wav`` is the explained input [B, L], ``target`` / ``interferer`` its known components (zeros
@@ -144,9 +160,12 @@ def _duplicate(spec: torch.Tensor, earlier: dict[str, torch.Tensor]) -> str | No
     return None
 
 
-def classify(classifier: AudioClassifier, specs: dict[str, torch.Tensor],
-             known: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
-             max_rows: int | None = None) -> dict[str, torch.Tensor]:
+def classify(
+    classifier: AudioClassifier,
+    specs: dict[str, torch.Tensor],
+    known: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
+    max_rows: int | None = None,
+) -> dict[str, torch.Tensor]:
     """{name: logits [B, C]} of log1p spectrograms {name: [B, T, F]}, ``known`` (spectrogram, logits)
     pairs giving the rows they hold (module docstring); the rest are classified in one forward per
     grid shape, in chunks of ``max_rows`` rows if given."""
@@ -174,8 +193,9 @@ def _assemble(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     return logits
 
 
-def _classify_rows(classifier: AudioClassifier, rows: dict[str, torch.Tensor],
-                   max_rows: int | None) -> dict[str, torch.Tensor]:
+def _classify_rows(
+    classifier: AudioClassifier, rows: dict[str, torch.Tensor], max_rows: int | None
+) -> dict[str, torch.Tensor]:
     """{name: logits} of {name: [n, T, F]}, concatenating the tensors of each grid shape."""
     out: dict[str, torch.Tensor] = {}
     for shape in {tuple(r.shape[1:]) for r in rows.values()}:

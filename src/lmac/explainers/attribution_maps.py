@@ -41,8 +41,9 @@ def normalise_map(attribution: torch.Tensor) -> torch.Tensor:
     return torch.where(peak > 0, a / torch.where(peak > 0, peak, torch.ones_like(peak)), torch.zeros_like(a))
 
 
-def explanation_from_mask(classifier: AudioClassifier, wav: torch.Tensor, logspec: torch.Tensor,
-                          mask: torch.Tensor, target: torch.Tensor) -> Explanation:
+def explanation_from_mask(
+    classifier: AudioClassifier, wav: torch.Tensor, logspec: torch.Tensor, mask: torch.Tensor, target: torch.Tensor
+) -> Explanation:
     """The common Explanation of a mask on the log1p spectrogram (mask-in/out and resynthesis)."""
     with torch.no_grad():
         masked_in = mask * logspec
@@ -61,8 +62,7 @@ def seeded(seed: int, call: int, device: torch.device) -> Iterator[None]:
     """
     state = np.random.SeedSequence([int(seed), int(call)]).generate_state(2, dtype=np.uint32)
     np_state = np.random.get_state()
-    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=cuda):
             torch.random.default_generator.manual_seed(int(state[0]))
@@ -81,14 +81,20 @@ def check_setting(ok: bool, method: str, key: str, value: object, expected: str)
 
 
 def positive_int(method: str, key: str, value: object) -> int:
-    check_setting(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-                  method, key, value, "a positive integer")
+    check_setting(
+        isinstance(value, int) and not isinstance(value, bool) and value > 0, method, key, value, "a positive integer"
+    )
     return int(value)
 
 
 def seed_setting(method: str, value: object) -> int:
-    check_setting(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-                  method, "seed", value, "a non-negative integer")
+    check_setting(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        method,
+        "seed",
+        value,
+        "a non-negative integer",
+    )
     return int(value)
 
 
@@ -106,8 +112,11 @@ class MapExplainer(Explainer):
     def settings(cls) -> tuple[str, ...]:
         """Names of the keyword settings the constructor accepts (the ``baselines.<name>`` keys)."""
         params = list(inspect.signature(cls.__init__).parameters.values())[2:]
-        return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
-                     or p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return tuple(
+            p.name
+            for p in params
+            if p.kind is inspect.Parameter.KEYWORD_ONLY or p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
 
     @abstractmethod
     def attribute(self, logspec: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -60,13 +60,28 @@ from abc import abstractmethod
 from collections.abc import Iterator
 
 import torch
-from captum.attr import (GradientShap, GuidedBackprop, GuidedGradCam, IntegratedGradients,
-                         LayerAttribution, LayerGradCam, NoiseTunnel, Saliency)
+from captum.attr import (
+    GradientShap,
+    GuidedBackprop,
+    GuidedGradCam,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Saliency,
+)
 
 from ..classifier.model import AudioClassifier
 from ..errors import LmacError
-from .attribution_maps import (AllOnesExplainer, MapExplainer, RandomExplainer, check_setting,
-                               positive_int, seed_setting, seeded)
+from .attribution_maps import (
+    AllOnesExplainer,
+    MapExplainer,
+    RandomExplainer,
+    check_setting,
+    positive_int,
+    seed_setting,
+    seeded,
+)
 from .base import Explainer
 
 INTERPOLATE_MODES = ("nearest", "bilinear", "bicubic", "area")
@@ -122,8 +137,13 @@ class SaliencyExplainer(GradientExplainer):
 class IntegratedGradientsExplainer(GradientExplainer):
     name = "ig"
 
-    def __init__(self, classifier: AudioClassifier, n_steps: int = 50, method: str = "gausslegendre",
-                 internal_batch_size: int = 32):
+    def __init__(
+        self,
+        classifier: AudioClassifier,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int = 32,
+    ):
         super().__init__(classifier)
         self.n_steps = positive_int(self.name, "n_steps", n_steps)
         check_setting(method in IG_METHODS, self.name, "method", method, " or ".join(IG_METHODS))
@@ -132,19 +152,36 @@ class IntegratedGradientsExplainer(GradientExplainer):
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return IntegratedGradients(self.model).attribute(
-            x, baselines=torch.zeros_like(x), target=target, n_steps=self.n_steps, method=self.method,
-            internal_batch_size=max(self.internal_batch_size, x.shape[0]))
+            x,
+            baselines=torch.zeros_like(x),
+            target=target,
+            n_steps=self.n_steps,
+            method=self.method,
+            internal_batch_size=max(self.internal_batch_size, x.shape[0]),
+        )
 
 
 class SmoothGradExplainer(GradientExplainer):
     name = "smoothgrad"
 
-    def __init__(self, classifier: AudioClassifier, n_samples: int = 50, noise_level: float = 0.15,
-                 noise: str = "half_normal", internal_batch_size: int = 32, seed: int = 0):
+    def __init__(
+        self,
+        classifier: AudioClassifier,
+        n_samples: int = 50,
+        noise_level: float = 0.15,
+        noise: str = "half_normal",
+        internal_batch_size: int = 32,
+        seed: int = 0,
+    ):
         super().__init__(classifier)
         self.n_samples = positive_int(self.name, "n_samples", n_samples)
-        check_setting(isinstance(noise_level, (int, float)) and not isinstance(noise_level, bool)
-                      and noise_level > 0, self.name, "noise_level", noise_level, "a number > 0")
+        check_setting(
+            isinstance(noise_level, (int, float)) and not isinstance(noise_level, bool) and noise_level > 0,
+            self.name,
+            "noise_level",
+            noise_level,
+            "a number > 0",
+        )
         self.noise_level = float(noise_level)
         check_setting(noise in NOISES, self.name, "noise", noise, " or ".join(NOISES))
         self.noise = noise
@@ -177,11 +214,20 @@ class SmoothGradExplainer(GradientExplainer):
 
     def _noise_tunnel(self, x: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         tunnel = NoiseTunnel(Saliency(self.model))
-        return torch.cat([
-            tunnel.attribute(x[i:i + 1], nt_type="smoothgrad", nt_samples=self.n_samples,
-                             nt_samples_batch_size=self.internal_batch_size, stdevs=float(sigma[i]),
-                             target=target[i:i + 1], abs=True)
-            for i in range(x.shape[0])])
+        return torch.cat(
+            [
+                tunnel.attribute(
+                    x[i : i + 1],
+                    nt_type="smoothgrad",
+                    nt_samples=self.n_samples,
+                    nt_samples_batch_size=self.internal_batch_size,
+                    stdevs=float(sigma[i]),
+                    target=target[i : i + 1],
+                    abs=True,
+                )
+                for i in range(x.shape[0])
+            ]
+        )
 
 
 class GradCamExplainer(GradientExplainer):
@@ -190,8 +236,13 @@ class GradCamExplainer(GradientExplainer):
     def __init__(self, classifier: AudioClassifier, relu: bool = False, interpolate_mode: str = "nearest"):
         super().__init__(classifier)
         check_setting(isinstance(relu, bool), self.name, "relu", relu, "true or false")
-        check_setting(interpolate_mode in INTERPOLATE_MODES, self.name, "interpolate_mode",
-                      interpolate_mode, " or ".join(INTERPOLATE_MODES))
+        check_setting(
+            interpolate_mode in INTERPOLATE_MODES,
+            self.name,
+            "interpolate_mode",
+            interpolate_mode,
+            " or ".join(INTERPOLATE_MODES),
+        )
         self.relu, self.interpolate_mode = relu, interpolate_mode
 
     def coarse(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -200,8 +251,9 @@ class GradCamExplainer(GradientExplainer):
         return cam.attribute(x, target=target, relu_attributions=self.relu)
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return LayerAttribution.interpolate(self.coarse(x, target), tuple(x.shape[2:]),
-                                            interpolate_mode=self.interpolate_mode)
+        return LayerAttribution.interpolate(
+            self.coarse(x, target), tuple(x.shape[2:]), interpolate_mode=self.interpolate_mode
+        )
 
 
 @contextlib.contextmanager
@@ -228,8 +280,13 @@ class GuidedGradCamExplainer(GradientExplainer):
 
     def __init__(self, classifier: AudioClassifier, interpolate_mode: str = "nearest"):
         super().__init__(classifier)
-        check_setting(interpolate_mode in INTERPOLATE_MODES, self.name, "interpolate_mode",
-                      interpolate_mode, " or ".join(INTERPOLATE_MODES))
+        check_setting(
+            interpolate_mode in INTERPOLATE_MODES,
+            self.name,
+            "interpolate_mode",
+            interpolate_mode,
+            " or ".join(INTERPOLATE_MODES),
+        )
         self.interpolate_mode = interpolate_mode
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -241,8 +298,14 @@ class GuidedGradCamExplainer(GradientExplainer):
 class GradientShapExplainer(GradientExplainer):
     name = "shap"
 
-    def __init__(self, classifier: AudioClassifier, n_baselines: int = 3, n_samples: int = 5,
-                 internal_batch_size: int = 32, seed: int = 0):
+    def __init__(
+        self,
+        classifier: AudioClassifier,
+        n_baselines: int = 3,
+        n_samples: int = 5,
+        internal_batch_size: int = 32,
+        seed: int = 0,
+    ):
         super().__init__(classifier)
         self.n_baselines = positive_int(self.name, "n_baselines", n_baselines)
         self.n_samples = positive_int(self.name, "n_samples", n_samples)
@@ -263,10 +326,20 @@ class GradientShapExplainer(GradientExplainer):
         return total / self.n_samples
 
 
-BASELINES: dict[str, type[MapExplainer]] = {cls.name: cls for cls in (
-    SaliencyExplainer, IntegratedGradientsExplainer, SmoothGradExplainer, GradCamExplainer,
-    GuidedBackpropExplainer, GuidedGradCamExplainer, GradientShapExplainer,
-    AllOnesExplainer, RandomExplainer)}
+BASELINES: dict[str, type[MapExplainer]] = {
+    cls.name: cls
+    for cls in (
+        SaliencyExplainer,
+        IntegratedGradientsExplainer,
+        SmoothGradExplainer,
+        GradCamExplainer,
+        GuidedBackpropExplainer,
+        GuidedGradCamExplainer,
+        GradientShapExplainer,
+        AllOnesExplainer,
+        RandomExplainer,
+    )
+}
 
 
 def build_baseline(name: str, classifier: AudioClassifier, settings: dict | None = None) -> Explainer:
@@ -280,6 +353,7 @@ def build_baseline(name: str, classifier: AudioClassifier, settings: dict | None
     known = cls.settings()
     for key in settings:
         if key not in known:
-            raise LmacError(f"baselines.{name}: unknown setting '{key}' "
-                            f"(known: {', '.join(known) if known else 'none'})")
+            raise LmacError(
+                f"baselines.{name}: unknown setting '{key}' (known: {', '.join(known) if known else 'none'})"
+            )
     return cls(classifier, **settings)

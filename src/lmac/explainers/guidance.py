@@ -35,9 +35,9 @@ CROSSCOR_TYPES = ("dotp",)
 
 @dataclass(frozen=True)
 class GuidanceConfig:
-    g_w: float = 4.0            # guidance weight (the recipe and README FT command: 4)
-    crosscor_th: float = 0.6    # guided when the correlation reaches this
-    bin_th: float = 0.35        # oracle threshold, fraction of the clean utterance's maximum
+    g_w: float = 4.0  # guidance weight (the recipe and README FT command: 4)
+    crosscor_th: float = 0.6  # guided when the correlation reaches this
+    bin_th: float = 0.35  # oracle threshold, fraction of the clean utterance's maximum
     crosscor: str = "dotp"
 
     def __post_init__(self):
@@ -49,12 +49,14 @@ class GuidanceConfig:
             raise LmacError(f"lmac_ft.bin_th: {self.bin_th} must be in [0, 1]")
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "GuidanceConfig":
+    def from_config(cls, cfg: dict) -> GuidanceConfig:
         defaults = cls()
-        return cls(g_w=float(cfg.get("g_w", defaults.g_w)),
-                   crosscor_th=float(cfg.get("crosscor_th", defaults.crosscor_th)),
-                   bin_th=float(cfg.get("bin_th", defaults.bin_th)),
-                   crosscor=cfg.get("crosscor", defaults.crosscor))
+        return cls(
+            g_w=float(cfg.get("g_w", defaults.g_w)),
+            crosscor_th=float(cfg.get("crosscor_th", defaults.crosscor_th)),
+            bin_th=float(cfg.get("bin_th", defaults.bin_th)),
+            crosscor=cfg.get("crosscor", defaults.crosscor),
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,9 +86,9 @@ def guidance_loss(mask: torch.Tensor, oracle: torch.Tensor, guided: torch.Tensor
 
 @dataclass
 class Guidance:
-    loss: torch.Tensor           # scalar, add to the L-MAC loss
-    guided: torch.Tensor         # [B] bool: exempt these from L1/TV
-    crosscor: torch.Tensor       # [B]
+    loss: torch.Tensor  # scalar, add to the L-MAC loss
+    guided: torch.Tensor  # [B] bool: exempt these from L1/TV
+    crosscor: torch.Tensor  # [B]
 
     @property
     def in_masks(self) -> float:

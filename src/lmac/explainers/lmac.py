@@ -48,8 +48,9 @@ class LmacExplainer(torch.nn.Module, Explainer):
         logits, hs = clf.net(clf.frontend.features_from_logspec(logspec))
         if target is None:
             target = logits.argmax(-1)
-        mask_logits = fit_frames(self.decoder(hs), logspec.shape[1], logspec.shape[2],
-                                 mode="pad" if self.frames == "pad" else "reference")
+        mask_logits = fit_frames(
+            self.decoder(hs), logspec.shape[1], logspec.shape[2], mode="pad" if self.frames == "pad" else "reference"
+        )
         logspec = logspec[:, : mask_logits.shape[1]]
         mask = torch.sigmoid(mask_logits)
         masked_in = self.apply_mask(mask, logspec)
@@ -68,13 +69,15 @@ class LmacExplainer(torch.nn.Module, Explainer):
         save_checkpoint(path, KIND, self.config(), self.decoder.state_dict(), meta)
 
     @classmethod
-    def load(cls, path, classifier: AudioClassifier, payload: dict | None = None) -> "LmacExplainer":
+    def load(cls, path, classifier: AudioClassifier, payload: dict | None = None) -> LmacExplainer:
         """The explainer in checkpoint ``path`` (``payload``: its content, when already read)."""
         payload = payload if payload is not None else load_checkpoint(path, KIND)
         cfg = stored_config(path, payload, ("mask_domain", "frames", "width"), WHAT)
         if cfg["width"] != classifier.width:
-            raise LmacError(f"{path}: decoder was trained for a width-{cfg['width']} classifier, "
-                            f"this classifier has width {classifier.width}")
+            raise LmacError(
+                f"{path}: decoder was trained for a width-{cfg['width']} classifier, "
+                f"this classifier has width {classifier.width}"
+            )
         with building_from(path, WHAT):
             model = cls(classifier, cfg["mask_domain"], cfg["frames"])
         load_weights(path, model.decoder, payload.get("state_dict"), WHAT)

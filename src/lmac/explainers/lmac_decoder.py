@@ -93,8 +93,8 @@ class LmacDecoder(nn.Module):
         if len(hs) != 4:
             raise LmacError(f"LmacDecoder expects 4 representations (x6, x5, x4, x3), got {len(hs)}")
         h = self._sum(self.nonl(self.convt1(hs[0])), self.nonl(self.convt2(hs[1])))  # a
-        h = self._sum(self.nonl(self.convt3(h)), self.nonl(self.convt4(hs[2])))      # b
-        h = self._sum(self.nonl(self.convt5(h)), self.nonl(self.convt6(hs[3])))      # c
-        h = self.nonl(self.convt7(h))                                                 # d
-        h = self.convt8(h)                       # e: no nonlinearity, as the reference
-        return self.convt9(h)[:, 0]              # f: [B, 1, T, F] → [B, T, F]
+        h = self._sum(self.nonl(self.convt3(h)), self.nonl(self.convt4(hs[2])))  # b
+        h = self._sum(self.nonl(self.convt5(h)), self.nonl(self.convt6(hs[3])))  # c
+        h = self.nonl(self.convt7(h))  # d
+        h = self.convt8(h)  # e: no nonlinearity, as the reference
+        return self.convt9(h)[:, 0]  # f: [B, 1, T, F] → [B, T, F]

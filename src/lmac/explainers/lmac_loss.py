@@ -65,19 +65,21 @@ class LossWeights:
     l_out: float = 0.2
     l1: float = 0.4
     tv: float = 0.0
-    reduction: str = "mean"   # "mean" or "reference"
+    reduction: str = "mean"  # "mean" or "reference"
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
             raise LmacError(f"lmac.loss.reduction: unknown value '{self.reduction}' (mean or reference)")
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "LossWeights":
+    def from_config(cls, cfg: dict) -> LossWeights:
         preset = cfg.get("preset", "recipe")
         if preset not in PRESETS:
             raise LmacError(f"lmac.loss.preset: unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
-        values = {**PRESETS[preset], **{k: float(cfg[k]) for k in ("l_in", "l_out", "l1", "tv")
-                                        if cfg.get(k) is not None}}
+        values = {
+            **PRESETS[preset],
+            **{k: float(cfg[k]) for k in ("l_in", "l_out", "l1", "tv") if cfg.get(k) is not None},
+        }
         return cls(**values, reduction=cfg.get("reduction", "mean"))
 
     def as_dict(self) -> dict:
@@ -108,9 +110,14 @@ def _regularisers(mask: torch.Tensor, regularise: torch.Tensor, reduction: str) 
     raise LmacError(f"lmac.loss.reduction: unknown value '{reduction}' (mean or reference)")
 
 
-def lmac_loss(logits_in: torch.Tensor, logits_out: torch.Tensor, target: torch.Tensor,
-              mask: torch.Tensor, w: LossWeights,
-              regularise: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+def lmac_loss(
+    logits_in: torch.Tensor,
+    logits_out: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    w: LossWeights,
+    regularise: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts for a mask [B, T, F] in (0, 1).
 
     ``regularise`` [B] is 1 for samples under L1/TV and 0 for exempt ones (guided samples of

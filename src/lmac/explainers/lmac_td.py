@@ -41,16 +41,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 from speechbrain.lobes.models.dual_path import Decoder, Encoder
 
-from ..checkpoints import (building_from, check_state_dict, load_checkpoint, load_torch_file, load_weights,
-                           save_checkpoint, stored_config)
+from ..checkpoints import (
+    building_from,
+    check_state_dict,
+    load_checkpoint,
+    load_torch_file,
+    load_weights,
+    save_checkpoint,
+    stored_config,
+)
 from ..classifier.model import AudioClassifier
 from ..errors import LmacError
 from ..frontend import FrontEnd
 from .base import Explainer, Explanation
 from .lmac_td_autoencoder import KIND as ED_KIND
 from .lmac_td_parts import TDUpsampler, build_masker, fit_to_encoder
-from .lmac_td_presets import (DEFAULT_PRESET, EMBEDDED_SCALE, TDArch, preset, resolve_arch,
-                              resolve_feature_n_fft)
+from .lmac_td_presets import DEFAULT_PRESET, EMBEDDED_SCALE, TDArch, preset, resolve_arch, resolve_feature_n_fft
 
 KIND = "lmac_td"
 WHAT = "an LMAC-TD"  # in messages about its checkpoints
@@ -59,11 +65,11 @@ ED_WHAT = "an LMAC-TD encoder/decoder"
 
 @dataclass
 class TDOutput:
-    explanation: torch.Tensor   # i [B, L]
-    masked_out: torch.Tensor    # o [B, L]
-    mask: torch.Tensor          # M [B, N, T_enc] in the encoder space
-    target: torch.Tensor        # [B] class explained
-    logits: torch.Tensor        # classifier logits on x (feature front end)
+    explanation: torch.Tensor  # i [B, L]
+    masked_out: torch.Tensor  # o [B, L]
+    mask: torch.Tensor  # M [B, N, T_enc] in the encoder space
+    target: torch.Tensor  # [B] class explained
+    logits: torch.Tensor  # classifier logits on x (feature front end)
 
 
 def fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
@@ -75,15 +81,20 @@ def fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
 def kept_share(logspec_in: torch.Tensor, logspec_out: torch.Tensor) -> torch.Tensor:
     """log1p|I| / (log1p|I| + log1p|O|), 0 where the denominator vanishes."""
     total = logspec_in + logspec_out
-    return torch.where(total > 0, logspec_in / total.clamp_min(torch.finfo(total.dtype).tiny),
-                       torch.zeros_like(total))
+    return torch.where(total > 0, logspec_in / total.clamp_min(torch.finfo(total.dtype).tiny), torch.zeros_like(total))
 
 
 class LmacTD(nn.Module):
     """The LMAC-TD network around a frozen classifier; ``forward(wav, target) -> TDOutput``."""
 
-    def __init__(self, classifier: AudioClassifier, arch: TDArch | None = None, alpha: float = 1.0,
-                 feature_n_fft: int | None = None, preset_name: str = DEFAULT_PRESET):
+    def __init__(
+        self,
+        classifier: AudioClassifier,
+        arch: TDArch | None = None,
+        alpha: float = 1.0,
+        feature_n_fft: int | None = None,
+        preset_name: str = DEFAULT_PRESET,
+    ):
         super().__init__()
         if not 0.0 <= float(alpha) <= 1.0:
             raise LmacError(f"lmac_td.alphas: α must be in [0, 1], got {alpha}")
@@ -99,8 +110,9 @@ class LmacTD(nn.Module):
         self.encoder = Encoder(kernel_size=self.arch.kernel_size, out_channels=n)
         self.upsampler = TDUpsampler(classifier.width) if self.alpha > 0 else None
         self.masker = build_masker(self.arch)
-        self.decoder = Decoder(in_channels=n, out_channels=1, kernel_size=self.arch.kernel_size,
-                               stride=self.arch.stride, bias=False)
+        self.decoder = Decoder(
+            in_channels=n, out_channels=1, kernel_size=self.arch.kernel_size, stride=self.arch.stride, bias=False
+        )
 
     # -- pieces, public so tests and the trainer can reach them -------------------------------
 
@@ -144,17 +156,24 @@ class LmacTD(nn.Module):
         """
         path = Path(path)
         if path.is_dir():
-            sources = {name: (path / f"{name}.ckpt", load_torch_file(path / f"{name}.ckpt"))
-                       for name in ("encoder", "decoder")}
+            sources = {
+                name: (path / f"{name}.ckpt", load_torch_file(path / f"{name}.ckpt")) for name in ("encoder", "decoder")
+            }
         else:
             payload = load_checkpoint(path, (KIND, ED_KIND))
             state = payload.get("state_dict")
             if payload["kind"] == ED_KIND or not isinstance(state, dict):
                 # an lmac_td_ed file holds E and D only, so any other weight means it is not ours
-                check_state_dict(path, state, {f"{n}.{k}": v for n in ("encoder", "decoder")
-                                               for k, v in getattr(self, n).state_dict().items()}, ED_WHAT)
-            sources = {name: (path, {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")})
-                       for name in ("encoder", "decoder")}
+                check_state_dict(
+                    path,
+                    state,
+                    {f"{n}.{k}": v for n in ("encoder", "decoder") for k, v in getattr(self, n).state_dict().items()},
+                    ED_WHAT,
+                )
+            sources = {
+                name: (path, {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")})
+                for name in ("encoder", "decoder")
+            }
         for name, (source, state) in sources.items():
             module = getattr(self, name)
             load_weights(source, module, state, ED_WHAT, prefix=f"{name} ")
@@ -174,35 +193,51 @@ class LmacTDExplainer(LmacTD, Explainer):
             logspec = frontend.log_spectrogram(wav)
             masked_in = frontend.log_spectrogram(out.explanation)
             masked_out = frontend.log_spectrogram(out.masked_out)
-            return Explanation(logspec, kept_share(masked_in, masked_out), masked_in, masked_out,
-                               out.target, out.explanation)
+            return Explanation(
+                logspec, kept_share(masked_in, masked_out), masked_in, masked_out, out.target, out.explanation
+            )
 
     def config(self) -> dict:
-        return {"preset": self.preset_name, "alpha": self.alpha, "arch": self.arch.to_dict(),
-                "feature_n_fft": self.feature_n_fft, "width": self.classifier.width}
+        return {
+            "preset": self.preset_name,
+            "alpha": self.alpha,
+            "arch": self.arch.to_dict(),
+            "feature_n_fft": self.feature_n_fft,
+            "width": self.classifier.width,
+        }
 
     def save(self, path, meta: dict | None = None) -> None:
         save_checkpoint(path, KIND, self.config(), self.state_dict(), meta)
 
     @classmethod
-    def load(cls, path, classifier: AudioClassifier, payload: dict | None = None) -> "LmacTDExplainer":
+    def load(cls, path, classifier: AudioClassifier, payload: dict | None = None) -> LmacTDExplainer:
         """The explainer in checkpoint ``path`` (``payload``: its content, when already read)."""
         payload = payload if payload is not None else load_checkpoint(path, KIND)
         # every arch field: a default filled in for a missing one would build a network of another size
-        cfg = stored_config(path, payload, ("preset", "alpha", "feature_n_fft", "width",
-                                            *(f"arch.{f.name}" for f in fields(TDArch))), WHAT)
+        cfg = stored_config(
+            path,
+            payload,
+            ("preset", "alpha", "feature_n_fft", "width", *(f"arch.{f.name}" for f in fields(TDArch))),
+            WHAT,
+        )
         if cfg["width"] != classifier.width:
-            raise LmacError(f"{path}: LMAC-TD was trained for a width-{cfg['width']} classifier, "
-                            f"this classifier has width {classifier.width}")
+            raise LmacError(
+                f"{path}: LMAC-TD was trained for a width-{cfg['width']} classifier, "
+                f"this classifier has width {classifier.width}"
+            )
         with building_from(path, WHAT):
             model = cls(classifier, TDArch(**cfg["arch"]), cfg["alpha"], cfg["feature_n_fft"], cfg["preset"])
         load_weights(path, model, payload.get("state_dict"), WHAT)
         return model.to(next(classifier.parameters()).device).eval()
 
 
-def build_lmac_td(classifier: AudioClassifier, scale: str | dict | None = "embedded",
-                  preset_name: str = DEFAULT_PRESET, alpha: float | None = None,
-                  feature_n_fft: int | None = None) -> LmacTDExplainer:
+def build_lmac_td(
+    classifier: AudioClassifier,
+    scale: str | dict | None = "embedded",
+    preset_name: str = DEFAULT_PRESET,
+    alpha: float | None = None,
+    feature_n_fft: int | None = None,
+) -> LmacTDExplainer:
     """An untrained LMAC-TD explainer: ``scale`` is ``"embedded"``, ``"paper"`` (= the preset's
     values, as ``None``) or a ``lmac_td.scale`` dict; ``alpha``/``feature_n_fft`` default to the preset's."""
     if isinstance(scale, str):
@@ -211,5 +246,4 @@ def build_lmac_td(classifier: AudioClassifier, scale: str | dict | None = "embed
         scale = EMBEDDED_SCALE if scale == "embedded" else None
     arch = resolve_arch(preset_name, scale)
     alpha = preset(preset_name)["alpha"] if alpha is None else alpha
-    return LmacTDExplainer(classifier, arch, alpha, resolve_feature_n_fft(preset_name, feature_n_fft),
-                           preset_name)
+    return LmacTDExplainer(classifier, arch, alpha, resolve_feature_n_fft(preset_name, feature_n_fft), preset_name)

@@ -43,8 +43,7 @@ log = logging.getLogger("lmac.explainers")
 
 KIND = "lmac_td_ed"
 #: the schema defaults of ``lmac_td.encoder_decoder``
-DEFAULTS = {"pretrain": False, "epochs": 8, "steps_per_epoch": 100, "batch_size": 16,
-            "crop_seconds": 0.25, "lr": 0.01}
+DEFAULTS = {"pretrain": False, "epochs": 8, "steps_per_epoch": 100, "batch_size": 16, "crop_seconds": 0.25, "lr": 0.01}
 
 
 class EncoderDecoder(nn.Module):
@@ -54,8 +53,9 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         self.arch = arch
         self.encoder = Encoder(kernel_size=arch.kernel_size, out_channels=arch.n_filters)
-        self.decoder = Decoder(in_channels=arch.n_filters, out_channels=1, kernel_size=arch.kernel_size,
-                               stride=arch.stride, bias=False)
+        self.decoder = Decoder(
+            in_channels=arch.n_filters, out_channels=1, kernel_size=arch.kernel_size, stride=arch.stride, bias=False
+        )
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """D(E(x)), cropped or zero-padded to the input's length, [B, L]."""
@@ -82,12 +82,22 @@ def crops(data: Split, ed: dict, crop: int, seed: int, epoch: int):
         pick = torch.randint(len(data), (ed["batch_size"],), generator=g).numpy()
         wav = torch.from_numpy(data.audio[data.rows[pick]])
         start = torch.randint(wav.shape[1] - crop + 1, (len(pick),), generator=g)
-        yield epoch, step, torch.stack([w[s: s + crop] for w, s in zip(wav, start.tolist())])
+        yield epoch, step, torch.stack([w[s : s + crop] for w, s in zip(wav, start.tolist())])
 
 
-def pretrain_encoder_decoder(prepared_dir: str, out_model: str, out_history: str, work_dir: str, cfg: dict,
-                             seed: int, device: str = "auto", noise_source=None, *,
-                             noise_cfg: dict | None = None, sample_rate: int = 16000) -> None:
+def pretrain_encoder_decoder(
+    prepared_dir: str,
+    out_model: str,
+    out_history: str,
+    work_dir: str,
+    cfg: dict,
+    seed: int,
+    device: str = "auto",
+    noise_source=None,
+    *,
+    noise_cfg: dict | None = None,
+    sample_rate: int = 16000,
+) -> None:
     """Fit E and D of the ``lmac_td`` config's size to resynthesise the training audio; export them."""
     seed_everything(seed)
     dev = pick_device(device)
@@ -102,9 +112,18 @@ def pretrain_encoder_decoder(prepared_dir: str, out_model: str, out_history: str
     noise_cfg = noise_cfg or {}
     snr_db, peak = float(noise_cfg.get("snr_db", 0.0)), noise_cfg.get("peak", "abs")
     opt = torch.optim.Adam(model.parameters(), lr=ed["lr"])
-    log.info("LMAC-TD encoder/decoder pre-training: N %d, kernel %d, %d crops of %d samples per step, "
-             "%d steps x %d epochs, noise %s, device %s", arch.n_filters, arch.kernel_size, ed["batch_size"],
-             crop, ed["steps_per_epoch"], ed["epochs"], noise_source if noise_source is not None else "off", dev)
+    log.info(
+        "LMAC-TD encoder/decoder pre-training: N %d, kernel %d, %d crops of %d samples per step, "
+        "%d steps x %d epochs, noise %s, device %s",
+        arch.n_filters,
+        arch.kernel_size,
+        ed["batch_size"],
+        crop,
+        ed["steps_per_epoch"],
+        ed["epochs"],
+        noise_source if noise_source is not None else "off",
+        dev,
+    )
 
     def noisy(wav: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         noise = torch.stack([noise_source.sample(wav.shape[1], g) for _ in range(wav.shape[0])])
@@ -130,24 +149,44 @@ def pretrain_encoder_decoder(prepared_dir: str, out_model: str, out_history: str
             if noise_source is not None:
                 x = noisy(wav, torch.Generator().manual_seed(stream_seed(seed, "ed_valid", b))).to(dev)
                 mixed.append(si_snr(model(x), x))
-        scores = {"valid_sisnr": torch.cat(clean + mixed).mean().item(), "valid_sisnr_clean": torch.cat(clean).mean().item()}
+        scores = {
+            "valid_sisnr": torch.cat(clean + mixed).mean().item(),
+            "valid_sisnr_clean": torch.cat(clean).mean().item(),
+        }
         if mixed:
             scores["valid_sisnr_noisy"] = torch.cat(mixed).mean().item()
         return scores
 
     # what the weights depend on: a work folder left by other data, crops or noise is not resumed
     prepared = Path(prepared_dir) / "prepare.json"
-    run_settings = {"ed": {k: v for k, v in ed.items() if k != "epochs"}, "arch": arch.to_dict(), "seed": seed,
-                    "prepared": prepared_dir, "crop_samples": crop,
-                    "audio_sha256": json.loads(prepared.read_text()).get("audio_sha256") if prepared.exists() else None,
-                    "noise": {"cfg": noise_cfg, "source": describe(noise_source)} if noise_source is not None else None}
+    run_settings = {
+        "ed": {k: v for k, v in ed.items() if k != "epochs"},
+        "arch": arch.to_dict(),
+        "seed": seed,
+        "prepared": prepared_dir,
+        "crop_samples": crop,
+        "audio_sha256": json.loads(prepared.read_text()).get("audio_sha256") if prepared.exists() else None,
+        "noise": {"cfg": noise_cfg, "source": describe(noise_source)} if noise_source is not None else None,
+    }
     state, history = run_training(
-        module=model, optimizer=opt, train_batches=lambda ep: crops(train, ed, crop, seed, ep),
-        steps_per_epoch=ed["steps_per_epoch"], train_step=train_step, validate=validate,
-        spec=LoopSpec(ed["epochs"], monitor="valid_sisnr", mode="max"), work_dir=work_dir, settings=run_settings)
+        module=model,
+        optimizer=opt,
+        train_batches=lambda ep: crops(train, ed, crop, seed, ep),
+        steps_per_epoch=ed["steps_per_epoch"],
+        train_step=train_step,
+        validate=validate,
+        spec=LoopSpec(ed["epochs"], monitor="valid_sisnr", mode="max"),
+        work_dir=work_dir,
+        settings=run_settings,
+    )
     model.load_state_dict(state)
     write_csv(out_history, pd.DataFrame(history))
     best = max(row["valid_sisnr"] for row in history)
-    save_checkpoint(out_model, KIND, {"arch": arch.to_dict()}, model.state_dict(),
-                    {"seed": seed, "valid_sisnr": best, "epochs": len(history)})
+    save_checkpoint(
+        out_model,
+        KIND,
+        {"arch": arch.to_dict()},
+        model.state_dict(),
+        {"seed": seed, "valid_sisnr": best, "epochs": len(history)},
+    )
     log.info("encoder/decoder: SI-SNR of D(E(x)) to x on the validation clips %.1f dB", best)

@@ -32,7 +32,7 @@ class TDLossWeights:
     sisnr: float = 0.0
 
     @classmethod
-    def from_config(cls, preset_name: str = DEFAULT_PRESET, overrides: dict | None = None) -> "TDLossWeights":
+    def from_config(cls, preset_name: str = DEFAULT_PRESET, overrides: dict | None = None) -> TDLossWeights:
         """The preset's weights with every non-null entry of ``overrides`` (``lmac_td.loss``) applied."""
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(WEIGHT_KEYS))
@@ -55,9 +55,16 @@ def si_snr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(ratio + SI_SNR_EPS)
 
 
-def lmac_td_loss(logits_in: torch.Tensor, logits_out: torch.Tensor, target: torch.Tensor,
-                 logspec_in: torch.Tensor, explanation: torch.Tensor, masked_out: torch.Tensor,
-                 wav: torch.Tensor, w: TDLossWeights) -> tuple[torch.Tensor, dict[str, float]]:
+def lmac_td_loss(
+    logits_in: torch.Tensor,
+    logits_out: torch.Tensor,
+    target: torch.Tensor,
+    logspec_in: torch.Tensor,
+    explanation: torch.Tensor,
+    masked_out: torch.Tensor,
+    wav: torch.Tensor,
+    w: TDLossWeights,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts.
 
     ``logits_in``/``logits_out``: f(i), f(o); ``logspec_in``: log1p|STFT(i)| on the feature

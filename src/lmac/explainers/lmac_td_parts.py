@@ -77,12 +77,25 @@ def build_masker(arch: TDArch) -> SigmoidDualPathModel:
     """The reference MaskNet: pre-LN transformers with sinusoidal positions, no dropout."""
 
     def transformer(layers: int, heads: int) -> SBTransformerBlock:
-        return SBTransformerBlock(num_layers=layers, d_model=arch.n_filters, nhead=heads, d_ffn=arch.d_ffn,
-                                  dropout=0.0, use_positional_encoding=True, norm_before=True)
+        return SBTransformerBlock(
+            num_layers=layers,
+            d_model=arch.n_filters,
+            nhead=heads,
+            d_ffn=arch.d_ffn,
+            dropout=0.0,
+            use_positional_encoding=True,
+            norm_before=True,
+        )
 
     return SigmoidDualPathModel(
-        in_channels=arch.n_filters, out_channels=arch.n_filters,
+        in_channels=arch.n_filters,
+        out_channels=arch.n_filters,
         intra_model=transformer(arch.intra_layers, arch.intra_heads),
         inter_model=transformer(arch.inter_layers, arch.inter_heads),
-        num_layers=arch.num_blocks, norm="ln", K=arch.chunk_size, num_spks=1,
-        skip_around_intra=True, linear_layer_after_inter_intra=False)
+        num_layers=arch.num_blocks,
+        norm="ln",
+        K=arch.chunk_size,
+        num_spks=1,
+        skip_around_intra=True,
+        linear_layer_after_inter_intra=False,
+    )

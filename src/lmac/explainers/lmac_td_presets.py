@@ -49,10 +49,10 @@ DEFAULT_PRESET = "nov2024"
 class TDArch:
     """Architecture of the LMAC-TD network; the defaults are the ``nov2024`` paper values."""
 
-    n_filters: int = 256      # N: encoder filters = masker channels = transformer d_model
-    kernel_size: int = 16     # encoder/decoder kernel; stride is kernel_size // 2 (SpeechBrain's Encoder)
-    chunk_size: int = 250     # K: dual-path chunk length (50 % overlap)
-    num_blocks: int = 2       # dual-path (intra + inter) blocks
+    n_filters: int = 256  # N: encoder filters = masker channels = transformer d_model
+    kernel_size: int = 16  # encoder/decoder kernel; stride is kernel_size // 2 (SpeechBrain's Encoder)
+    chunk_size: int = 250  # K: dual-path chunk length (50 % overlap)
+    num_blocks: int = 2  # dual-path (intra + inter) blocks
     intra_layers: int = 8
     intra_heads: int = 8
     inter_layers: int = 2
@@ -63,7 +63,7 @@ class TDArch:
     def stride(self) -> int:
         return self.kernel_size // 2
 
-    def validate(self) -> "TDArch":
+    def validate(self) -> TDArch:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -74,8 +74,9 @@ class TDArch:
             raise LmacError(f"lmac_td.scale.chunk_size: must be at least 2, got {self.chunk_size}")
         for heads in ("intra_heads", "inter_heads"):
             if self.n_filters % getattr(self, heads):
-                raise LmacError(f"lmac_td.scale.{heads}: {getattr(self, heads)} heads do not divide "
-                                f"n_filters {self.n_filters}")
+                raise LmacError(
+                    f"lmac_td.scale.{heads}: {getattr(self, heads)} heads do not divide n_filters {self.n_filters}"
+                )
         return self
 
     def to_dict(self) -> dict:
@@ -105,8 +106,15 @@ PRESETS: dict[str, dict] = {
 #: and the reference geometry, not by these settings. K = 100 ≈ √(2·T_enc) balances intra- and
 #: inter-chunk attention at 3 s (T_enc = 5999); one head each halves the attention cost.
 EMBEDDED_SCALE: dict[str, int] = {
-    "n_filters": 16, "kernel_size": 16, "chunk_size": 100, "num_blocks": 1,
-    "intra_layers": 1, "intra_heads": 1, "inter_layers": 1, "inter_heads": 1, "d_ffn": 64,
+    "n_filters": 16,
+    "kernel_size": 16,
+    "chunk_size": 100,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 1,
+    "inter_layers": 1,
+    "inter_heads": 1,
+    "d_ffn": 64,
 }
 
 

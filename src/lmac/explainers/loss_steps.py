@@ -9,7 +9,7 @@ uninterrupted run would have seen and validation sees the same noise every epoch
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -37,12 +37,20 @@ class LossSteps:
     ``train_keys`` names the training-batch parts reported next to validation (None: all).
     """
 
-    def __init__(self, step_loss: StepLoss, optimizer: torch.optim.Optimizer, valid: Split, batch_size: int,
-                 seed: int, noisy: bool, train_keys: Iterable[str] | None = None):
+    def __init__(
+        self,
+        step_loss: StepLoss,
+        optimizer: torch.optim.Optimizer,
+        valid: Split,
+        batch_size: int,
+        seed: int,
+        noisy: bool,
+        train_keys: Iterable[str] | None = None,
+    ):
         self.step_loss, self.optimizer, self.valid = step_loss, optimizer, valid
         self.batch_size, self.seed, self.noisy = batch_size, seed, noisy
         self.train_keys = None if train_keys is None else tuple(train_keys)
-        self.epoch_parts: list[dict] = []   # this epoch's training-batch parts, reported with validation
+        self.epoch_parts: list[dict] = []  # this epoch's training-batch parts, reported with validation
 
     def generator(self, *parts) -> torch.Generator | None:
         return torch.Generator().manual_seed(stream_seed(self.seed, *parts)) if self.noisy else None

@@ -19,11 +19,13 @@ from .lmac import LmacExplainer
 
 def _checkpoint_classes() -> dict[str, type]:
     from .lmac_td import LmacTDExplainer
+
     return {LmacExplainer.name: LmacExplainer, LmacTDExplainer.name: LmacTDExplainer}
 
 
 def _baselines() -> dict[str, type]:
     from .gradient import BASELINES
+
     return BASELINES
 
 
@@ -64,14 +66,16 @@ def _check_method(path, method: str, payload: dict) -> None:
     score one method under the other's name."""
     need = "lmac_td" if method.startswith("lmac_td_a") else LmacExplainer.name
     if payload["kind"] != need:
-        raise LmacError(f"{path}: is a '{payload['kind']}' checkpoint, method '{method}' needs an '{need}' one "
-                        f"(checkpoints go in the order of the learned methods)")
+        raise LmacError(
+            f"{path}: is a '{payload['kind']}' checkpoint, method '{method}' needs an '{need}' one "
+            f"(checkpoints go in the order of the learned methods)"
+        )
     held = checkpoint_method(payload)
     if held is None or held == method:
         return
     if need == "lmac_td":
         try:
-            if float(method[len("lmac_td_a"):]) == float(payload["config"]["alpha"]):
+            if float(method[len("lmac_td_a") :]) == float(payload["config"]["alpha"]):
                 return
         except ValueError:
             raise LmacError(f"method '{method}': α is not a number (lmac_td_a<α>, e.g. lmac_td_a0.75)") from None
@@ -84,22 +88,27 @@ def load_explainer(path, classifier: AudioClassifier, method: str | None = None)
     kind = payload["kind"]
     classes = _checkpoint_classes()
     if kind not in classes:
-        raise LmacError(f"{path}: is a '{kind}' checkpoint, not an explainer "
-                        f"(expected one of: {', '.join(sorted(classes))})")
+        raise LmacError(
+            f"{path}: is a '{kind}' checkpoint, not an explainer (expected one of: {', '.join(sorted(classes))})"
+        )
     if method is not None:
         _check_method(path, method, payload)
     return classes[kind].load(path, classifier, payload)
 
 
-def build_explainer(method: str, classifier: AudioClassifier, checkpoint: str | None = None,
-                    settings: dict | None = None) -> Explainer:
+def build_explainer(
+    method: str, classifier: AudioClassifier, checkpoint: str | None = None, settings: dict | None = None
+) -> Explainer:
     if is_learned(method):
         if checkpoint is None:
             raise LmacError(f"method '{method}' is trained: it needs its checkpoint")
         return load_explainer(checkpoint, classifier, method)
     baselines = _baselines()
     if method not in baselines:
-        raise LmacError(f"unknown explanation method '{method}' (learned: lmac, lmac_ft, lmac_td_a<α>; "
-                        f"baselines: {', '.join(sorted(baselines))})")
+        raise LmacError(
+            f"unknown explanation method '{method}' (learned: lmac, lmac_ft, lmac_td_a<α>; "
+            f"baselines: {', '.join(sorted(baselines))})"
+        )
     from .gradient import build_baseline
+
     return build_baseline(method, classifier, settings or {})

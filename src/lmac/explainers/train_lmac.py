@@ -69,8 +69,10 @@ def finetune_config(lmac_cfg: dict, ft_cfg: dict | None) -> tuple[dict, Guidance
     ft_cfg = ft_cfg or {}
     unknown = sorted(set(ft_cfg) - set(FT_TRAINING_KEYS) - set(FT_GUIDANCE_KEYS))
     if unknown:
-        raise LmacError(f"lmac_ft.{unknown[0]}: unknown key (FT inherits it from lmac; "
-                        f"overridable: {', '.join(FT_TRAINING_KEYS + FT_GUIDANCE_KEYS)})")
+        raise LmacError(
+            f"lmac_ft.{unknown[0]}: unknown key (FT inherits it from lmac; "
+            f"overridable: {', '.join(FT_TRAINING_KEYS + FT_GUIDANCE_KEYS)})"
+        )
     cfg = {**lmac_cfg, **{k: ft_cfg[k] for k in FT_TRAINING_KEYS if ft_cfg.get(k) is not None}}
     if isinstance(ft_cfg.get("scheduler"), dict):  # key by key: lmac_ft.scheduler.enabled alone keeps the rest
         cfg["scheduler"] = {**(lmac_cfg.get("scheduler") or {}), **ft_cfg["scheduler"]}
@@ -81,8 +83,12 @@ def _build_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> Dela
     sched_cfg = sched_cfg or {}
     if not sched_cfg.get("enabled", False):
         return None
-    return DelayedPlateau(opt, start_epoch=int(sched_cfg.get("start_epoch", 0)),
-                          factor=sched_cfg.get("factor", 0.5), patience=sched_cfg.get("patience", 3))
+    return DelayedPlateau(
+        opt,
+        start_epoch=int(sched_cfg.get("start_epoch", 0)),
+        factor=sched_cfg.get("factor", 0.5),
+        patience=sched_cfg.get("patience", 3),
+    )
 
 
 def _noise_enabled(cfg: dict) -> bool:
@@ -92,10 +98,21 @@ def _noise_enabled(cfg: dict) -> bool:
     return value
 
 
-def train_lmac(prepared_dir: str, classifier_path: str, out_model: str, out_history: str,
-               work_dir: str, cfg: dict, seed: int, device: str = "auto", *,
-               noise_cfg: dict | None = None, wham_dir: str | None = None,
-               init: str | None = None, guidance: GuidanceConfig | None = None) -> None:
+def train_lmac(
+    prepared_dir: str,
+    classifier_path: str,
+    out_model: str,
+    out_history: str,
+    work_dir: str,
+    cfg: dict,
+    seed: int,
+    device: str = "auto",
+    *,
+    noise_cfg: dict | None = None,
+    wham_dir: str | None = None,
+    init: str | None = None,
+    guidance: GuidanceConfig | None = None,
+) -> None:
     """Train (``init`` None) or fine-tune (``init`` a trained L-MAC checkpoint) the L-MAC decoder.
 
     ``noise_cfg`` is the top-level ``noise`` section ({source, snr_db, peak}); ``wham_dir`` the
@@ -117,15 +134,27 @@ def train_lmac(prepared_dir: str, classifier_path: str, out_model: str, out_hist
         explainer = LmacExplainer.load(init, classifier)
         for key in ("mask_domain", "frames"):
             if cfg.get(key) is not None and cfg[key] != getattr(explainer, key):
-                log.warning("%s was trained with %s=%s; fine-tuning keeps it (config says %s)",
-                            init, key, getattr(explainer, key), cfg[key])
+                log.warning(
+                    "%s was trained with %s=%s; fine-tuning keeps it (config says %s)",
+                    init,
+                    key,
+                    getattr(explainer, key),
+                    cfg[key],
+                )
     weights = LossWeights.from_config(cfg.get("loss", {}))
     noise_cfg = noise_cfg or {}
     source = noise_source(noise_cfg, wham_dir, sample_rate, seed) if noisy else None
     snr_db, peak = float(noise_cfg.get("snr_db", 0.0)), noise_cfg.get("peak", "abs")
-    log.info("L-MAC%s decoder: %.2f M parameters, %s, %d train / %d valid clips, noise %s, device %s",
-             " FT" if guidance else "", sum(p.numel() for p in explainer.decoder.parameters()) / 1e6,
-             weights, len(train), len(valid), source if noisy else "off", dev)
+    log.info(
+        "L-MAC%s decoder: %.2f M parameters, %s, %d train / %d valid clips, noise %s, device %s",
+        " FT" if guidance else "",
+        sum(p.numel() for p in explainer.decoder.parameters()) / 1e6,
+        weights,
+        len(train),
+        len(valid),
+        source if noisy else "off",
+        dev,
+    )
     if guidance is not None:
         log.info("guidance: %s, from %s", guidance, init)
     opt = torch.optim.Adam(explainer.decoder.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -157,35 +186,77 @@ def train_lmac(prepared_dir: str, classifier_path: str, out_model: str, out_hist
         parts["mask_mean"] = exp.mask.mean().item()
         return loss, parts
 
-    steps = LossSteps(step_loss, opt, valid, bs, seed, noisy,
-                      train_keys=("train_mask_mean", "train_fid_in", "train_in_masks"))
+    steps = LossSteps(
+        step_loss, opt, valid, bs, seed, noisy, train_keys=("train_mask_mean", "train_fid_in", "train_in_masks")
+    )
 
     classifier.eval()
-    settings = {"cfg": cfg, "seed": seed, "classifier": classifier.config(), "prepared": prepared_dir,
-                "classifier_sha256": sha256_file(classifier_path), "noise": noise_cfg if noisy else None,
-                "init_sha256": sha256_file(init) if init else None,
-                "guidance": guidance.as_dict() if guidance else None}
+    settings = {
+        "cfg": cfg,
+        "seed": seed,
+        "classifier": classifier.config(),
+        "prepared": prepared_dir,
+        "classifier_sha256": sha256_file(classifier_path),
+        "noise": noise_cfg if noisy else None,
+        "init_sha256": sha256_file(init) if init else None,
+        "guidance": guidance.as_dict() if guidance else None,
+    }
     state, history = run_training(
-        module=explainer.decoder, optimizer=opt,
+        module=explainer.decoder,
+        optimizer=opt,
         train_batches=lambda ep: ((ep, i, batch) for i, batch in enumerate(train.batches(bs, True, seed, ep))),
-        steps_per_epoch=train.n_batches(bs), train_step=steps.train_step, validate=steps.validate,
+        steps_per_epoch=train.n_batches(bs),
+        train_step=steps.train_step,
+        validate=steps.validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_loss", mode="min", select=cfg.get("select", "best")),
-        work_dir=work_dir, settings=settings, scheduler=scheduler)
+        work_dir=work_dir,
+        settings=settings,
+        scheduler=scheduler,
+    )
     explainer.decoder.load_state_dict(state)
     write_csv(out_history, pd.DataFrame(history))
-    meta = {"seed": seed, "loss": weights.as_dict(), "noise": noise_cfg if noisy else None,
-            "method": "lmac_ft" if guidance else "lmac", "finetuned": guidance is not None}
+    meta = {
+        "seed": seed,
+        "loss": weights.as_dict(),
+        "noise": noise_cfg if noisy else None,
+        "method": "lmac_ft" if guidance else "lmac",
+        "finetuned": guidance is not None,
+    }
     if guidance is not None:
         meta.update(guidance=guidance.as_dict(), init=str(init), init_sha256=settings["init_sha256"])
     explainer.save(out_model, meta=meta)
 
 
-def train_lmac_ft(prepared_dir: str, classifier_path: str, init_model: str, out_model: str, out_history: str,
-                  work_dir: str, lmac_cfg: dict, ft_cfg: dict | None, seed: int, device: str = "auto", *,
-                  noise_cfg: dict | None = None, wham_dir: str | None = None) -> None:
+def train_lmac_ft(
+    prepared_dir: str,
+    classifier_path: str,
+    init_model: str,
+    out_model: str,
+    out_history: str,
+    work_dir: str,
+    lmac_cfg: dict,
+    ft_cfg: dict | None,
+    seed: int,
+    device: str = "auto",
+    *,
+    noise_cfg: dict | None = None,
+    wham_dir: str | None = None,
+) -> None:
     """L-MAC FT: fine-tune the L-MAC decoder in ``init_model`` with guidance (methods §3.4)."""
     if not Path(init_model).is_file():
         raise LmacError(f"{init_model}: trained L-MAC checkpoint not found (train L-MAC first)")
     cfg, guidance = finetune_config(lmac_cfg, ft_cfg)
-    train_lmac(prepared_dir, classifier_path, out_model, out_history, work_dir, cfg, seed, device,
-               noise_cfg=noise_cfg, wham_dir=wham_dir, init=init_model, guidance=guidance)
+    train_lmac(
+        prepared_dir,
+        classifier_path,
+        out_model,
+        out_history,
+        work_dir,
+        cfg,
+        seed,
+        device,
+        noise_cfg=noise_cfg,
+        wham_dir=wham_dir,
+        init=init_model,
+        guidance=guidance,
+    )

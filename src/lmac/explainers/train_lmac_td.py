@@ -35,8 +35,8 @@ from ..training import LoopSpec, pick_device, run_training, seed_everything
 from .lmac_td import LmacTDExplainer, TDOutput, build_lmac_td
 from .lmac_td_loss import TDLossWeights, lmac_td_loss
 from .lmac_td_presets import DEFAULT_PRESET
-from .registry import td_method
 from .loss_steps import LossSteps
+from .registry import td_method
 from .train_lmac import DelayedPlateau
 
 log = logging.getLogger("lmac.explainers")
@@ -47,8 +47,9 @@ NOT_FINGERPRINTED = ("epochs", "alphas")
 
 def build_from_config(classifier, cfg: dict, alpha: float) -> LmacTDExplainer:
     """The untrained explainer an ``lmac_td`` config section describes, for one α."""
-    explainer = build_lmac_td(classifier, cfg.get("scale") or {}, cfg.get("preset") or DEFAULT_PRESET,
-                              alpha, cfg.get("feature_n_fft"))
+    explainer = build_lmac_td(
+        classifier, cfg.get("scale") or {}, cfg.get("preset") or DEFAULT_PRESET, alpha, cfg.get("feature_n_fft")
+    )
     if cfg.get("pretrained_encoder_decoder"):
         explainer.load_encoder_decoder(cfg["pretrained_encoder_decoder"], cfg.get("freeze_encoder_decoder", True))
     return explainer
@@ -61,16 +62,28 @@ def training_loss(explainer: LmacTDExplainer, wav: torch.Tensor, weights: TDLoss
     mag_in = frontend.magnitude(frontend.stft(out.explanation))  # shared by f(i) and the L1 term
     logits_in = classifier.net(frontend.features_from_magnitude(mag_in))[0]
     logits_out = explainer.classify(out.masked_out)[0]
-    loss, parts = lmac_td_loss(logits_in, logits_out, out.target, torch.log1p(mag_in),
-                               out.explanation, out.masked_out, wav, weights)
+    loss, parts = lmac_td_loss(
+        logits_in, logits_out, out.target, torch.log1p(mag_in), out.explanation, out.masked_out, wav, weights
+    )
     parts["fid_in"] = (logits_in.argmax(-1) == out.target).float().mean().item()
     parts["mask_mean"] = out.mask.mean().item()
     return loss, parts
 
 
-def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_history: str,
-                  work_dir: str, cfg: dict, alpha: float, seed: int, device: str = "auto",
-                  noise_source=None, *, noise_cfg: dict | None = None) -> None:
+def train_lmac_td(
+    prepared_dir: str,
+    classifier_path: str,
+    out_model: str,
+    out_history: str,
+    work_dir: str,
+    cfg: dict,
+    alpha: float,
+    seed: int,
+    device: str = "auto",
+    noise_source=None,
+    *,
+    noise_cfg: dict | None = None,
+) -> None:
     """Train and export one LMAC-TD model for mixing weight ``alpha``.
 
     With ``cfg["noise"]`` true, inputs are mixed with ``noise_source`` (an object with
@@ -82,8 +95,7 @@ def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_h
     dev = pick_device(device)
     noisy = cfg.get("noise", False)
     if not isinstance(noisy, bool):
-        raise LmacError(f"lmac_td.noise: {noisy!r} must be true or false "
-                        "(the source is the top-level 'noise' section)")
+        raise LmacError(f"lmac_td.noise: {noisy!r} must be true or false (the source is the top-level 'noise' section)")
     audio, manifest, _ = load_prepared(prepared_dir)
     train, valid = split(audio, manifest, "train"), split(audio, manifest, "valid")
     classifier = load_classifier(classifier_path, dev)
@@ -91,21 +103,40 @@ def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_h
     weights = TDLossWeights.from_config(cfg.get("preset") or DEFAULT_PRESET, cfg.get("loss"))
     frontend = explainer.feature_frontend
     if frontend.cfg.n_fft != classifier.frontend.cfg.n_fft:
-        log.warning("LMAC-TD feeds the classifier n_fft-%d features; it was trained with n_fft %d "
-                    "(reproduces PR #2838's front end)", frontend.cfg.n_fft, classifier.frontend.cfg.n_fft)
+        log.warning(
+            "LMAC-TD feeds the classifier n_fft-%d features; it was trained with n_fft %d "
+            "(reproduces PR #2838's front end)",
+            frontend.cfg.n_fft,
+            classifier.frontend.cfg.n_fft,
+        )
     noise_cfg = noise_cfg or {}
     if noisy and noise_source is None:
         noise_source = build_noise_source(noise_cfg, None, classifier.frontend.cfg.sample_rate, seed)
     snr_db, peak = float(noise_cfg.get("snr_db", 0.0)), noise_cfg.get("peak", "abs")
     params = [p for p in explainer.parameters() if p.requires_grad]
-    log.info("LMAC-TD α=%g: %.3f M trainable parameters, %s, loss %s, %d train / %d valid clips, "
-             "noise %s, device %s", alpha, sum(p.numel() for p in params) / 1e6, explainer.arch, weights,
-             len(train), len(valid), noise_source if noisy else "off", dev)
+    log.info(
+        "LMAC-TD α=%g: %.3f M trainable parameters, %s, loss %s, %d train / %d valid clips, noise %s, device %s",
+        alpha,
+        sum(p.numel() for p in params) / 1e6,
+        explainer.arch,
+        weights,
+        len(train),
+        len(valid),
+        noise_source if noisy else "off",
+        dev,
+    )
     opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched_cfg = cfg.get("scheduler") or {}
-    scheduler = (DelayedPlateau(opt, start_epoch=int(sched_cfg.get("start_epoch", 0)),
-                                factor=sched_cfg.get("factor", 0.5), patience=sched_cfg.get("patience", 3))
-                 if sched_cfg.get("enabled", False) else None)
+    scheduler = (
+        DelayedPlateau(
+            opt,
+            start_epoch=int(sched_cfg.get("start_epoch", 0)),
+            factor=sched_cfg.get("factor", 0.5),
+            patience=sched_cfg.get("patience", 3),
+        )
+        if sched_cfg.get("enabled", False)
+        else None
+    )
     bs = cfg["batch_size"]
 
     def step_loss(wav: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, dict]:
@@ -118,21 +149,43 @@ def train_lmac_td(prepared_dir: str, classifier_path: str, out_model: str, out_h
     steps = LossSteps(step_loss, opt, valid, bs, seed, noisy)
 
     classifier.eval()
-    settings = {"cfg": {k: v for k, v in cfg.items() if k not in NOT_FINGERPRINTED}, "alpha": float(alpha),
-                "seed": seed, "classifier": classifier.config(), "prepared": prepared_dir,
-                "classifier_sha256": sha256_file(classifier_path),
-                # the pre-trained encoder/decoder's content, not only its path (a rerun pre-training rewrites it)
-                "encoder_decoder_sha256": (sha256_file(cfg["pretrained_encoder_decoder"])
-                                           if Path(cfg.get("pretrained_encoder_decoder") or "").is_file() else None),
-                "noise": {"cfg": noise_cfg, "source": describe(noise_source)} if noisy else None}
+    settings = {
+        "cfg": {k: v for k, v in cfg.items() if k not in NOT_FINGERPRINTED},
+        "alpha": float(alpha),
+        "seed": seed,
+        "classifier": classifier.config(),
+        "prepared": prepared_dir,
+        "classifier_sha256": sha256_file(classifier_path),
+        # the pre-trained encoder/decoder's content, not only its path (a rerun pre-training rewrites it)
+        "encoder_decoder_sha256": (
+            sha256_file(cfg["pretrained_encoder_decoder"])
+            if Path(cfg.get("pretrained_encoder_decoder") or "").is_file()
+            else None
+        ),
+        "noise": {"cfg": noise_cfg, "source": describe(noise_source)} if noisy else None,
+    }
     state, history = run_training(
-        module=explainer, optimizer=opt,
+        module=explainer,
+        optimizer=opt,
         train_batches=lambda ep: ((ep, i, batch) for i, batch in enumerate(train.batches(bs, True, seed, ep))),
-        steps_per_epoch=train.n_batches(bs), train_step=steps.train_step, validate=steps.validate,
+        steps_per_epoch=train.n_batches(bs),
+        train_step=steps.train_step,
+        validate=steps.validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_loss", mode="min", select=cfg.get("select", "best")),
-        work_dir=work_dir, settings=settings, scheduler=scheduler)
+        work_dir=work_dir,
+        settings=settings,
+        scheduler=scheduler,
+    )
     explainer.load_state_dict(state)
     write_csv(out_history, pd.DataFrame(history))
-    explainer.save(out_model, meta={"seed": seed, "method": td_method(alpha), "loss": weights.__dict__,
-                                    "noise": noise_cfg if noisy else None, "epochs": len(history),
-                                    "select": cfg.get("select", "best")})
+    explainer.save(
+        out_model,
+        meta={
+            "seed": seed,
+            "method": td_method(alpha),
+            "loss": weights.__dict__,
+            "noise": noise_cfg if noisy else None,
+            "epochs": len(history),
+            "select": cfg.get("select", "best"),
+        },
+    )

@@ -39,10 +39,12 @@ def roundtrip_figure(table: pd.DataFrame) -> plt.Figure:
     colours = method_colours(methods)
     n_cols = 3
     n_rows = -(-len(metrics) // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(4.0 * n_cols, 3.6 * n_rows + 0.8),
-                             constrained_layout=True)
-    wide = table.pivot_table(index=["condition", "method", "metric"], columns="domain",
-                             values=["mean", "ci_low", "ci_high"], aggfunc="first")
+    fig, axes = plt.subplots(
+        n_rows, n_cols, squeeze=False, figsize=(4.0 * n_cols, 3.6 * n_rows + 0.8), constrained_layout=True
+    )
+    wide = table.pivot_table(
+        index=["condition", "method", "metric"], columns="domain", values=["mean", "ci_low", "ci_high"], aggfunc="first"
+    )
     for ax, metric in zip(axes.flat, metrics):
         for c, condition in enumerate(conditions):
             for method in methods:
@@ -53,21 +55,37 @@ def roundtrip_figure(table: pd.DataFrame) -> plt.Figure:
                 x, y = r[("mean", "spectrogram")], r[("mean", "heard")]
                 if np.isnan(x) or np.isnan(y):
                     continue
-                ax.errorbar(x, y, xerr=[[x - r[("ci_low", "spectrogram")]], [r[("ci_high", "spectrogram")] - x]],
-                            yerr=[[y - r[("ci_low", "heard")]], [r[("ci_high", "heard")] - y]],
-                            fmt=MARKERS[c % len(MARKERS)], color=colours[method], ms=5, elinewidth=0.6, capsize=1.5)
+                ax.errorbar(
+                    x,
+                    y,
+                    xerr=[[x - r[("ci_low", "spectrogram")]], [r[("ci_high", "spectrogram")] - x]],
+                    yerr=[[y - r[("ci_low", "heard")]], [r[("ci_high", "heard")] - y]],
+                    fmt=MARKERS[c % len(MARKERS)],
+                    color=colours[method],
+                    ms=5,
+                    elinewidth=0.6,
+                    capsize=1.5,
+                )
         lo, hi = ax.get_xlim()
         lo, hi = min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1])
         ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--", zorder=0)
         ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=f"{metric} on the spectrogram", ylabel=f"{metric} heard")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     handles = [plt.Line2D([], [], color=colours[m], marker="o", ls="", label=m) for m in methods]
-    handles += [plt.Line2D([], [], color="0.3", marker=MARKERS[c % len(MARKERS)], ls="", label=cond)
-                for c, cond in enumerate(conditions)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7, frameon=False,
-               bbox_to_anchor=(0.5, -0.01))
+    handles += [
+        plt.Line2D([], [], color="0.3", marker=MARKERS[c % len(MARKERS)], ls="", label=cond)
+        for c, cond in enumerate(conditions)
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=min(8, len(handles)),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.01),
+    )
     fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
     fig.suptitle("Round-trip faithfulness: the metric on what a listener hears vs. on the spectrogram", fontsize=10)
     return fig
@@ -80,13 +98,21 @@ def robustness_figure(ranks: pd.DataFrame) -> plt.Figure:
         raise LmacError("rank-stability table: is empty")
     summary["pair"] = summary["source_a"] + " vs " + summary["source_b"]
     grid = summary.pivot(index="metric", columns="pair", values="mean_tau")
-    grid = grid.reindex(index=[m for m in FAITHFULNESS_METRICS if m in grid.index],
-                        columns=list(dict.fromkeys(summary["pair"])))
+    grid = grid.reindex(
+        index=[m for m in FAITHFULNESS_METRICS if m in grid.index], columns=list(dict.fromkeys(summary["pair"]))
+    )
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * grid.shape[1], 1.2 + 0.5 * grid.shape[0]), constrained_layout=True)
     image = ax.imshow(grid.to_numpy(float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     for (i, j), value in np.ndenumerate(grid.to_numpy(float)):
-        ax.text(j, i, "–" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if abs(value) > 0.6 else "black")
+        ax.text(
+            j,
+            i,
+            "–" if np.isnan(value) else f"{value:.2f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if abs(value) > 0.6 else "black",
+        )
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
     fig.colorbar(image, ax=ax, label="Kendall τ-b (mean over conditions)")
@@ -105,11 +131,13 @@ def write_figure(kind: str, table_csv: str | os.PathLike, png: str | os.PathLike
         else:
             fig = listenability_figure(table)
     elif kind == "roundtrip":
-        fig = roundtrip_figure(read_table(table_csv, ("condition", "method", "metric", "domain", "mean", "ci_low",
-                                                      "ci_high")))
+        fig = roundtrip_figure(
+            read_table(table_csv, ("condition", "method", "metric", "domain", "mean", "ci_low", "ci_high"))
+        )
     elif kind == "robustness":
-        fig = robustness_figure(read_table(table_csv, ("condition", "metric", "source_a", "source_b", "kendall_tau",
-                                                       "spearman")))
+        fig = robustness_figure(
+            read_table(table_csv, ("condition", "metric", "source_a", "source_b", "kendall_tau", "spearman"))
+        )
     else:
         raise LmacError(f"unknown figure kind '{kind}' (listenability, roundtrip or robustness)")
     save_figure(fig, png, pdf)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,8 @@ from ..evaluation.operators import OPERATORS
 from ..evaluation.roundtrip import SUFFIX as RT
 from ..io import write_csv, write_text
 from .clip_stats import format_ci, read_per_sample, summarise
-from .tables import arrow
 from .rank_stability import bootstrap_tau, rank_agreement
+from .tables import arrow
 
 DIRECTION = {**HIGHER_IS_BETTER, **LISTENABILITY_HIGHER_IS_BETTER}
 OPERATOR_SUFFIX = {"zero": "", "mean": "_mean", "noise": "_noise"}
@@ -86,13 +86,18 @@ def _interleave(table: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame
     methods = {k: i for i, k in enumerate(dict.fromkeys(table["method"]))}
     metrics = {m: i for i, m in enumerate(FAITHFULNESS_METRICS)}
     rank = {k: i for i, k in enumerate(order)}
-    keys = (table["condition"].map(first) * 10**6 + table["method"].map(methods) * 10**3
-            + table["metric"].map(metrics) * 10 + table[key].map(rank))
+    keys = (
+        table["condition"].map(first) * 10**6
+        + table["method"].map(methods) * 10**3
+        + table["metric"].map(metrics) * 10
+        + table[key].map(rank)
+    )
     return table.iloc[np.argsort(keys.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def rank_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
-                   sources: dict[str, str] = RANK_SOURCES) -> pd.DataFrame:
+def rank_stability(
+    frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0, sources: dict[str, str] = RANK_SOURCES
+) -> pd.DataFrame:
     """Per condition, metric and pair of sources: Kendall τ-b [CI], Spearman ρ, methods and clips used."""
     rows = []
     for condition, block in frame.groupby("condition", sort=False):
@@ -106,41 +111,86 @@ def rank_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                 ma, mb = ma.loc[clips].to_numpy(), mb.loc[clips].to_numpy()
                 tau, rho = rank_agreement(ma.mean(0), mb.mean(0)) if len(clips) else (np.nan, np.nan)
                 lo, hi = bootstrap_tau(ma, mb, n_boot, seed) if len(clips) else (np.nan, np.nan)
-                rows.append({"condition": condition, "metric": metric, "source_a": a, "source_b": b,
-                             "kendall_tau": tau, "tau_ci_low": lo, "tau_ci_high": hi, "spearman": rho,
-                             "n_methods": len(methods), "n_clips": len(clips)})
-    return pd.DataFrame(rows, columns=["condition", "metric", "source_a", "source_b", "kendall_tau", "tau_ci_low",
-                                       "tau_ci_high", "spearman", "n_methods", "n_clips"])
+                rows.append(
+                    {
+                        "condition": condition,
+                        "metric": metric,
+                        "source_a": a,
+                        "source_b": b,
+                        "kendall_tau": tau,
+                        "tau_ci_low": lo,
+                        "tau_ci_high": hi,
+                        "spearman": rho,
+                        "n_methods": len(methods),
+                        "n_clips": len(clips),
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "condition",
+            "metric",
+            "source_a",
+            "source_b",
+            "kendall_tau",
+            "tau_ci_low",
+            "tau_ci_high",
+            "spearman",
+            "n_methods",
+            "n_clips",
+        ],
+    )
 
 
 def _clip_matrix(block: pd.DataFrame, column: str, methods: Sequence[str]) -> pd.DataFrame:
     """[clips, methods] clip means of ``column``; clips missing a method are dropped."""
-    per_method = {m: pd.Series(block.loc[block["method"] == m, column].to_numpy(dtype=float))
-                  .groupby(block.loc[block["method"] == m, "id"].to_numpy()).mean() for m in methods}
+    per_method = {
+        m: pd.Series(block.loc[block["method"] == m, column].to_numpy(dtype=float))
+        .groupby(block.loc[block["method"] == m, "id"].to_numpy())
+        .mean()
+        for m in methods
+    }
     return pd.DataFrame(per_method)[list(methods)].dropna()
 
 
 def rank_summary(ranks: pd.DataFrame) -> pd.DataFrame:
     """Per metric and pair: mean and minimum τ over conditions, mean ρ."""
     grouped = ranks.groupby(["metric", "source_a", "source_b"], sort=False)
-    return grouped.agg(mean_tau=("kendall_tau", "mean"), min_tau=("kendall_tau", "min"),
-                       mean_spearman=("spearman", "mean"), n_conditions=("kendall_tau", "count")).reset_index()
+    return grouped.agg(
+        mean_tau=("kendall_tau", "mean"),
+        min_tau=("kendall_tau", "min"),
+        mean_spearman=("spearman", "mean"),
+        n_conditions=("kendall_tau", "count"),
+    ).reset_index()
 
 
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _blocks(table: pd.DataFrame, columns: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]],
-            heading: Callable[[str, pd.DataFrame], str], latex: bool = False) -> list[str]:
+def _blocks(
+    table: pd.DataFrame,
+    columns: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]],
+    heading: Callable[[str, pd.DataFrame], str],
+    latex: bool = False,
+) -> list[str]:
     """One table per condition: rows methods, ``columns`` = (label, selector of the method's rows)."""
     out: list[str] = []
     for condition, block in table.groupby("condition", sort=False):
         if latex:
-            out += [f"% condition: {condition}", r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
-                    "Method & " + " & ".join(_tex(label) for label, _ in columns) + r" \\", r"\midrule"]
+            out += [
+                f"% condition: {condition}",
+                r"\begin{tabular}{l" + "c" * len(columns) + "}",
+                r"\toprule",
+                "Method & " + " & ".join(_tex(label) for label, _ in columns) + r" \\",
+                r"\midrule",
+            ]
         else:
-            out += [heading(condition, block), "", "| method | " + " | ".join(label for label, _ in columns) + " |",
-                    "|" + "---|" * (len(columns) + 1)]
+            out += [
+                heading(condition, block),
+                "",
+                "| method | " + " | ".join(label for label, _ in columns) + " |",
+                "|" + "---|" * (len(columns) + 1),
+            ]
         for method, rows in block.groupby("method", sort=False):
             cells = []
             for _, select in columns:
@@ -149,18 +199,27 @@ def _blocks(table: pd.DataFrame, columns: list[tuple[str, Callable[[pd.DataFrame
                     cells.append("--" if latex else "–")
                     continue
                 r = hit.iloc[0]
-                cells.append(_tex_ci(r["mean"], r["ci_low"], r["ci_high"]) if latex
-                             else format_ci(r["mean"], r["ci_low"], r["ci_high"]))
-            out.append((_tex(method) + " & " + " & ".join(cells) + r" \\") if latex
-                       else f"| {method} | " + " | ".join(cells) + " |")
+                cells.append(
+                    _tex_ci(r["mean"], r["ci_low"], r["ci_high"])
+                    if latex
+                    else format_ci(r["mean"], r["ci_low"], r["ci_high"])
+                )
+            out.append(
+                (_tex(method) + " & " + " & ".join(cells) + r" \\")
+                if latex
+                else f"| {method} | " + " | ".join(cells) + " |"
+            )
         out += [r"\bottomrule", r"\end{tabular}", ""] if latex else [""]
     return out
 
 
 def _heading(what: str) -> Callable[[str, pd.DataFrame], str]:
     def heading(condition: str, block: pd.DataFrame) -> str:
-        return (f"### {what}: {condition} (n = {int(block['n_clips'].max())} clips, {int(block['n_seeds'].max())} "
-                "seed(s); mean [95 % clip bootstrap CI])")
+        return (
+            f"### {what}: {condition} (n = {int(block['n_clips'].max())} clips, {int(block['n_seeds'].max())} "
+            "seed(s); mean [95 % clip bootstrap CI])"
+        )
+
     return heading
 
 
@@ -170,6 +229,7 @@ def _metric(metric: str, **match) -> Callable[[pd.DataFrame], pd.DataFrame]:
         for key, value in match.items():
             hit = hit[hit[key] == value]
         return hit
+
     return select
 
 
@@ -178,27 +238,38 @@ def listenability_columns(latex: bool = False):
 
 
 def listenability_markdown(table: pd.DataFrame) -> str:
-    lines = ["## Listenability of the explanations against the clean target", "",
-             "SI_SDR (dB) and LSD (dB, log-spectral distance) compare each method's listenable explanation with the "
-             "target clip inside the contaminated input; interferer_kept is the share of the interferer's energy "
-             "left in the explanation and target_kept the target's share (least-squares fit on target and interferer; a "
-             "quiet explanation keeps little of either); silent share: explanations with no energy (their SI_SDR is "
-             "undefined and left out).", ""]
+    lines = [
+        "## Listenability of the explanations against the clean target",
+        "",
+        "SI_SDR (dB) and LSD (dB, log-spectral distance) compare each method's listenable explanation with the "
+        "target clip inside the contaminated input; interferer_kept is the share of the interferer's energy "
+        "left in the explanation and target_kept the target's share (least-squares fit on target and interferer; a "
+        "quiet explanation keeps little of either); silent share: explanations with no energy (their SI_SDR is "
+        "undefined and left out).",
+        "",
+    ]
     if table.empty:
         return "\n".join(lines + ["No evaluated condition has a known clean target (only `clean` was evaluated).", ""])
     return "\n".join(lines + _blocks(table, listenability_columns(), _heading("Condition"))) + "\n"
 
 
 def roundtrip_columns(latex: bool = False):
-    return [(f"{m}{_arrow(m, latex)} {label}", _metric(m, domain=domain))
-            for m in FAITHFULNESS_METRICS for domain, label in (("spectrogram", "spec"), ("heard", "heard"))]
+    return [
+        (f"{m}{_arrow(m, latex)} {label}", _metric(m, domain=domain))
+        for m in FAITHFULNESS_METRICS
+        for domain, label in (("spectrogram", "spec"), ("heard", "heard"))
+    ]
 
 
 def roundtrip_markdown(table: pd.DataFrame) -> str:
-    lines = ["## Round-trip faithfulness: spectrogram vs. what a listener hears", "",
-             "spec: the metric on the masked log1p spectrograms (the papers' L-MAC protocol); heard: the same "
-             "metric with the classifier reading the listenable explanation re-analysed by the front end "
-             "(masked-out: the removed part resynthesised with the input's phase).", ""]
+    lines = [
+        "## Round-trip faithfulness: spectrogram vs. what a listener hears",
+        "",
+        "spec: the metric on the masked log1p spectrograms (the papers' L-MAC protocol); heard: the same "
+        "metric with the classifier reading the listenable explanation re-analysed by the front end "
+        "(masked-out: the removed part resynthesised with the input's phase).",
+        "",
+    ]
     return "\n".join(lines + _blocks(table, roundtrip_columns(), _heading("Condition"))) + "\n"
 
 
@@ -207,9 +278,13 @@ def robustness_columns(latex: bool = False):
 
 
 def _rank_markdown(ranks: pd.DataFrame) -> list[str]:
-    lines = ["### Rank stability of the methods between operators", "",
-             "Kendall τ-b [95 % clip bootstrap CI] / Spearman ρ between the method rankings by mean; "
-             "1 = same order, −1 = reversed, – = a source ranks every method the same.", ""]
+    lines = [
+        "### Rank stability of the methods between operators",
+        "",
+        "Kendall τ-b [95 % clip bootstrap CI] / Spearman ρ between the method rankings by mean; "
+        "1 = same order, −1 = reversed, – = a source ranks every method the same.",
+        "",
+    ]
     pairs = list(dict.fromkeys(zip(ranks["source_a"], ranks["source_b"])))
     header = ["condition", "metric", *(f"{a} vs {b}" for a, b in pairs)]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -221,41 +296,62 @@ def _rank_markdown(ranks: pd.DataFrame) -> list[str]:
                 cells.append("–")
             else:
                 r = r.iloc[0]
-                cells.append(f"{format_ci(r['kendall_tau'], r['tau_ci_low'], r['tau_ci_high'], 2)} / {r['spearman']:.2f}")
+                cells.append(
+                    f"{format_ci(r['kendall_tau'], r['tau_ci_low'], r['tau_ci_high'], 2)} / {r['spearman']:.2f}"
+                )
         lines.append(f"| {condition} | {metric} | " + " | ".join(cells) + " |")
     summary = rank_summary(ranks)
-    lines += ["", "Mean (minimum) τ over conditions:", "",
-              "| metric | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |", "|" + "---|" * (len(pairs) + 1)]
+    lines += [
+        "",
+        "Mean (minimum) τ over conditions:",
+        "",
+        "| metric | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |",
+        "|" + "---|" * (len(pairs) + 1),
+    ]
     for metric, rows in summary.groupby("metric", sort=False):
         cells = []
         for a, b in pairs:
             r = rows[(rows["source_a"] == a) & (rows["source_b"] == b)]
-            cells.append("–" if r.empty or np.isnan(r["mean_tau"].iloc[0])
-                         else f"{r['mean_tau'].iloc[0]:.2f} ({r['min_tau'].iloc[0]:.2f})")
+            cells.append(
+                "–"
+                if r.empty or np.isnan(r["mean_tau"].iloc[0])
+                else f"{r['mean_tau'].iloc[0]:.2f} ({r['min_tau'].iloc[0]:.2f})"
+            )
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
 def robustness_markdown(table: pd.DataFrame, ranks: pd.DataFrame) -> str:
-    lines = ["## Masking-operator robustness", "",
-             "zero: removed bins set to 0 (silence; the papers' metrics); mean: filled with the clip's mean "
-             "log-spectrum; noise: filled with noise of the clip's per-bin mean and std.", ""]
+    lines = [
+        "## Masking-operator robustness",
+        "",
+        "zero: removed bins set to 0 (silence; the papers' metrics); mean: filled with the clip's mean "
+        "log-spectrum; noise: filled with noise of the clip's per-bin mean and std.",
+        "",
+    ]
     lines += _blocks(table, robustness_columns(), _heading("Condition"))
     return "\n".join(lines + _rank_markdown(ranks)) + "\n"
 
 
 def _rank_latex(ranks: pd.DataFrame) -> list[str]:
     pairs = list(dict.fromkeys(zip(ranks["source_a"], ranks["source_b"])))
-    out = ["% rank stability: Kendall tau-b [95 % CI] / Spearman rho",
-           r"\begin{tabular}{ll" + "c" * len(pairs) + "}", r"\toprule",
-           "Condition & Metric & " + " & ".join(_tex(f"{a} vs {b}") for a, b in pairs) + r" \\", r"\midrule"]
+    out = [
+        "% rank stability: Kendall tau-b [95 % CI] / Spearman rho",
+        r"\begin{tabular}{ll" + "c" * len(pairs) + "}",
+        r"\toprule",
+        "Condition & Metric & " + " & ".join(_tex(f"{a} vs {b}") for a, b in pairs) + r" \\",
+        r"\midrule",
+    ]
     for (condition, metric), rows in ranks.groupby(["condition", "metric"], sort=False):
         cells = []
         for a, b in pairs:
             r = rows[(rows["source_a"] == a) & (rows["source_b"] == b)]
-            cells.append("--" if r.empty or np.isnan(r["kendall_tau"].iloc[0]) else
-                         _tex_ci(r["kendall_tau"].iloc[0], r["tau_ci_low"].iloc[0], r["tau_ci_high"].iloc[0])
-                         + f" / {r['spearman'].iloc[0]:.2f}")
+            cells.append(
+                "--"
+                if r.empty or np.isnan(r["kendall_tau"].iloc[0])
+                else _tex_ci(r["kendall_tau"].iloc[0], r["tau_ci_low"].iloc[0], r["tau_ci_high"].iloc[0])
+                + f" / {r['spearman'].iloc[0]:.2f}"
+            )
         out.append(f"{_tex(condition)} & {_tex(metric)} & " + " & ".join(cells) + r" \\")
     return out + [r"\bottomrule", r"\end{tabular}", ""]
 
@@ -263,8 +359,9 @@ def _rank_latex(ranks: pd.DataFrame) -> list[str]:
 # -- writers --------------------------------------------------------------------------------------
 
 
-def write_listenability(per_sample: Sequence[str | os.PathLike], out_csv, out_md, out_tex, n_boot: int = 1000,
-                        seed: int = 0) -> pd.DataFrame:
+def write_listenability(
+    per_sample: Sequence[str | os.PathLike], out_csv, out_md, out_tex, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     table = listenability_summary(read_per_sample(per_sample, LISTENABILITY_METRICS), n_boot, seed)
     write_csv(out_csv, table)
     write_text(out_md, listenability_markdown(table))
@@ -272,8 +369,9 @@ def write_listenability(per_sample: Sequence[str | os.PathLike], out_csv, out_md
     return table
 
 
-def write_roundtrip(per_sample: Sequence[str | os.PathLike], out_csv, out_md, out_tex, n_boot: int = 1000,
-                    seed: int = 0) -> pd.DataFrame:
+def write_roundtrip(
+    per_sample: Sequence[str | os.PathLike], out_csv, out_md, out_tex, n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     columns = [*FAITHFULNESS_METRICS, *(m + RT for m in FAITHFULNESS_METRICS)]
     table = roundtrip_summary(read_per_sample(per_sample, columns), n_boot, seed)
     write_csv(out_csv, table)
@@ -282,15 +380,16 @@ def write_roundtrip(per_sample: Sequence[str | os.PathLike], out_csv, out_md, ou
     return table
 
 
-def write_robustness(per_sample: Sequence[str | os.PathLike], out_csv, out_ranks_csv, out_md, out_tex,
-                     n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_robustness(
+    per_sample: Sequence[str | os.PathLike], out_csv, out_ranks_csv, out_md, out_tex, n_boot: int = 1000, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     columns = [m + sfx for sfx in OPERATOR_SUFFIX.values() for m in FAITHFULNESS_METRICS]
     frame = read_per_sample(per_sample, columns)
     table, ranks = robustness_summary(frame, n_boot, seed), rank_stability(frame, n_boot, seed)
     write_csv(out_csv, table)
     write_csv(out_ranks_csv, ranks)
     write_text(out_md, robustness_markdown(table, ranks))
-    write_text(out_tex, "\n".join(_blocks(table, robustness_columns(True), _heading(""), latex=True)
-                                  + _rank_latex(ranks)))
+    write_text(
+        out_tex, "\n".join(_blocks(table, robustness_columns(True), _heading(""), latex=True) + _rank_latex(ranks))
+    )
     return table, ranks
-

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,9 +48,29 @@ RULE_TEXT = {
     "randomisation_degrades": "Spearman CI at the last cascading step < threshold",
     "randomisation_insensitive": "Spearman CI at the last cascading step > threshold",
 }
-COLUMNS = ["claim", "rule", "metric", "condition", "method", "versus", "method_mean", "method_ci_low",
-           "method_ci_high", "versus_mean", "versus_ci_low", "versus_ci_high", "diff_mean", "diff_ci_low",
-           "diff_ci_high", "bound", "per_seed", "n_clips", "n_seeds", "verdict", "note"]
+COLUMNS = [
+    "claim",
+    "rule",
+    "metric",
+    "condition",
+    "method",
+    "versus",
+    "method_mean",
+    "method_ci_low",
+    "method_ci_high",
+    "versus_mean",
+    "versus_ci_low",
+    "versus_ci_high",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "bound",
+    "per_seed",
+    "n_clips",
+    "n_seeds",
+    "verdict",
+    "note",
+]
 
 
 @dataclass
@@ -100,8 +120,19 @@ def parse_claims(data, source: str = "claims") -> list[Claim]:
             if key not in entry:
                 raise LmacError(f"{where}: missing key '{key}'")
         where = f"{source}: claim '{entry['id']}'"
-        unknown = set(entry) - {"id", "statement", "source", "rule", "method", "versus", "metrics", "conditions",
-                                "margin", "threshold", "decoder"}
+        unknown = set(entry) - {
+            "id",
+            "statement",
+            "source",
+            "rule",
+            "method",
+            "versus",
+            "metrics",
+            "conditions",
+            "margin",
+            "threshold",
+            "decoder",
+        }
         if unknown:
             raise LmacError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         if entry["id"] in seen:
@@ -110,8 +141,13 @@ def parse_claims(data, source: str = "claims") -> list[Claim]:
         rule = entry["rule"]
         if rule not in RULES:
             raise LmacError(f"{where}: rule = {rule!r}: must be one of {', '.join(RULES)}")
-        claim = Claim(id=str(entry["id"]), statement=str(entry["statement"]), source=str(entry["source"]), rule=rule,
-                      methods=_names(entry["method"], f"{where}.method"))
+        claim = Claim(
+            id=str(entry["id"]),
+            statement=str(entry["statement"]),
+            source=str(entry["source"]),
+            rule=rule,
+            methods=_names(entry["method"], f"{where}.method"),
+        )
         if rule in RANDOMISATION:
             if not isinstance(entry.get("decoder"), str):
                 raise LmacError(f"{where}: rule {rule} needs 'decoder' (fixed, retrained or none)")
@@ -123,8 +159,10 @@ def parse_claims(data, source: str = "claims") -> list[Claim]:
             claim.metrics = _names(entry.get("metrics"), f"{where}.metrics")
             bad = [m for m in claim.metrics if DIRECTION.get(m) is None and rule in PAIRWISE]
             if bad:
-                raise LmacError(f"{where}.metrics: '{bad[0]}' has no better direction (known: "
-                                f"{', '.join(m for m, d in DIRECTION.items() if d is not None)})")
+                raise LmacError(
+                    f"{where}.metrics: '{bad[0]}' has no better direction (known: "
+                    f"{', '.join(m for m, d in DIRECTION.items() if d is not None)})"
+                )
             if entry.get("conditions") is not None:
                 claim.conditions = _names(entry["conditions"], f"{where}.conditions")
             if rule in PAIRWISE:
@@ -158,8 +196,15 @@ def claim_methods(claims: Sequence[Claim]) -> list[str]:
 
 
 def _row(claim: Claim, **values) -> dict:
-    return {**dict.fromkeys(COLUMNS, np.nan), "claim": claim.id, "rule": claim.rule, "versus": "", "note": "",
-            "per_seed": "", **values}
+    return {
+        **dict.fromkeys(COLUMNS, np.nan),
+        "claim": claim.id,
+        "rule": claim.rule,
+        "versus": "",
+        "note": "",
+        "per_seed": "",
+        **values,
+    }
 
 
 def _seeds_text(means: dict[int, float]) -> str:
@@ -178,8 +223,9 @@ def _missing(frame: pd.DataFrame, methods: Sequence[str], condition: str, metric
     return ""
 
 
-def _pairwise(claim: Claim, frame: pd.DataFrame, method: str, versus: str, metric: str, condition: str,
-              n_boot: int, seed: int) -> dict:
+def _pairwise(
+    claim: Claim, frame: pd.DataFrame, method: str, versus: str, metric: str, condition: str, n_boot: int, seed: int
+) -> dict:
     row = _row(claim, metric=metric, condition=condition, method=method, versus=versus)
     reason = _missing(frame, [method, versus], condition, metric)
     if reason:
@@ -193,15 +239,28 @@ def _pairwise(claim: Claim, frame: pd.DataFrame, method: str, versus: str, metri
     lower = d["ci_low"] if direction > 0 else -d["ci_high"]
     margin = 0.0 if claim.rule == "better" else claim.margin[metric]
     verdict = PASS if lower > -margin else FAIL
-    return {**row, "method_mean": a["mean"], "method_ci_low": a["ci_low"], "method_ci_high": a["ci_high"],
-            "versus_mean": b["mean"], "versus_ci_low": b["ci_low"], "versus_ci_high": b["ci_high"],
-            "diff_mean": d["mean"], "diff_ci_low": d["ci_low"], "diff_ci_high": d["ci_high"],
-            "bound": margin, "per_seed": _seeds_text(per_seed_means(pairs["diff"], pairs["seed"])),
-            "n_clips": d["n_clips"], "n_seeds": int(pairs["seed"].nunique()), "verdict": verdict}
+    return {
+        **row,
+        "method_mean": a["mean"],
+        "method_ci_low": a["ci_low"],
+        "method_ci_high": a["ci_high"],
+        "versus_mean": b["mean"],
+        "versus_ci_low": b["ci_low"],
+        "versus_ci_high": b["ci_high"],
+        "diff_mean": d["mean"],
+        "diff_ci_low": d["ci_low"],
+        "diff_ci_high": d["ci_high"],
+        "bound": margin,
+        "per_seed": _seeds_text(per_seed_means(pairs["diff"], pairs["seed"])),
+        "n_clips": d["n_clips"],
+        "n_seeds": int(pairs["seed"].nunique()),
+        "verdict": verdict,
+    }
 
 
-def _threshold(claim: Claim, frame: pd.DataFrame, method: str, metric: str, condition: str, n_boot: int,
-               seed: int) -> dict:
+def _threshold(
+    claim: Claim, frame: pd.DataFrame, method: str, metric: str, condition: str, n_boot: int, seed: int
+) -> dict:
     row = _row(claim, metric=metric, condition=condition, method=method)
     reason = _missing(frame, [method], condition, metric)
     if reason:
@@ -212,9 +271,17 @@ def _threshold(claim: Claim, frame: pd.DataFrame, method: str, metric: str, cond
     s = summary(rows[metric], rows["id"], n_boot, seed)
     limit = claim.threshold[metric]
     ok = s["ci_high"] < limit if claim.rule == "below" else s["ci_low"] > limit
-    return {**row, "method_mean": s["mean"], "method_ci_low": s["ci_low"], "method_ci_high": s["ci_high"],
-            "bound": limit, "per_seed": _seeds_text(per_seed_means(rows[metric], rows["seed"])),
-            "n_clips": s["n_clips"], "n_seeds": int(rows["seed"].nunique()), "verdict": PASS if ok else FAIL}
+    return {
+        **row,
+        "method_mean": s["mean"],
+        "method_ci_low": s["ci_low"],
+        "method_ci_high": s["ci_high"],
+        "bound": limit,
+        "per_seed": _seeds_text(per_seed_means(rows[metric], rows["seed"])),
+        "n_clips": s["n_clips"],
+        "n_seeds": int(rows["seed"].nunique()),
+        "verdict": PASS if ok else FAIL,
+    }
 
 
 def _randomisation(claim: Claim, cascading: pd.DataFrame | None, method: str, why_missing: str) -> dict:
@@ -233,10 +300,17 @@ def _randomisation(claim: Claim, cascading: pd.DataFrame | None, method: str, wh
     lo, hi = float(last["spearman_ci_low"]), float(last["spearman_ci_high"])
     ok = hi < claim.threshold if claim.rule == "randomisation_degrades" else lo > claim.threshold
     block = f", block {last['block']}" if "block" in last else ""
-    return {**row, "method_mean": float(last["spearman_mean"]), "method_ci_low": lo, "method_ci_high": hi,
-            "bound": claim.threshold, "n_clips": int(last["n"]) if "n" in last else np.nan,
-            "n_seeds": int(last["n_seeds"]) if "n_seeds" in last else np.nan,
-            "note": f"last step {int(last['step'])}{block}", "verdict": PASS if ok else FAIL}
+    return {
+        **row,
+        "method_mean": float(last["spearman_mean"]),
+        "method_ci_low": lo,
+        "method_ci_high": hi,
+        "bound": claim.threshold,
+        "n_clips": int(last["n"]) if "n" in last else np.nan,
+        "n_seeds": int(last["n_seeds"]) if "n_seeds" in last else np.nan,
+        "note": f"last step {int(last['step'])}{block}",
+        "verdict": PASS if ok else FAIL,
+    }
 
 
 def overall_verdict(verdicts: Sequence[str]) -> str:
@@ -247,10 +321,15 @@ def overall_verdict(verdicts: Sequence[str]) -> str:
     return PASS if verdicts and all(v == PASS for v in verdicts) else NOT_RUN
 
 
-def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.DataFrame | None = None,
-                 conditions: Sequence[str] = (), n_boot: int = 1000, seed: int = 0,
-                 cascading_missing: str = "no cascading-randomisation summary (results/<run>/sanity/cascading_summary.csv)"
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def check_claims(
+    claims: Sequence[Claim],
+    frame: pd.DataFrame,
+    cascading: pd.DataFrame | None = None,
+    conditions: Sequence[str] = (),
+    n_boot: int = 1000,
+    seed: int = 0,
+    cascading_missing: str = "no cascading-randomisation summary (results/<run>/sanity/cascading_summary.csv)",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(comparisons, verdicts): one row per comparison, one per claim (see the module docstring)."""
     for key, default in (("seed", 0), ("version", 0)):
         if key not in frame.columns:
@@ -264,7 +343,9 @@ def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.Dat
             for metric in claim.metrics:
                 for method in claim.methods:
                     if claim.rule in PAIRWISE:
-                        rows += [_pairwise(claim, frame, method, v, metric, condition, n_boot, seed) for v in claim.versus]
+                        rows += [
+                            _pairwise(claim, frame, method, v, metric, condition, n_boot, seed) for v in claim.versus
+                        ]
                     else:
                         rows.append(_threshold(claim, frame, method, metric, condition, n_boot, seed))
     comparisons = pd.DataFrame(rows, columns=COLUMNS)
@@ -274,9 +355,20 @@ def check_claims(claims: Sequence[Claim], frame: pd.DataFrame, cascading: pd.Dat
         counts = mine["verdict"].value_counts()
         n_fail, n_pass = int(counts.get(FAIL, 0)), int(counts.get(PASS, 0))
         verdict = overall_verdict(mine["verdict"])
-        verdicts.append({"claim": claim.id, "statement": claim.statement, "source": claim.source, "rule": claim.rule,
-                         "decision": RULE_TEXT[claim.rule], "verdict": verdict, "passed": n_pass, "failed": n_fail,
-                         "not_run": len(mine) - n_pass - n_fail, "comparisons": len(mine)})
+        verdicts.append(
+            {
+                "claim": claim.id,
+                "statement": claim.statement,
+                "source": claim.source,
+                "rule": claim.rule,
+                "decision": RULE_TEXT[claim.rule],
+                "verdict": verdict,
+                "passed": n_pass,
+                "failed": n_fail,
+                "not_run": len(mine) - n_pass - n_fail,
+                "comparisons": len(mine),
+            }
+        )
     return comparisons, pd.DataFrame(verdicts)
 
 
@@ -293,48 +385,83 @@ def _rule_bound(row) -> str:
     return f"> {row['bound']:g}"
 
 
-def to_markdown(comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] = (),
-                conditions: Sequence[str] = ()) -> str:
+def to_markdown(
+    comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] = (), conditions: Sequence[str] = ()
+) -> str:
     n_seeds = len(seeds)
-    lines = ["## Claims of the papers, checked", "",
-             f"Seeds {', '.join(map(str, seeds)) or '–'}; conditions {', '.join(conditions) or '–'}. Means with 95 % "
-             "bootstrap CIs over clips (all seeds pooled); differences paired per item; d = +1 where higher is "
-             "better, −1 where lower is. A claim passes only if every comparison passes; NOT RUN: data missing "
-             "(see the note).", ""]
+    lines = [
+        "## Claims of the papers, checked",
+        "",
+        f"Seeds {', '.join(map(str, seeds)) or '–'}; conditions {', '.join(conditions) or '–'}. Means with 95 % "
+        "bootstrap CIs over clips (all seeds pooled); differences paired per item; d = +1 where higher is "
+        "better, −1 where lower is. A claim passes only if every comparison passes; NOT RUN: data missing "
+        "(see the note).",
+        "",
+    ]
     if 0 < n_seeds < 3:
         lines += [f"**Only {n_seeds} seed(s): verdicts are preliminary (the check is meant for ≥ 3).**", ""]
     lines += ["| claim | statement | rule | verdict | passed / failed / not run |", "|---|---|---|---|---|"]
     for v in verdicts.itertuples():
-        lines.append(f"| {v.claim} | {v.statement} | {v.decision} | **{v.verdict}** | "
-                     f"{v.passed} / {v.failed} / {v.not_run} |")
+        lines.append(
+            f"| {v.claim} | {v.statement} | {v.decision} | **{v.verdict}** | {v.passed} / {v.failed} / {v.not_run} |"
+        )
     lines.append("")
     for v in verdicts.itertuples():
         mine = comparisons[comparisons["claim"] == v.claim]
-        lines += [f"### {v.claim}: {v.verdict}", "", f"{v.statement}. Source: {v.source}. Rule: {v.decision}.", "",
-                  "| metric | condition | method | versus | method mean [CI] | versus mean [CI] | Δ mean [CI] "
-                  "| per-seed Δ or mean | bound | n clips / seeds | verdict | note |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"### {v.claim}: {v.verdict}",
+            "",
+            f"{v.statement}. Source: {v.source}. Rule: {v.decision}.",
+            "",
+            "| metric | condition | method | versus | method mean [CI] | versus mean [CI] | Δ mean [CI] "
+            "| per-seed Δ or mean | bound | n clips / seeds | verdict | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for _, r in mine.iterrows():
             seeds_n = "–" if pd.isna(r["n_clips"]) else f"{int(r['n_clips'])} / {int(r['n_seeds'])}"
-            lines.append(" | ".join([
-                f"| {r['metric']}", str(r["condition"]), str(r["method"]), str(r["versus"]) or "–",
-                format_ci(r["method_mean"], r["method_ci_low"], r["method_ci_high"]),
-                format_ci(r["versus_mean"], r["versus_ci_low"], r["versus_ci_high"]),
-                format_ci(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]),
-                r["per_seed"] or "–", _rule_bound(r), seeds_n, f"**{r['verdict']}**", f"{r['note']} |"]))
+            lines.append(
+                " | ".join(
+                    [
+                        f"| {r['metric']}",
+                        str(r["condition"]),
+                        str(r["method"]),
+                        str(r["versus"]) or "–",
+                        format_ci(r["method_mean"], r["method_ci_low"], r["method_ci_high"]),
+                        format_ci(r["versus_mean"], r["versus_ci_low"], r["versus_ci_high"]),
+                        format_ci(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]),
+                        r["per_seed"] or "–",
+                        _rule_bound(r),
+                        seeds_n,
+                        f"**{r['verdict']}**",
+                        f"{r['note']} |",
+                    ]
+                )
+            )
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def _tex(text: object) -> str:
-    return (str(text).replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%")
-            .replace("&", r"\&").replace("α", r"$\alpha$").replace("−", "-").replace("·", r"$\cdot$")
-            .replace("≥", r"$\geq$"))
+    return (
+        str(text)
+        .replace("\\", r"\textbackslash{}")
+        .replace("_", r"\_")
+        .replace("%", r"\%")
+        .replace("&", r"\&")
+        .replace("α", r"$\alpha$")
+        .replace("−", "-")
+        .replace("·", r"$\cdot$")
+        .replace("≥", r"$\geq$")
+    )
 
 
 def to_latex(verdicts: pd.DataFrame) -> str:
-    lines = [r"\begin{tabular}{p{0.5\linewidth}lc}", r"\toprule", r"Claim & Verdict & Passed / failed / not run \\",
-             r"\midrule"]
+    lines = [
+        r"\begin{tabular}{p{0.5\linewidth}lc}",
+        r"\toprule",
+        r"Claim & Verdict & Passed / failed / not run \\",
+        r"\midrule",
+    ]
     for v in verdicts.itertuples():
         lines.append(f"{_tex(v.statement)} & {_tex(v.verdict)} & {v.passed} / {v.failed} / {v.not_run} " + r"\\")
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}", ""])
@@ -344,26 +471,69 @@ def to_html(comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[i
     """The verdicts and every comparison as one standalone page (the Snakemake report shows HTML inline)."""
     from .html_table import STYLE
 
-    shown = comparisons.assign(**{
-        "method mean [CI]": [format_ci(*r) for r in comparisons[["method_mean", "method_ci_low", "method_ci_high"]].to_numpy()],
-        "versus mean [CI]": [format_ci(*r) for r in comparisons[["versus_mean", "versus_ci_low", "versus_ci_high"]].to_numpy()],
-        "Δ mean [CI]": [format_ci(*r) for r in comparisons[["diff_mean", "diff_ci_low", "diff_ci_high"]].to_numpy()],
-        "bound": [_rule_bound(r) for _, r in comparisons.iterrows()]})
-    shown = shown[["claim", "metric", "condition", "method", "versus", "method mean [CI]", "versus mean [CI]",
-                   "Δ mean [CI]", "per_seed", "bound", "n_clips", "n_seeds", "verdict", "note"]]
+    shown = comparisons.assign(
+        **{
+            "method mean [CI]": [
+                format_ci(*r) for r in comparisons[["method_mean", "method_ci_low", "method_ci_high"]].to_numpy()
+            ],
+            "versus mean [CI]": [
+                format_ci(*r) for r in comparisons[["versus_mean", "versus_ci_low", "versus_ci_high"]].to_numpy()
+            ],
+            "Δ mean [CI]": [
+                format_ci(*r) for r in comparisons[["diff_mean", "diff_ci_low", "diff_ci_high"]].to_numpy()
+            ],
+            "bound": [_rule_bound(r) for _, r in comparisons.iterrows()],
+        }
+    )
+    shown = shown[
+        [
+            "claim",
+            "metric",
+            "condition",
+            "method",
+            "versus",
+            "method mean [CI]",
+            "versus mean [CI]",
+            "Δ mean [CI]",
+            "per_seed",
+            "bound",
+            "n_clips",
+            "n_seeds",
+            "verdict",
+            "note",
+        ]
+    ]
     table = verdicts[["claim", "statement", "source", "decision", "verdict", "passed", "failed", "not_run"]]
-    return "\n".join([
-        "<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>Claims</title>', f"<style>{STYLE}</style></head><body>",
-        f"<p>The papers' claims on our numbers (seeds {html.escape(', '.join(map(str, seeds)) or '–')}): 95 % "
-        "bootstrap CIs over clips, differences paired per item; NOT RUN = data missing (see the note).</p>",
-        table.to_html(index=False, border=0, na_rep=""), "<h3>Comparisons</h3>",
-        shown.to_html(index=False, border=0, na_rep="–"), "</body></html>", ""])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html><head><meta charset="utf-8"><title>Claims</title>',
+            f"<style>{STYLE}</style></head><body>",
+            f"<p>The papers' claims on our numbers (seeds {html.escape(', '.join(map(str, seeds)) or '–')}): 95 % "
+            "bootstrap CIs over clips, differences paired per item; NOT RUN = data missing (see the note).</p>",
+            table.to_html(index=False, border=0, na_rep=""),
+            "<h3>Comparisons</h3>",
+            shown.to_html(index=False, border=0, na_rep="–"),
+            "</body></html>",
+            "",
+        ]
+    )
 
 
-def write_claims(claims_file: str | os.PathLike, per_sample: pd.DataFrame, out_csv, out_md, out_tex,
-                 cascading_csv: str | os.PathLike | None = None, conditions: Sequence[str] = (),
-                 seeds: Sequence[int] = (), n_boot: int = 1000, seed: int = 0,
-                 out_html: str | os.PathLike | None = None, cascading_missing: str | None = None) -> pd.DataFrame:
+def write_claims(
+    claims_file: str | os.PathLike,
+    per_sample: pd.DataFrame,
+    out_csv,
+    out_md,
+    out_tex,
+    cascading_csv: str | os.PathLike | None = None,
+    conditions: Sequence[str] = (),
+    seeds: Sequence[int] = (),
+    n_boot: int = 1000,
+    seed: int = 0,
+    out_html: str | os.PathLike | None = None,
+    cascading_missing: str | None = None,
+) -> pd.DataFrame:
     """Check the claims of ``claims_file`` on ``per_sample`` and write the comparisons (CSV) and tables.
 
     Without ``cascading_csv`` the randomisation claims are NOT RUN, with ``cascading_missing`` as the reason.

@@ -24,8 +24,23 @@ from .claims import DIRECTION, FAIL, NOT_RUN, PASS, overall_verdict
 from .plotting import read_table, save_figure
 
 COLOURS = {PASS: "#2a9d3b", FAIL: "#c0392b", NOT_RUN: "#888888"}
-CLAIM_COLUMNS = ("claim", "rule", "metric", "condition", "method", "versus", "method_mean", "method_ci_low",
-                 "method_ci_high", "diff_mean", "diff_ci_low", "diff_ci_high", "bound", "verdict", "note")
+CLAIM_COLUMNS = (
+    "claim",
+    "rule",
+    "metric",
+    "condition",
+    "method",
+    "versus",
+    "method_mean",
+    "method_ci_low",
+    "method_ci_high",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "bound",
+    "verdict",
+    "note",
+)
 
 
 def oriented(row: pd.Series) -> tuple[float, float, float, float]:
@@ -51,15 +66,27 @@ def claims_figure(claims_csv: str | os.PathLike, png: str | os.PathLike, pdf: st
     frame = read_table(claims_csv, CLAIM_COLUMNS)
     claims = list(dict.fromkeys(frame["claim"]))
     heights = [max(1, int((frame["claim"] == c).sum())) for c in claims]
-    fig, axes = plt.subplots(len(claims), 1, figsize=(8, 0.9 + 0.24 * sum(heights) + 0.45 * len(claims)),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(claims),
+        1,
+        figsize=(8, 0.9 + 0.24 * sum(heights) + 0.45 * len(claims)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
     for ax, claim in zip(axes[:, 0], claims):
         rows = frame[frame["claim"] == claim].reset_index(drop=True)
         overall = overall_verdict(rows["verdict"])
         for y, row in rows.iterrows():
             if row["verdict"] == NOT_RUN or not np.isfinite(row["method_mean"]):
-                ax.text(0.01, y, f"NOT RUN: {str(row['note'])[:70]}", transform=ax.get_yaxis_transform(),
-                        va="center", fontsize=7, color=COLOURS[NOT_RUN])
+                ax.text(
+                    0.01,
+                    y,
+                    f"NOT RUN: {str(row['note'])[:70]}",
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    fontsize=7,
+                    color=COLOURS[NOT_RUN],
+                )
                 continue
             low, mean, high, line = oriented(row)
             colour = COLOURS.get(row["verdict"], "black")
@@ -71,6 +98,8 @@ def claims_figure(claims_csv: str | os.PathLike, png: str | os.PathLike, pdf: st
         ax.set_title(f"{claim}: {overall}", fontsize=9, loc="left", color=COLOURS[overall])
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
-    axes[-1, 0].set_xlabel("95 % CI, oriented so that right is better; dashed: the line the rule must clear", fontsize=8)
+    axes[-1, 0].set_xlabel(
+        "95 % CI, oriented so that right is better; dashed: the line the rule must clear", fontsize=8
+    )
     fig.tight_layout()
     save_figure(fig, png, pdf)

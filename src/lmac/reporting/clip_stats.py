@@ -11,7 +11,7 @@ the clip averaging.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,10 @@ def read_per_sample(paths: Sequence[str | os.PathLike], columns: Iterable[str] =
         frame = read_table(path, columns=())
         missing = [c for c in ("condition", "method", "id", *columns) if c not in frame.columns]
         if missing:
-            raise LmacError(f"{path}: lacks the column(s) {', '.join(missing)}"
-                            " (evaluate with evaluation.extras to get the listenability/round-trip/operator columns)")
+            raise LmacError(
+                f"{path}: lacks the column(s) {', '.join(missing)}"
+                " (evaluate with evaluation.extras to get the listenability/round-trip/operator columns)"
+            )
         frames.append(frame)
     if not frames:
         raise LmacError("no per-sample evaluation results to summarise")
@@ -52,12 +54,21 @@ def summary(values: pd.Series, clips: pd.Series, n_boot: int = 1000, seed: int =
     """{mean, ci_low, ci_high, n_clips} of the clip means."""
     means = clip_means(values, clips)
     lo, hi = bootstrap_ci(means, n_boot, seed)
-    return {"mean": float(means.mean()) if len(means) else float("nan"), "ci_low": lo, "ci_high": hi,
-            "n_clips": int(len(means))}
+    return {
+        "mean": float(means.mean()) if len(means) else float("nan"),
+        "ci_low": lo,
+        "ci_high": hi,
+        "n_clips": int(len(means)),
+    }
 
 
-def summarise(frame: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = ("condition", "method"),
-              n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def summarise(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    by: Sequence[str] = ("condition", "method"),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Long form: one row per group of ``by`` and column, with mean, CI, clip and seed counts."""
     rows = []
     for keys, group in frame.groupby(list(by), sort=False):
@@ -66,8 +77,14 @@ def summarise(frame: pd.DataFrame, columns: Sequence[str], by: Sequence[str] = (
         for column in columns:
             if column not in group:
                 continue
-            rows.append({**dict(zip(by, keys)), "metric": column, **summary(group[column], group["id"], n_boot, seed),
-                         "n_seeds": n_seeds})
+            rows.append(
+                {
+                    **dict(zip(by, keys)),
+                    "metric": column,
+                    **summary(group[column], group["id"], n_boot, seed),
+                    "n_seeds": n_seeds,
+                }
+            )
     return pd.DataFrame(rows, columns=[*by, "metric", "mean", "ci_low", "ci_high", "n_clips", "n_seeds"])
 
 

@@ -11,7 +11,7 @@ percentile), so what a mask removes reads as darker, not as a rescaled picture.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -44,15 +44,18 @@ def common_example_ids(loaded: Mapping[str, Mapping[str, np.ndarray]]) -> list[s
     return [i for i in first if i in shared]
 
 
-def example_panels_figure(loaded: Mapping[str, Mapping[str, np.ndarray]], example: int,
-                          frontend: dict | None = None, condition: str = "") -> plt.Figure:
+def example_panels_figure(
+    loaded: Mapping[str, Mapping[str, np.ndarray]], example: int, frontend: dict | None = None, condition: str = ""
+) -> plt.Figure:
     """``example`` counts from 1 among :func:`common_example_ids`; ``frontend``: the config's section."""
     if not loaded:
         raise LmacError("no explanation file to draw examples from")
     ids = common_example_ids(loaded)
     if not 1 <= example <= len(ids):
-        raise LmacError(f"example {example} requested, but the methods' explanation files share "
-                        f"{len(ids)} example clip(s) (report.n_examples)")
+        raise LmacError(
+            f"example {example} requested, but the methods' explanation files share "
+            f"{len(ids)} example clip(s) (report.n_examples)"
+        )
     clip = ids[example - 1]
     sample_rates = {int(data["sample_rate"]) for data in loaded.values()}
     if len(sample_rates) != 1:
@@ -76,12 +79,19 @@ def example_panels_figure(loaded: Mapping[str, Mapping[str, np.ndarray]], exampl
         extent = (-hop_s / 2, (frames - 0.5) * hop_s, 0.0, fe.cfg.sample_rate / 2)
         # a few loud bins would otherwise leave the rest of the picture black
         vmax = max(float(np.quantile(spec, 0.995)), 1e-6)
-        images = ((spec, "magma", vmax), (mask, "viridis", 1.0), (mask * spec, "magma", vmax),
-                  (heard, "magma", vmax))
+        images = ((spec, "magma", vmax), (mask, "viridis", 1.0), (mask * spec, "magma", vmax), (heard, "magma", vmax))
         for c, ((image, cmap, top), label) in enumerate(zip(images, COLUMNS)):
             ax = axes[r, c]
-            ax.imshow(image[:frames].T, origin="lower", aspect="auto", cmap=cmap, vmin=0.0, vmax=top,
-                      extent=extent, interpolation="nearest")
+            ax.imshow(
+                image[:frames].T,
+                origin="lower",
+                aspect="auto",
+                cmap=cmap,
+                vmin=0.0,
+                vmax=top,
+                extent=extent,
+                interpolation="nearest",
+            )
             ax.set_title(f"{method}: {label}", fontsize=8)
             ax.tick_params(labelsize=6)
             if c == 0:
@@ -97,9 +107,14 @@ def example_panels_figure(loaded: Mapping[str, Mapping[str, np.ndarray]], exampl
     return fig
 
 
-def write_example_panels(explanations: Mapping[str, str | os.PathLike], example: int, png: str | os.PathLike,
-                         pdf: str | os.PathLike | None = None, frontend: dict | None = None,
-                         condition: str = "") -> None:
+def write_example_panels(
+    explanations: Mapping[str, str | os.PathLike],
+    example: int,
+    png: str | os.PathLike,
+    pdf: str | os.PathLike | None = None,
+    frontend: dict | None = None,
+    condition: str = "",
+) -> None:
     """``explanations``: {method: its explanations .npz}, in the order of the rows."""
     loaded = {method: _load(method, path) for method, path in explanations.items()}
     save_figure(example_panels_figure(loaded, example, frontend, condition), png, pdf)

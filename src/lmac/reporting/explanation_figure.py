@@ -30,10 +30,20 @@ LABELLED_WINDOWS = 24  # above this, window strips are coloured only (names woul
 LEGEND_CLASSES = 10
 
 
-def explanation_figure(out_png: str | os.PathLike, *, logspec: np.ndarray, mask: np.ndarray,
-                       masked_in: np.ndarray, masked_out: np.ndarray, sample_rate: int, hop_length: int,
-                       top_k: Sequence[tuple[str, float]], title: str = "", frames_per_column: int = 1,
-                       windows: Sequence[tuple[float, float, str, float]] | None = None) -> None:
+def explanation_figure(
+    out_png: str | os.PathLike,
+    *,
+    logspec: np.ndarray,
+    mask: np.ndarray,
+    masked_in: np.ndarray,
+    masked_out: np.ndarray,
+    sample_rate: int,
+    hop_length: int,
+    top_k: Sequence[tuple[str, float]],
+    title: str = "",
+    frames_per_column: int = 1,
+    windows: Sequence[tuple[float, float, str, float]] | None = None,
+) -> None:
     """Write the PNG. Spectrograms and mask are [columns, bins], each column the mean of
     ``frames_per_column`` STFT frames; ``top_k`` is (class, probability), best first;
     ``windows`` is (start s, end s, predicted class, its probability) per window, in time order."""
@@ -45,14 +55,25 @@ def explanation_figure(out_png: str | os.PathLike, *, logspec: np.ndarray, mask:
     windowed = windows is not None and len(windows) > 1
     fig = plt.figure(figsize=(11, 10 if windowed else 8.5), constrained_layout=True)
     grid = fig.add_gridspec(4 if windowed else 3, 2, height_ratios=[1, 1, 0.45, 0.8] if windowed else [1, 1, 0.8])
-    panels = [(logspec, "input log1p|X|", "magma", vmax), (mask, "mask", "viridis", 1.0),
-              (masked_in, "masked-in (the explanation)", "magma", vmax),
-              (masked_out, "masked-out (what the mask removes)", "magma", vmax)]
+    panels = [
+        (logspec, "input log1p|X|", "magma", vmax),
+        (mask, "mask", "viridis", 1.0),
+        (masked_in, "masked-in (the explanation)", "magma", vmax),
+        (masked_out, "masked-out (what the mask removes)", "magma", vmax),
+    ]
     pooled = f", {frames_per_column} frames per column" if frames_per_column > 1 else ""
     for k, (image, label, cmap, top) in enumerate(panels):
         ax = fig.add_subplot(grid[k // 2, k % 2])
-        shown = ax.imshow(np.asarray(image, dtype=np.float32).T, origin="lower", aspect="auto", cmap=cmap,
-                          vmin=0.0, vmax=top, extent=extent, interpolation="nearest")
+        shown = ax.imshow(
+            np.asarray(image, dtype=np.float32).T,
+            origin="lower",
+            aspect="auto",
+            cmap=cmap,
+            vmin=0.0,
+            vmax=top,
+            extent=extent,
+            interpolation="nearest",
+        )
         ax.set_title(label + pooled, fontsize=9)
         ax.set_xlabel("time (s)", fontsize=8)
         ax.set_ylabel("frequency (Hz)", fontsize=8)
@@ -68,8 +89,9 @@ def explanation_figure(out_png: str | os.PathLike, *, logspec: np.ndarray, mask:
     ax.set_yticks(range(len(probs)), names, fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of windows" if windowed else "probability", fontsize=8)
-    ax.set_title(f"predicted class of the {len(windows)} windows" if windowed else f"top-{len(probs)} classes",
-                 fontsize=9)
+    ax.set_title(
+        f"predicted class of the {len(windows)} windows" if windowed else f"top-{len(probs)} classes", fontsize=9
+    )
     for y, p in enumerate(probs):
         ax.text(min(p + 0.01, 0.93), y, f"{p:.3f}", va="center", fontsize=7)
     if title:
@@ -86,14 +108,19 @@ def _decision_strip(ax, windows: Sequence[tuple[float, float, str, float]], xlim
     colour = {name: palette[i % len(palette)] for i, name in enumerate(order)}
     starts = [w[0] for w in windows]
     widths = [w[1] - w[0] for w in windows]
-    ax.bar(starts, [w[3] for w in windows], width=widths, align="edge",
-           color=[colour[w[2]] for w in windows], edgecolor="none")
+    ax.bar(
+        starts,
+        [w[3] for w in windows],
+        width=widths,
+        align="edge",
+        color=[colour[w[2]] for w in windows],
+        edgecolor="none",
+    )
     if len(windows) <= LABELLED_WINDOWS:
-        for start, end, name, prob in windows:
+        for start, end, name, _prob in windows:
             ax.text((start + end) / 2, 0.04, name, ha="center", va="bottom", rotation=90, fontsize=6)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour[name]) for name in order[:LEGEND_CLASSES]]
-    ax.legend(handles, order[:LEGEND_CLASSES], fontsize=6, ncol=min(5, len(handles)), loc="upper right",
-              framealpha=0.7)
+    ax.legend(handles, order[:LEGEND_CLASSES], fontsize=6, ncol=min(5, len(handles)), loc="upper right", framealpha=0.7)
     ax.set_xlim(*xlim)
     ax.set_ylim(0, 1.25)
     ax.set_ylabel("p(predicted)", fontsize=8)

@@ -21,17 +21,24 @@ th{background:#f2f2f2}"""
 
 
 def to_html(table: pd.DataFrame, accuracy: float | None = None) -> str:
-    parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>Metrics</title>',
-             f"<style>{STYLE}</style></head><body>",
-             "<p>Mean [95 % bootstrap CI] per method; ↑ higher is better, ↓ lower is better.</p>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8"><title>Metrics</title>',
+        f"<style>{STYLE}</style></head><body>",
+        "<p>Mean [95 % bootstrap CI] per method; ↑ higher is better, ↓ lower is better.</p>",
+    ]
     for condition, block, metrics in _blocks(table):
-        rows = {method: [_cell(cells.set_index("metric"), m) for m in metrics]
-                for method, cells in block.groupby("method", sort=False)}
+        rows = {
+            method: [_cell(cells.set_index("metric"), m) for m in metrics]
+            for method, cells in block.groupby("method", sort=False)
+        }
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=[metric_label(m) for m in metrics])
         frame.index.name = "method"
         accuracy_here = block["classifier_accuracy"].iloc[0] if "classifier_accuracy" in block else float("nan")
-        parts.append(f"<h3>Condition: {html.escape(str(condition))} (n = {block['n'].max()} items; classifier "
-                     f"accuracy on these inputs {100 * accuracy_here:.1f} %)</h3>")
+        parts.append(
+            f"<h3>Condition: {html.escape(str(condition))} (n = {block['n'].max()} items; classifier "
+            f"accuracy on these inputs {100 * accuracy_here:.1f} %)</h3>"
+        )
         parts.append(frame.to_html(border=0))
     if accuracy is not None:
         parts.append(f"<p>Classifier test accuracy (clean test clips): {100 * accuracy:.1f} %</p>")

@@ -9,7 +9,7 @@ that has no ground truth, SPS of an all-zero map) says "n/a" instead of drawing 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,23 +36,34 @@ def metric_bars_figure(table: pd.DataFrame, metrics: Sequence[str], title: str =
     # longest method name, written vertically
     bottom = 0.25 + 0.065 * max(len(m) for m in methods)
     width, height = 1.0 + max(2.6, 0.28 * len(methods)) * len(conditions), 0.8 + bottom + 2.3 * len(metrics)
-    fig, axes = plt.subplots(len(metrics), len(conditions), squeeze=False, sharex=True, sharey="row",
-                             figsize=(width, height))
-    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.7 / height, bottom=bottom / height,
-                        hspace=0.4, wspace=0.08)
+    fig, axes = plt.subplots(
+        len(metrics), len(conditions), squeeze=False, sharex=True, sharey="row", figsize=(width, height)
+    )
+    fig.subplots_adjust(
+        left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.7 / height, bottom=bottom / height, hspace=0.4, wspace=0.08
+    )
     x = np.arange(len(methods))
     for r, metric in enumerate(metrics):
         for c, condition in enumerate(conditions):
             ax = axes[r, c]
-            cells = (table[(table["condition"] == condition) & (table["metric"] == metric)]
-                     .set_index("method").reindex(methods))
+            cells = (
+                table[(table["condition"] == condition) & (table["metric"] == metric)]
+                .set_index("method")
+                .reindex(methods)
+            )
             mean = cells["mean"].to_numpy(float)
             err = np.vstack([mean - cells["ci_low"].to_numpy(float), cells["ci_high"].to_numpy(float) - mean])
             if np.isnan(mean).all():
                 ax.text(0.5, 0.5, "n/a", ha="center", va="center", transform=ax.transAxes, color="0.5")
             else:
-                ax.bar(x, np.nan_to_num(mean), yerr=np.where(np.isnan(err), 0, err), capsize=2,
-                       color=[colours[m] for m in methods], error_kw={"elinewidth": 0.8})
+                ax.bar(
+                    x,
+                    np.nan_to_num(mean),
+                    yerr=np.where(np.isnan(err), 0, err),
+                    capsize=2,
+                    color=[colours[m] for m in methods],
+                    error_kw={"elinewidth": 0.8},
+                )
             ax.set_title(f"{metric_label(metric)} · {condition}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.grid(axis="y", alpha=0.3)
@@ -65,12 +76,14 @@ def metric_bars_figure(table: pd.DataFrame, metrics: Sequence[str], title: str =
     return fig
 
 
-def write_metric_bars(table_csv: str | os.PathLike, kind: str, png: str | os.PathLike,
-                      pdf: str | os.PathLike | None = None) -> None:
+def write_metric_bars(
+    table_csv: str | os.PathLike, kind: str, png: str | os.PathLike, pdf: str | os.PathLike | None = None
+) -> None:
     """``kind`` is ``faithfulness`` or ``localisation`` (:data:`KINDS`)."""
     if kind not in KINDS:
         raise LmacError(f"unknown metric figure '{kind}' (expected one of: {', '.join(KINDS)})")
     table = read_table(table_csv)
-    fig = metric_bars_figure(table, KINDS[kind],
-                             f"{kind.capitalize()} metrics per method and condition: mean and 95 % bootstrap CI")
+    fig = metric_bars_figure(
+        table, KINDS[kind], f"{kind.capitalize()} metrics per method and condition: mean and 95 % bootstrap CI"
+    )
     save_figure(fig, png, pdf)

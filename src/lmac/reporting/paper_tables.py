@@ -44,29 +44,82 @@ SCHEMA = {
     "required": ["papers", "methods", "metrics", "tables"],
     "properties": {
         "papers": {"type": "object", "minProperties": 1, "additionalProperties": _STR},
-        "methods": {"type": "object", "minProperties": 1, "additionalProperties": {
-            "type": "object", "additionalProperties": False, "required": ["name"],
-            "properties": {"name": _STR, "implemented": {"type": "boolean"}, "reason": _STR}}},
-        "metrics": {"type": "object", "minProperties": 1, "additionalProperties": {
-            "type": "object", "additionalProperties": False, "required": ["published_as"],
-            "properties": {"published_as": _STR, "computed": {"type": "boolean"}}}},
-        "notes": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["id", "text", "source", "applies"],
-            "properties": {"id": _STR, "text": _STR, "source": _STR, "applies": {
-                "type": "object", "additionalProperties": False, "minProperties": 1,
-                "properties": {k: _SELECTOR for k in ("tables", "conditions", "methods", "metrics")}}}}},
-        "tables": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["id", "title", "paper", "source", "url", "verified", "condition", "rows"],
-            "properties": {"id": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}, "title": _STR, "paper": _STR,
-                           "source": _STR, "url": {"type": "string", "pattern": "^https?://"},
-                           "verified": {"type": "boolean"}, "condition": _STR, "note": _STR,
-                           "rows": {"type": "array", "items": {
-                               "type": "object", "required": ["method"], "minProperties": 2,
-                               "properties": {"method": _STR, "condition": _STR, "note": _STR, "paper": _STR,
-                                              "source": _STR, "url": {"type": "string", "pattern": "^https?://"},
-                                              "verified": {"type": "boolean"}},
-                               "additionalProperties": {"type": "number"}}}}}},
+        "methods": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {"name": _STR, "implemented": {"type": "boolean"}, "reason": _STR},
+            },
+        },
+        "metrics": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["published_as"],
+                "properties": {"published_as": _STR, "computed": {"type": "boolean"}},
+            },
+        },
+        "notes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "text", "source", "applies"],
+                "properties": {
+                    "id": _STR,
+                    "text": _STR,
+                    "source": _STR,
+                    "applies": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "minProperties": 1,
+                        "properties": {k: _SELECTOR for k in ("tables", "conditions", "methods", "metrics")},
+                    },
+                },
+            },
+        },
+        "tables": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "title", "paper", "source", "url", "verified", "condition", "rows"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+                    "title": _STR,
+                    "paper": _STR,
+                    "source": _STR,
+                    "url": {"type": "string", "pattern": "^https?://"},
+                    "verified": {"type": "boolean"},
+                    "condition": _STR,
+                    "note": _STR,
+                    "rows": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["method"],
+                            "minProperties": 2,
+                            "properties": {
+                                "method": _STR,
+                                "condition": _STR,
+                                "note": _STR,
+                                "paper": _STR,
+                                "source": _STR,
+                                "url": {"type": "string", "pattern": "^https?://"},
+                                "verified": {"type": "boolean"},
+                            },
+                            "additionalProperties": {"type": "number"},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -91,6 +144,7 @@ def _fail(path, key: str, message: str) -> None:
 def _known_method(method: str) -> bool:
     from ..explainers.gradient import BASELINES  # imports Captum: only when a file is checked
     from ..explainers.registry import is_learned
+
     return method == CLASSIFIER_METHOD or is_learned(method) or method in BASELINES
 
 
@@ -104,8 +158,11 @@ def _check(data: dict, path) -> None:
             _fail(path, f"methods.{name}", "'implemented: false' needs a 'reason'")
     for name, spec in data["metrics"].items():
         if spec.get("computed", True) and name not in (*ALL_METRICS, *CLASSIFIER_METRICS):
-            _fail(path, f"metrics.{name}", f"not an lmac metric ({', '.join((*ALL_METRICS, *CLASSIFIER_METRICS))}); "
-                                            f"mark it 'computed: false'")
+            _fail(
+                path,
+                f"metrics.{name}",
+                f"not an lmac metric ({', '.join((*ALL_METRICS, *CLASSIFIER_METRICS))}); mark it 'computed: false'",
+            )
     ids = [t["id"] for t in data["tables"]]
     for i, table in enumerate(data["tables"]):
         key = f"tables.{i}"
@@ -127,8 +184,12 @@ def _check(data: dict, path) -> None:
                 if metric not in ROW_FIELDS and metric not in data["metrics"]:
                     _fail(path, f"{rkey}.{metric}", "not declared under metrics")
     note_ids = [n["id"] for n in data.get("notes", [])]
-    known = {"tables": set(ids), "conditions": set(CONDITIONS), "methods": set(data["methods"]),
-             "metrics": set(data["metrics"])}
+    known = {
+        "tables": set(ids),
+        "conditions": set(CONDITIONS),
+        "methods": set(data["methods"]),
+        "metrics": set(data["metrics"]),
+    }
     for i, note in enumerate(data.get("notes", [])):
         if note["id"] in note_ids[:i]:
             _fail(path, f"notes.{i}.id", f"note id '{note['id']}' is used twice")
@@ -145,12 +206,20 @@ def _flatten(data: dict) -> list[dict]:
             for metric, value in row.items():
                 if metric in ROW_FIELDS:
                     continue
-                records.append({
-                    "table": table["id"], "paper": row.get("paper", table["paper"]),
-                    "condition": row.get("condition", table["condition"]), "method": row["method"],
-                    "metric": metric, "value": float(value), "source": row.get("source", table["source"]),
-                    "url": row.get("url", table["url"]), "verified": row.get("verified", table["verified"]),
-                    "note": row.get("note", "")})
+                records.append(
+                    {
+                        "table": table["id"],
+                        "paper": row.get("paper", table["paper"]),
+                        "condition": row.get("condition", table["condition"]),
+                        "method": row["method"],
+                        "metric": metric,
+                        "value": float(value),
+                        "source": row.get("source", table["source"]),
+                        "url": row.get("url", table["url"]),
+                        "verified": row.get("verified", table["verified"]),
+                        "note": row.get("note", ""),
+                    }
+                )
     return records
 
 
@@ -167,8 +236,15 @@ def load_published(path: str | Path) -> Published:
     if error is not None:
         _fail(path, ".".join(str(p) for p in error.absolute_path) or "(top level)", error.message)
     _check(data, path)
-    return Published(data["papers"], data["methods"], data["metrics"], data.get("notes", []), data["tables"],
-                     str(path), _flatten(data))
+    return Published(
+        data["papers"],
+        data["methods"],
+        data["metrics"],
+        data.get("notes", []),
+        data["tables"],
+        str(path),
+        _flatten(data),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,8 +280,9 @@ def _applies(note: dict, record: dict) -> bool:
     return all(record[keys[selector]] in values for selector, values in note["applies"].items())
 
 
-def _ours(record: dict, pub: Published, index: dict, conditions: set, methods: set,
-          classifier: dict | None) -> tuple[dict, str]:
+def _ours(
+    record: dict, pub: Published, index: dict, conditions: set, methods: set, classifier: dict | None
+) -> tuple[dict, str]:
     """Our value for a published record ({mean, low, high}) or the reason there is none."""
     method, metric, condition = record["method"], record["metric"], record["condition"]
     spec = pub.methods[method]
@@ -251,15 +328,45 @@ def compare(pub: Published, ours: pd.DataFrame, classifier: dict | None = None) 
             notes.insert(0, reason)
         mean, low, high = value.get("mean", math.nan), value.get("low", math.nan), value.get("high", math.nan)
         in_ci = None if math.isnan(low) else bool(low <= record["value"] <= high)
-        rows.append({**{k: record[k] for k in ("table", "paper", "condition", "method", "metric")},
-                     "method_name": pub.methods[record["method"]]["name"],
-                     "published_as": pub.metrics[record["metric"]]["published_as"],
-                     "published": record["value"], "ours": mean, "ours_ci_low": low, "ours_ci_high": high,
-                     "delta": mean - record["value"], "in_ci": in_ci, "verified": record["verified"],
-                     "source": record["source"], "url": record["url"], "notes": notes})
-    return pd.DataFrame(rows, columns=["table", "paper", "condition", "method", "metric", "method_name",
-                                       "published_as", "published", "ours", "ours_ci_low", "ours_ci_high",
-                                       "delta", "in_ci", "verified", "source", "url", "notes"])
+        rows.append(
+            {
+                **{k: record[k] for k in ("table", "paper", "condition", "method", "metric")},
+                "method_name": pub.methods[record["method"]]["name"],
+                "published_as": pub.metrics[record["metric"]]["published_as"],
+                "published": record["value"],
+                "ours": mean,
+                "ours_ci_low": low,
+                "ours_ci_high": high,
+                "delta": mean - record["value"],
+                "in_ci": in_ci,
+                "verified": record["verified"],
+                "source": record["source"],
+                "url": record["url"],
+                "notes": notes,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "table",
+            "paper",
+            "condition",
+            "method",
+            "metric",
+            "method_name",
+            "published_as",
+            "published",
+            "ours",
+            "ours_ci_low",
+            "ours_ci_high",
+            "delta",
+            "in_ci",
+            "verified",
+            "source",
+            "url",
+            "notes",
+        ],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,16 +443,22 @@ def _numbered(block: pd.DataFrame) -> tuple[list[str], list[list[int]]]:
 def _header(info: RunInfo) -> list[str]:
     seeds = f", {info.n_seeds} seed(s)" if info.n_seeds else ""
     split = f", split {info.split}" if info.split else ""
-    lines = [f"Ours: {info.source} (dataset {info.dataset}{split}{seeds}; mean [95 % bootstrap CI]). "
-             "Δ = ours − published; 'in CI' says whether the published value lies inside our interval. "
-             "Published numbers and their sources: config/published.yaml."]
+    lines = [
+        f"Ours: {info.source} (dataset {info.dataset}{split}{seeds}; mean [95 % bootstrap CI]). "
+        "Δ = ours − published; 'in CI' says whether the published value lies inside our interval. "
+        "Published numbers and their sources: config/published.yaml."
+    ]
     if not info.paper_protocol:
-        lines.append(f"Not the paper protocol: dataset '{info.dataset}' is not ESC-50 (e.g. the embedded default's "
-                     "synthetic data and tiny models), so the differences below say nothing about the papers; "
-                     "run config/paper.yaml for a comparison.")
+        lines.append(
+            f"Not the paper protocol: dataset '{info.dataset}' is not ESC-50 (e.g. the embedded default's "
+            "synthetic data and tiny models), so the differences below say nothing about the papers; "
+            "run config/paper.yaml for a comparison."
+        )
     if info.split and info.split != "valid":
-        lines.append(f"Ours are on split {info.split}; the reference's eval.py scores fold 4 (valid), the fold "
-                     "its learning-rate schedule watches (README, 'Faithful to the reference').")
+        lines.append(
+            f"Ours are on split {info.split}; the reference's eval.py scores fold 4 (valid), the fold "
+            "its learning-rate schedule watches (README, 'Faithful to the reference')."
+        )
     return lines
 
 
@@ -356,9 +469,13 @@ def _sentence(text: str) -> str:
 
 def _intro(table: dict, pub: Published) -> list[str]:
     """The table's provenance line and its table-wide notes, as sentences."""
-    line = (f"{pub.papers[table['paper']]}. Source: {table['source']}; "
-            f"{'verified' if table['verified'] else 'unverified'}; condition: {table['condition']}.")
-    return [line] + [_sentence(t) for t in ([table["note"]] if table.get("note") else []) + table_notes(pub, table["id"])]
+    line = (
+        f"{pub.papers[table['paper']]}. Source: {table['source']}; "
+        f"{'verified' if table['verified'] else 'unverified'}; condition: {table['condition']}."
+    )
+    return [line] + [
+        _sentence(t) for t in ([table["note"]] if table.get("note") else []) + table_notes(pub, table["id"])
+    ]
 
 
 def to_markdown(compared: pd.DataFrame, pub: Published, info: RunInfo) -> str:
@@ -375,12 +492,18 @@ def to_markdown(compared: pd.DataFrame, pub: Published, info: RunInfo) -> str:
             continue
         several = block["condition"].nunique() > 1
         legend, marks = _numbered(block)
-        out += ["| " + ("condition | " if several else "") + "method | metric | published | ours | Δ | in CI | notes |",
-                "|" + "---|" * (7 + several)]
+        out += [
+            "| " + ("condition | " if several else "") + "method | metric | published | ours | Δ | in CI | notes |",
+            "|" + "---|" * (7 + several),
+        ]
         for row, numbers in zip(block.itertuples(), marks):
             cells = ([row.condition] if several else []) + [
-                f"{row.method_name} (`{row.method}`)", _metric_label(row), *_cells(row), _in_ci(row.in_ci),
-                " ".join(f"[{n}]" for n in numbers)]
+                f"{row.method_name} (`{row.method}`)",
+                _metric_label(row),
+                *_cells(row),
+                _in_ci(row.in_ci),
+                " ".join(f"[{n}]" for n in numbers),
+            ]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
         out += [f"[{i}] {_sentence(note)}  " for i, note in enumerate(legend, 1)]
@@ -388,10 +511,30 @@ def to_markdown(compared: pd.DataFrame, pub: Published, info: RunInfo) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "α": r"$\alpha$", "Δ": r"$\Delta$",
-        "↑": r"$\uparrow$", "↓": r"$\downarrow$", "—": "---", "−": "$-$", "|": r"\textbar{}", "<": r"\textless{}",
-        ">": r"\textgreater{}", "§": r"\S{}", "≈": r"$\approx$", "×": r"$\times$"}
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "α": r"$\alpha$",
+    "Δ": r"$\Delta$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "—": "---",
+    "−": "$-$",
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "§": r"\S{}",
+    "≈": r"$\approx$",
+    "×": r"$\times$",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -416,27 +559,52 @@ def to_latex(compared: pd.DataFrame, pub: Published, info: RunInfo) -> str:
             continue
         several = block["condition"].nunique() > 1
         legend, marks = _numbered(block)
-        out += [r"\begin{table}[t]", r"\centering", r"\small",
-                r"\begin{tabular}{" + ("l" if several else "") + "llrlrll}", r"\toprule",
-                ("Condition & " if several else "") + r"Method & Metric & Published & Ours & $\Delta$ & in CI & Notes \\",
-                r"\midrule"]
+        out += [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\small",
+            r"\begin{tabular}{" + ("l" if several else "") + "llrlrll}",
+            r"\toprule",
+            ("Condition & " if several else "") + r"Method & Metric & Published & Ours & $\Delta$ & in CI & Notes \\",
+            r"\midrule",
+        ]
         for row, numbers in zip(block.itertuples(), marks):
             published, ours, delta = _cells(row)
             cells = ([tex_escape(row.condition)] if several else []) + [
-                tex_escape(row.method_name), tex_escape(_metric_label(row)), tex_escape(published), tex_escape(ours),
-                _tex_number(delta), _in_ci(row.in_ci), ",".join(str(n) for n in numbers)]
+                tex_escape(row.method_name),
+                tex_escape(_metric_label(row)),
+                tex_escape(published),
+                tex_escape(ours),
+                _tex_number(delta),
+                _in_ci(row.in_ci),
+                ",".join(str(n) for n in numbers),
+            ]
             out.append(" & ".join(cells) + r" \\")
         out += [r"\bottomrule", r"\end{tabular}"]
         if legend:
-            out.append(r"\par\smallskip{\footnotesize "
-                       + " ".join(f"[{i}] {tex_escape(_sentence(n))}" for i, n in enumerate(legend, 1)) + "}")
-        out += [r"\caption{" + tex_escape(f"Table {table['id']}: {table['title']}. " + " ".join(intro)) + "}",
-                r"\label{tab:paper-" + table["id"] + "}", r"\end{table}", ""]
+            out.append(
+                r"\par\smallskip{\footnotesize "
+                + " ".join(f"[{i}] {tex_escape(_sentence(n))}" for i, n in enumerate(legend, 1))
+                + "}"
+            )
+        out += [
+            r"\caption{" + tex_escape(f"Table {table['id']}: {table['title']}. " + " ".join(intro)) + "}",
+            r"\label{tab:paper-" + table["id"] + "}",
+            r"\end{table}",
+            "",
+        ]
     return "\n".join(out)
 
 
-def write_paper_tables(metrics_csv: str | Path, published_yaml: str | Path, out_md: str, out_tex: str,
-                       out_csv: str, classifier_json: str | Path | None = None, dataset: str = "esc50") -> pd.DataFrame:
+def write_paper_tables(
+    metrics_csv: str | Path,
+    published_yaml: str | Path,
+    out_md: str,
+    out_tex: str,
+    out_csv: str,
+    classifier_json: str | Path | None = None,
+    dataset: str = "esc50",
+) -> pd.DataFrame:
     pub = load_published(published_yaml)
     if not Path(metrics_csv).is_file():
         raise LmacError(f"{metrics_csv}: no such file")

@@ -4,7 +4,7 @@ metric labels with their direction, and one colour per method across figures."""
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import matplotlib
 

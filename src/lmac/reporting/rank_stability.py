@@ -38,8 +38,9 @@ def rank_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(kendalltau(a, b).statistic), float(spearmanr(a, b).statistic)
 
 
-def bootstrap_tau(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                  level: float = 0.95) -> tuple[float, float]:
+def bootstrap_tau(
+    a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """95 % CI of τ-b between the method means of clip-score matrices ``a``, ``b`` [clips, methods]."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape[0] == 0 or a.shape[1] < 2:

@@ -44,10 +44,21 @@ def aggregate(per_sample: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd
         n_seeds = int(group["seed"].nunique()) if "seed" in group else 1
         for metric in metrics:
             lo, hi = bootstrap_ci(group[metric].to_numpy(), n_boot, seed)
-            rows.append({"condition": condition, "method": method, "split": split, "metric": metric,
-                         "mean": group[metric].mean(), "ci_low": lo, "ci_high": hi,
-                         "n": int(group[metric].notna().sum()), "n_seeds": n_seeds, "classifier_accuracy": accuracy,
-                         "explain_ms_per_clip": 1000 * seconds})
+            rows.append(
+                {
+                    "condition": condition,
+                    "method": method,
+                    "split": split,
+                    "metric": metric,
+                    "mean": group[metric].mean(),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "n": int(group[metric].notna().sum()),
+                    "n_seeds": n_seeds,
+                    "classifier_accuracy": accuracy,
+                    "explain_ms_per_clip": 1000 * seconds,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -78,14 +89,20 @@ def to_markdown(table: pd.DataFrame, accuracy: float | None = None) -> str:
     lines = []
     for condition, block, metrics in _blocks(table):
         n, acc = block["n"].max(), block["classifier_accuracy"].iloc[0]
-        lines += [f"### Condition: {condition} (split {block['split'].iloc[0]}, n = {n} items; "
-                  f"classifier accuracy on these inputs {100 * acc:.1f} %; mean [95 % bootstrap CI])", "",
-                  "| method | " + " | ".join(f"{m}{arrow(m)}" for m in metrics) + " | ms/clip |",
-                  "|" + "---|" * (len(metrics) + 2)]
+        lines += [
+            f"### Condition: {condition} (split {block['split'].iloc[0]}, n = {n} items; "
+            f"classifier accuracy on these inputs {100 * acc:.1f} %; mean [95 % bootstrap CI])",
+            "",
+            "| method | " + " | ".join(f"{m}{arrow(m)}" for m in metrics) + " | ms/clip |",
+            "|" + "---|" * (len(metrics) + 2),
+        ]
         for method, rows in block.groupby("method", sort=False):
             cells = rows.set_index("metric")
-            lines.append(f"| {method} | " + " | ".join(_cell(cells, m) for m in metrics)
-                         + f" | {rows['explain_ms_per_clip'].iloc[0]:.1f} |")
+            lines.append(
+                f"| {method} | "
+                + " | ".join(_cell(cells, m) for m in metrics)
+                + f" | {rows['explain_ms_per_clip'].iloc[0]:.1f} |"
+            )
         lines.append("")
     if accuracy is not None:
         lines.append(f"Classifier test accuracy (clean test clips): {100 * accuracy:.1f} %")
@@ -100,8 +117,13 @@ def to_latex(table: pd.DataFrame) -> str:
     """One ``tabular`` per condition; mean with the CI half-widths as a subscript range."""
     out = []
     for condition, block, metrics in _blocks(table):
-        out += [f"% condition: {condition}", r"\begin{tabular}{l" + "c" * len(metrics) + "}", r"\toprule",
-                "Method & " + " & ".join(_tex(m) + arrow(m, latex=True) for m in metrics) + r" \\", r"\midrule"]
+        out += [
+            f"% condition: {condition}",
+            r"\begin{tabular}{l" + "c" * len(metrics) + "}",
+            r"\toprule",
+            "Method & " + " & ".join(_tex(m) + arrow(m, latex=True) for m in metrics) + r" \\",
+            r"\midrule",
+        ]
         for method, rows in block.groupby("method", sort=False):
             cells = rows.set_index("metric")
             values = []
@@ -122,9 +144,16 @@ def to_nested(table: pd.DataFrame, accuracy: float | None = None) -> dict:
     return nested
 
 
-def write_tables(per_sample_csvs: list[str], out_csv: str, out_md: str, out_json: str | None = None,
-                 accuracy: float | None = None, n_boot: int = 1000, seed: int = 0,
-                 out_tex: str | None = None) -> pd.DataFrame:
+def write_tables(
+    per_sample_csvs: list[str],
+    out_csv: str,
+    out_md: str,
+    out_json: str | None = None,
+    accuracy: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    out_tex: str | None = None,
+) -> pd.DataFrame:
     frames = [pd.read_csv(path) for path in per_sample_csvs]
     table = aggregate(pd.concat(frames, ignore_index=True), n_boot, seed)
     write_csv(out_csv, table)

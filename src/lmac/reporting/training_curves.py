@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
@@ -46,8 +46,9 @@ def training_curves_figure(histories: Mapping[str, pd.DataFrame], model: str, n_
         raise LmacError(f"{model}: the training history has no logged quantity besides epoch and seconds")
     n_cols = min(n_cols, len(groups))
     n_rows = math.ceil(len(groups) / n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(3.3 * n_cols, 2.5 * n_rows + 0.5),
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, squeeze=False, figsize=(3.3 * n_cols, 2.5 * n_rows + 0.5), constrained_layout=True
+    )
     colours = dict(zip(histories, palette(len(histories))))
     for ax, (name, cols) in zip(axes.flat, groups.items()):
         for run, history in histories.items():
@@ -56,8 +57,15 @@ def training_curves_figure(histories: Mapping[str, pd.DataFrame], model: str, n_
                     continue
                 phase = column.partition("_")[0]
                 label = f"{run} · {phase}" if phase in PHASES else run
-                ax.plot(history["epoch"], history[column], PHASES.get(phase, "-"), marker=".", ms=4,
-                        color=colours[run], label=label)
+                ax.plot(
+                    history["epoch"],
+                    history[column],
+                    PHASES.get(phase, "-"),
+                    marker=".",
+                    ms=4,
+                    color=colours[run],
+                    label=label,
+                )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -66,14 +74,15 @@ def training_curves_figure(histories: Mapping[str, pd.DataFrame], model: str, n_
         if name == "lr":
             ax.set_yscale("log")
         ax.legend(fontsize=6)
-    for ax in axes.flat[len(groups):]:
+    for ax in axes.flat[len(groups) :]:
         ax.set_visible(False)
     fig.suptitle(f"Training curves: {model} (solid: validation, dashed: training)", fontsize=10)
     return fig
 
 
-def write_training_curves(histories: Mapping[str, str | os.PathLike], model: str, png: str | os.PathLike,
-                          pdf: str | os.PathLike | None = None) -> None:
+def write_training_curves(
+    histories: Mapping[str, str | os.PathLike], model: str, png: str | os.PathLike, pdf: str | os.PathLike | None = None
+) -> None:
     """``histories``: {run label: path of its history.csv}."""
     frames = {run: read_table(path, columns=("epoch",)) for run, path in histories.items()}
     save_figure(training_curves_figure(frames, model), png, pdf)

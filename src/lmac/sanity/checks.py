@@ -54,8 +54,10 @@ from .similarity import SCORES, Reference
 
 log = logging.getLogger("lmac.sanity")
 
-NOT_CLASS_CONDITIONAL = ("not applicable: the explanation does not take a class (the method always "
-                         "explains the classifier's predicted class, or ignores the class)")
+NOT_CLASS_CONDITIONAL = (
+    "not applicable: the explanation does not take a class (the method always "
+    "explains the classifier's predicted class, or ignores the class)"
+)
 
 
 @dataclasses.dataclass
@@ -63,22 +65,35 @@ class SanityJob:
     """One method's sanity checks; the workflow fills it from ``config.sanity``."""
 
     method: str
-    seed: int                                    # run seed: re-initialisation draws, random classes
+    seed: int  # run seed: re-initialisation draws, random classes
     split: str = "test"
-    n_clips: int | None = None                   # evenly spaced clips of the split; None = all
+    n_clips: int | None = None  # evenly spaced clips of the split; None = all
     batch_size: int = 16
-    explainer_path: str | None = None            # learned methods: the trained checkpoint
+    explainer_path: str | None = None  # learned methods: the trained checkpoint
     retrained: dict[int, str] = dataclasses.field(default_factory=dict)  # step -> retrained decoder
-    settings: dict = dataclasses.field(default_factory=dict)             # baselines' settings
+    settings: dict = dataclasses.field(default_factory=dict)  # baselines' settings
 
     @classmethod
-    def from_config(cls, config: dict, method: str, seed: int, *, explainer_path: str | None = None,
-                    retrained: dict[int, str] | None = None) -> "SanityJob":
+    def from_config(
+        cls,
+        config: dict,
+        method: str,
+        seed: int,
+        *,
+        explainer_path: str | None = None,
+        retrained: dict[int, str] | None = None,
+    ) -> SanityJob:
         sanity = config["sanity"]
-        return cls(method=method, seed=int(seed), split=sanity["split"], n_clips=sanity["n_clips"],
-                   batch_size=sanity["batch_size"], explainer_path=explainer_path,
-                   retrained={int(k): v for k, v in (retrained or {}).items()},
-                   settings=config.get("baselines", {}).get(method, {}))
+        return cls(
+            method=method,
+            seed=int(seed),
+            split=sanity["split"],
+            n_clips=sanity["n_clips"],
+            batch_size=sanity["batch_size"],
+            explainer_path=explainer_path,
+            retrained={int(k): v for k, v in (retrained or {}).items()},
+            settings=config.get("baselines", {}).get(method, {}),
+        )
 
     @property
     def decoder(self) -> str:
@@ -98,8 +113,7 @@ def evenly_spaced(data: Split, n: int | None) -> Split:
     if n < 1:
         raise LmacError(f"sanity.n_clips: must be at least 1, got {n}")
     pick = np.unique(np.linspace(0, len(data) - 1, n).round().astype(int))
-    return dataclasses.replace(data, rows=data.rows[pick], labels=data.labels[pick],
-                               ids=[data.ids[i] for i in pick])
+    return dataclasses.replace(data, rows=data.rows[pick], labels=data.labels[pick], ids=[data.ids[i] for i in pick])
 
 
 def predict(classifier: AudioClassifier, data: Split, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -107,20 +121,23 @@ def predict(classifier: AudioClassifier, data: Split, batch_size: int, device: t
         return torch.cat([classifier(wav.to(device))[0].argmax(-1).cpu() for wav, _, _ in data.batches(batch_size)])
 
 
-def explain_maps(explainer: Explainer, data: Split, targets: torch.Tensor, batch_size: int,
-                 device: torch.device) -> np.ndarray:
+def explain_maps(
+    explainer: Explainer, data: Split, targets: torch.Tensor, batch_size: int, device: torch.device
+) -> np.ndarray:
     """The explanation maps [N, T, F] (float32) of every clip of ``data`` for ``targets``."""
     maps, done = [], 0
     for wav, _, _ in data.batches(batch_size):
-        target = targets[done:done + len(wav)].to(device)
+        target = targets[done : done + len(wav)].to(device)
         maps.append(explainer.explain(wav.to(device), target).mask.detach().float().cpu().numpy())
         done += len(wav)
     return np.concatenate(maps)
 
 
 def _rows(base: dict, ids: list[str], scores: dict[str, np.ndarray], **per_clip: list) -> list[dict]:
-    return [{**base, "id": clip, **{k: v[i] for k, v in per_clip.items()}, **{s: float(scores[s][i]) for s in SCORES}}
-            for i, clip in enumerate(ids)]
+    return [
+        {**base, "id": clip, **{k: v[i] for k, v in per_clip.items()}, **{s: float(scores[s][i]) for s in SCORES}}
+        for i, clip in enumerate(ids)
+    ]
 
 
 def other_classes(predicted: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
@@ -145,7 +162,7 @@ class Context:
     class_conditional: bool
 
     @classmethod
-    def load(cls, prepared_dir: str, classifier_path: str, job: SanityJob, device: str = "auto") -> "Context":
+    def load(cls, prepared_dir: str, classifier_path: str, job: SanityJob, device: str = "auto") -> Context:
         dev = pick_device(device)
         audio, manifest, classes = load_prepared(prepared_dir)
         data = evenly_spaced(split(audio, manifest, job.split), job.n_clips)
@@ -155,8 +172,13 @@ class Context:
         reference = Reference(explain_maps(explainer, data, targets, job.batch_size, dev))
         return cls(dev, data, classes, classifier, targets, reference, explainer.class_conditional)
 
-    def compare(self, job: SanityJob, classifier: AudioClassifier, checkpoint: str | None = None,
-                targets: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+    def compare(
+        self,
+        job: SanityJob,
+        classifier: AudioClassifier,
+        checkpoint: str | None = None,
+        targets: torch.Tensor | None = None,
+    ) -> dict[str, np.ndarray]:
         """Scores against the reference of ``job``'s explainer on ``classifier`` (``checkpoint``'s
         decoder when given) for ``targets`` (default: the trained classifier's predictions)."""
         explainer = job.explainer(classifier, checkpoint)
@@ -168,25 +190,44 @@ def cascading(ctx: Context, job: SanityJob) -> pd.DataFrame:
     """Cascading randomisation: fixed/none at every step, retrained at ``job.retrained``'s steps."""
     t0 = time.monotonic()
     base = {"method": job.method, "seed": job.seed}
-    rows = _rows({**base, "decoder": job.decoder, "step": 0, "block": block_name(0)}, ctx.data.ids,
-                 ctx.reference.compare(ctx.reference.maps))
+    rows = _rows(
+        {**base, "decoder": job.decoder, "step": 0, "block": block_name(0)},
+        ctx.data.ids,
+        ctx.reference.compare(ctx.reference.maps),
+    )
     passes = [(step, job.decoder, None) for step in range(1, N_STEPS + 1)]
     passes += [(step, "retrained", path) for step, path in sorted(job.retrained.items())]
     for i, (step, decoder, checkpoint) in enumerate(passes, start=1):
         scores = ctx.compare(job, randomised_classifier(ctx.classifier, step, job.seed), checkpoint)
         rows += _rows({**base, "decoder": decoder, "step": step, "block": block_name(step)}, ctx.data.ids, scores)
-        log.info("%s cascading %d/%d: step %d (%s), decoder %s: Spearman %.3f, SSIM %.3f | elapsed %s",
-                 job.method, i, len(passes), step, block_name(step), decoder, scores["spearman"].mean(),
-                 scores["ssim"].mean(), format_duration(time.monotonic() - t0))
+        log.info(
+            "%s cascading %d/%d: step %d (%s), decoder %s: Spearman %.3f, SSIM %.3f | elapsed %s",
+            job.method,
+            i,
+            len(passes),
+            step,
+            block_name(step),
+            decoder,
+            scores["spearman"].mean(),
+            scores["ssim"].mean(),
+            format_duration(time.monotonic() - t0),
+        )
     return pd.DataFrame(rows)
 
 
 def random_logit(ctx: Context, job: SanityJob) -> pd.DataFrame:
     """The explanation for a seeded random other class against the predicted class's, per clip."""
     other = other_classes(ctx.targets.numpy(), len(ctx.classes), job.seed)
-    base = pd.DataFrame({"method": job.method, "seed": job.seed, "decoder": job.decoder, "id": ctx.data.ids,
-                         "predicted": [ctx.classes[int(c)] for c in ctx.targets],
-                         "other": [ctx.classes[int(c)] for c in other]})
+    base = pd.DataFrame(
+        {
+            "method": job.method,
+            "seed": job.seed,
+            "decoder": job.decoder,
+            "id": ctx.data.ids,
+            "predicted": [ctx.classes[int(c)] for c in ctx.targets],
+            "other": [ctx.classes[int(c)] for c in other],
+        }
+    )
     if not ctx.class_conditional:
         log.info("%s random logit: %s", job.method, NOT_CLASS_CONDITIONAL)
         return base.assign(applicable=False, spearman=np.nan, ssim=np.nan, note=NOT_CLASS_CONDITIONAL)
@@ -195,7 +236,9 @@ def random_logit(ctx: Context, job: SanityJob) -> pd.DataFrame:
     return base.assign(applicable=True, **scores, note="")
 
 
-def data_randomisation(ctx: Context, job: SanityJob, permuted_path: str, retrained_path: str | None = None) -> pd.DataFrame:
+def data_randomisation(
+    ctx: Context, job: SanityJob, permuted_path: str, retrained_path: str | None = None
+) -> pd.DataFrame:
     """The permuted-label classifier's explanations (the trained decoder ``fixed`` / ``none`` and,
     with ``retrained_path``, a decoder trained on it), for its own predictions, against the reference."""
     permuted = load_classifier(permuted_path, ctx.device)
@@ -203,20 +246,36 @@ def data_randomisation(ctx: Context, job: SanityJob, permuted_path: str, retrain
         raise LmacError(f"{permuted_path}: classes differ from the trained classifier's")
     permuted_targets = predict(permuted, ctx.data, job.batch_size, ctx.device)
     base = {"method": job.method, "seed": job.seed, "classifier": "permuted"}
-    predicted = {"predicted": [ctx.classes[int(c)] for c in ctx.targets],
-                 "predicted_permuted": [ctx.classes[int(c)] for c in permuted_targets]}
+    predicted = {
+        "predicted": [ctx.classes[int(c)] for c in ctx.targets],
+        "predicted_permuted": [ctx.classes[int(c)] for c in permuted_targets],
+    }
     rows = []
     for decoder, checkpoint in [(job.decoder, None)] + ([("retrained", retrained_path)] if retrained_path else []):
         scores = ctx.compare(job, permuted, checkpoint, permuted_targets)
         rows += _rows({**base, "decoder": decoder}, ctx.data.ids, scores, **predicted)
-        log.info("%s data randomisation, decoder %s: Spearman %.3f, SSIM %.3f", job.method, decoder,
-                 scores["spearman"].mean(), scores["ssim"].mean())
+        log.info(
+            "%s data randomisation, decoder %s: Spearman %.3f, SSIM %.3f",
+            job.method,
+            decoder,
+            scores["spearman"].mean(),
+            scores["ssim"].mean(),
+        )
     return pd.DataFrame(rows)
 
 
-def run_checks(prepared_dir: str, classifier_path: str, job: SanityJob, out_cascading: str, out_random_logit: str,
-               out_data: str | None = None, *, permuted_path: str | None = None,
-               permuted_retrained: str | None = None, device: str = "auto") -> dict[str, pd.DataFrame]:
+def run_checks(
+    prepared_dir: str,
+    classifier_path: str,
+    job: SanityJob,
+    out_cascading: str,
+    out_random_logit: str,
+    out_data: str | None = None,
+    *,
+    permuted_path: str | None = None,
+    permuted_retrained: str | None = None,
+    device: str = "auto",
+) -> dict[str, pd.DataFrame]:
     """Every check for one method and seed, sharing the reference explanations; per-clip CSVs."""
     if (out_data is None) != (permuted_path is None):
         raise LmacError("data randomisation needs both its output and the permuted-label classifier")
@@ -224,8 +283,11 @@ def run_checks(prepared_dir: str, classifier_path: str, job: SanityJob, out_casc
     frames = {"cascading": cascading(ctx, job), "random_logit": random_logit(ctx, job)}
     if permuted_path is not None:
         frames["data_randomisation"] = data_randomisation(ctx, job, permuted_path, permuted_retrained)
-    for name, path in (("cascading", out_cascading), ("random_logit", out_random_logit),
-                       ("data_randomisation", out_data)):
+    for name, path in (
+        ("cascading", out_cascading),
+        ("random_logit", out_random_logit),
+        ("data_randomisation", out_data),
+    ):
         if name in frames:
             write_csv(path, frames[name])
     return frames

@@ -80,5 +80,12 @@ def randomised_classifier(classifier: AudioClassifier, step: int, seed: int) -> 
 def write_randomised_classifier(classifier_path: str, step: int, seed: int, out_model: str) -> None:
     """Save the cascading step's classifier as an lmac classifier checkpoint (decoders train on it)."""
     model = randomised_classifier(load_classifier(classifier_path, "cpu"), step, seed)
-    model.save(out_model, meta={"randomised_step": step, "randomised_block": block_name(step), "seed": seed,
-                                "source": str(classifier_path)})
+    model.save(
+        out_model,
+        meta={
+            "randomised_step": step,
+            "randomised_block": block_name(step),
+            "seed": seed,
+            "source": str(classifier_path),
+        },
+    )

@@ -47,13 +47,19 @@ def summarise(rows: pd.DataFrame, keys: tuple[str, ...], n_boot: int = 1000, see
     out = []
     for group_keys, group in rows.groupby(list(keys), sort=False, dropna=False):
         row = dict(zip(keys, group_keys))
-        row.update(n=int(group[SCORES[0]].notna().sum()),
-                   n_seeds=int(group["seed"].nunique()) if "seed" in group else 1)
+        row.update(
+            n=int(group[SCORES[0]].notna().sum()), n_seeds=int(group["seed"].nunique()) if "seed" in group else 1
+        )
         for score in SCORES:
             values = group[score].to_numpy(dtype=float)
             lo, hi = bootstrap_ci(values, n_boot, seed)
-            row.update({f"{score}_mean": float(np.nanmean(values)) if np.isfinite(values).any() else np.nan,
-                        f"{score}_ci_low": lo, f"{score}_ci_high": hi})
+            row.update(
+                {
+                    f"{score}_mean": float(np.nanmean(values)) if np.isfinite(values).any() else np.nan,
+                    f"{score}_ci_low": lo,
+                    f"{score}_ci_high": hi,
+                }
+            )
         if "note" in group:
             notes = [n for n in group["note"].dropna().unique() if str(n)]
             row["note"] = "; ".join(map(str, notes))
@@ -85,8 +91,12 @@ def _tex(text: object) -> str:
 
 
 def to_latex(summary: pd.DataFrame, keys: tuple[str, ...]) -> str:
-    lines = [r"\begin{tabular}{" + "l" * len(keys) + "cc}", r"\toprule",
-             " & ".join([*(_tex(k) for k in keys), "Spearman", "SSIM"]) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{tabular}{" + "l" * len(keys) + "cc}",
+        r"\toprule",
+        " & ".join([*(_tex(k) for k in keys), "Spearman", "SSIM"]) + r" \\",
+        r"\midrule",
+    ]
     for _, row in summary.iterrows():
         cells = [_tex(row[k]) for k in keys]
         for score in SCORES:
@@ -104,16 +114,29 @@ def to_html(summary: pd.DataFrame, keys: tuple[str, ...], title: str) -> str:
     table["n"] = summary["n"]
     if "note" in summary and summary["note"].astype(str).str.len().gt(0).any():
         table["note"] = summary["note"]
-    style = ("body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
-             "th,td{border:1px solid #ccc;padding:3px 6px;white-space:nowrap}th{background:#f2f2f2}")
-    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{style}</style></head><body>\n<h3>{html.escape(title)}</h3>\n"
-            f"{table.to_html(index=False, border=0, na_rep='')}\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+        "th,td{border:1px solid #ccc;padding:3px 6px;white-space:nowrap}th{background:#f2f2f2}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>\n<h3>{html.escape(title)}</h3>\n"
+        f"{table.to_html(index=False, border=0, na_rep='')}\n</body></html>\n"
+    )
 
 
-def write_summary(per_clip_csvs: list[str], keys: tuple[str, ...], title: str, out_rows: str, out_csv: str,
-                  out_md: str, out_tex: str, out_html: str | None = None, n_boot: int = 1000,
-                  seed: int = 0) -> pd.DataFrame:
+def write_summary(
+    per_clip_csvs: list[str],
+    keys: tuple[str, ...],
+    title: str,
+    out_rows: str,
+    out_csv: str,
+    out_md: str,
+    out_tex: str,
+    out_html: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Pool the per-clip CSVs into ``out_rows`` and write the summary as CSV, Markdown, LaTeX (and HTML)."""
     rows = read_rows(per_clip_csvs, keys)
     summary = summarise(rows, keys, n_boot, seed)
