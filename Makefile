@@ -44,7 +44,7 @@ format: $(STAMP)
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n
 
-# Figures and tables from finished results (README, "Figures and tables"): the figure and table rules
+# Figures and tables from finished results (docs/figures_and_tables.md): the figure and table rules
 # are forced to rerun; upstream jobs run only if an output is missing or older than its inputs
 # (--rerun-triggers mtime: an edited script or config does not retrain here; `make reproduce` does).
 #   make figures   every table (results/embedded/tables/) and figure (results/embedded/figures/, PNG + PDF)
@@ -60,7 +60,7 @@ figures: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --report results/$(RUN)/report.html
 
-# Checks beyond the papers (README, "Beyond the papers"): listenability, round-trip and masking-operator
+# Checks beyond the papers (docs/beyond_the_papers.md): listenability, round-trip and masking-operator
 # tables and figures, the sanity checks and the papers' claims on claims.seeds (trains those seeds' explainers)
 #   make checks    all of them;   make claims   only results/embedded/tables/claims_seeds.* (with the sanity checks)
 # (`make reproduce` already writes results/embedded/tables/claims.*: the claims on the run's seeds, without the sanity checks)
@@ -76,7 +76,7 @@ claims: $(STAMP)
 clean-results:
 	rm -rf results/$(RUN) logs/$(RUN) benchmarks/$(RUN)
 
-# DVC versions the results; Snakemake alone runs the workflow (README, "Versioning with DVC"):
+# DVC versions the results; Snakemake alone runs the workflow (docs/dvc.md):
 #   make dvc-track   dvc add the results worth keeping; then `git add` the *.dvc pointers it prints, commit
 #   make dvc-push    upload them to the default DVC remote (`dvc remote add -d NAME URL`), or DVC_REMOTE=NAME
 #   make restore     on a fresh clone: dvc pull, then snakemake --touch, so `make figures` retrains nothing

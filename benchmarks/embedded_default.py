@@ -11,7 +11,7 @@ child process, so this is the hungriest job or Snakemake itself), each rule's ti
 
 ``--keep DIR`` runs in DIR (which must not exist) and leaves the finished run there, e.g. for
 ``benchmarks/convergence.py --default-run DIR``. ``benchmarks/render_docs.py`` regenerates the README's
-table from the JSON.
+and docs/embedded_default.md's tables from the JSON.
 """
 
 from __future__ import annotations

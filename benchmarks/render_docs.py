@@ -1,36 +1,41 @@
 """Regenerate the measured parts of the docs from the benchmark records, never by hand.
 
 Reads ``benchmarks/embedded_default.json`` (``embedded_default.py``) and, when present,
-``benchmarks/convergence.json`` (``convergence.py``), and rewrites
-
-the blocks between ``<!-- generated:NAME:begin -->`` and ``<!-- generated:NAME:end -->``:
+``benchmarks/convergence.json`` (``convergence.py``), and rewrites the blocks between
+``<!-- generated:NAME:begin -->`` and ``<!-- generated:NAME:end -->`` that ``BLOCKS`` lists:
 
 - ``embedded-default`` in README.md (time, memory, the claims' verdicts),
 - ``run``, ``rules``, ``metrics`` and ``claims`` in docs/embedded_default.md (the hand-written discussion
   around them stays as it is),
 - ``convergence`` in docs/convergence.md (the default epochs against twice them, LMAC-TD's resynthesis).
 
-Usage: ``.venv/bin/python benchmarks/render_docs.py``
+Usage: ``.venv/bin/python benchmarks/render_docs.py``; ``--check`` rewrites nothing and fails when a
+generated block differs from what the records give.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def replace_block(path: Path, name: str, content: str) -> None:
-    """Replace the generated block ``name`` of ``path`` with ``content`` (the markers stay)."""
+def generated_blocks(text: str) -> list[str]:
+    """Names of the generated blocks in ``text``, in order."""
+    return re.findall(r"<!-- generated:([\w-]+):begin -->", text)
+
+
+def replace_block(text: str, name: str, content: str, where: str = "text") -> str:
+    """``text`` with its generated block ``name`` replaced by ``content`` (the markers stay)."""
     begin, end = f"<!-- generated:{name}:begin -->", f"<!-- generated:{name}:end -->"
-    text = path.read_text()
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{path}: no {begin} … {end} block")
-    path.write_text(pattern.sub(lambda _: f"{begin}\n{content.strip()}\n{end}", text))
+        raise SystemExit(f"{where}: no {begin} … {end} block")
+    return pattern.sub(lambda _: f"{begin}\n{content.strip()}\n{end}", text)
 
 
 def minutes(seconds: float) -> str:
@@ -169,18 +174,47 @@ def convergence_doc(conv: dict) -> str:
     return "\n".join(lines + [""])
 
 
-def main() -> int:
-    bench = json.loads((ROOT / "benchmarks" / "embedded_default.json").read_text())
-    replace_block(ROOT / "README.md", "embedded-default", readme_block(bench))
-    doc = ROOT / "docs" / "embedded_default.md"
-    replace_block(doc, "run", run_summary(bench))
-    replace_block(doc, "rules", "\n".join(rule_times(bench)))
-    replace_block(doc, "metrics", bench["metrics_table"])
-    replace_block(doc, "claims", bench.get("claims_table") or "(not recorded)")
-    conv = ROOT / "benchmarks" / "convergence.json"
-    if conv.exists():
-        replace_block(ROOT / "docs" / "convergence.md", "convergence", convergence_doc(json.loads(conv.read_text())))
-    print("rendered README.md, docs/embedded_default.md" + (", docs/convergence.md" if conv.exists() else ""))
+def _records(root: Path) -> tuple[dict, dict | None]:
+    bench = json.loads((root / "benchmarks" / "embedded_default.json").read_text())
+    conv = root / "benchmarks" / "convergence.json"
+    return bench, json.loads(conv.read_text()) if conv.exists() else None
+
+
+# Where each generated block lives and what fills it (from embedded_default.json, convergence.json); a block
+# whose record is missing (None) is left as it is.
+BLOCKS = (
+    ("README.md", "embedded-default", lambda bench, conv: readme_block(bench)),
+    ("docs/embedded_default.md", "run", lambda bench, conv: run_summary(bench)),
+    ("docs/embedded_default.md", "rules", lambda bench, conv: "\n".join(rule_times(bench))),
+    ("docs/embedded_default.md", "metrics", lambda bench, conv: bench["metrics_table"]),
+    ("docs/embedded_default.md", "claims", lambda bench, conv: bench.get("claims_table") or "(not recorded)"),
+    ("docs/convergence.md", "convergence", lambda bench, conv: conv and convergence_doc(conv)),
+)
+
+
+def render(root: Path = ROOT) -> dict[str, str]:
+    """{file relative to root: its text with every generated block filled from the records}."""
+    bench, conv = _records(root)
+    texts: dict[str, str] = {}
+    for name, block, content in BLOCKS:
+        text = texts.get(name) or (root / name).read_text()
+        filled = content(bench, conv)
+        texts[name] = text if filled is None else replace_block(text, block, filled, name)
+    return texts
+
+
+def main(argv: list[str] | None = None) -> int:
+    check = "--check" in (sys.argv[1:] if argv is None else argv)
+    stale = []
+    for name, text in render(ROOT).items():
+        if (ROOT / name).read_text() != text:
+            stale.append(name)
+            if not check:
+                (ROOT / name).write_text(text)
+    if check:
+        print("stale: " + ", ".join(stale) if stale else "every generated block is up to date")
+        return 1 if stale else 0
+    print("rendered " + ", ".join(dict.fromkeys(name for name, _, _ in BLOCKS)))
     return 0
 
 

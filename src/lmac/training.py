@@ -46,7 +46,7 @@ def pick_device(requested: str = "auto") -> torch.device:
     if requested == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        # the README quotes this message for GPU nodes that lack a CUDA build of torch
+        # docs/cluster.md quotes this message for GPU nodes that lack a CUDA build of torch
         raise LmacError(f"device '{requested}' requested but no CUDA GPU is available (use auto or cpu)")
     index, count = match.group(1), torch.cuda.device_count()
     if index is not None and int(index) >= count:

@@ -1,7 +1,7 @@
 """Version the workflow's results with DVC; restore them so that nothing is rerun.
 
 Snakemake runs the workflow and DVC only stores and ships what it made (no DVC stages; see
-README, "Versioning with DVC"). Two entry points, also behind ``make dvc-track`` and ``make restore``:
+docs/dvc.md). Two entry points, also behind ``make dvc-track`` and ``make restore``:
 
 ``python -m lmac.versioning track``
     ``dvc add`` of every result worth keeping (:func:`tracked_paths`): checkpoints, training

@@ -1,4 +1,4 @@
-"""Runs of different configurations in one working directory keep their own results (README, "Runs").
+"""Runs of different configurations in one working directory keep their own results (docs/configuration.md#runs).
 
 Each configuration writes under results/<run>/, logs/<run>/ and benchmarks/<run>/ (lmac.config.run_name):
 neither overwrites the other, and neither is taken for the other's finished outputs, with or without

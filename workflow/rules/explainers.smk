@@ -45,7 +45,7 @@ rule train_lmac:
         "../scripts/train_lmac.py"
 
 
-# L-MAC FT: guided fine-tuning starts from the trained L-MAC decoder (methods §3.4).
+# L-MAC FT: guided fine-tuning starts from the trained L-MAC decoder (docs/reproducibility_notes.md#l-mac-ft).
 rule train_lmac_ft:
     input:
         **LMAC_WHAM,
@@ -110,7 +110,7 @@ rule pretrain_lmac_td_encoder_decoder:
         "../scripts/pretrain_lmac_td_ed.py"
 
 
-# LMAC-TD: one time-domain explainer per mixing weight α in lmac_td.alphas (methods §4).
+# LMAC-TD: one time-domain explainer per mixing weight α in lmac_td.alphas (docs/reproducibility_notes.md#lmac-td).
 rule train_lmac_td:
     input:
         **LMAC_TD_WHAM,

@@ -1,6 +1,6 @@
 """A seeded speech-like signal: the offline stand-in for LJSpeech in the "speech" OOD condition.
 
-The reference contaminates ESC-50 clips with LJSpeech utterances (methods §1.3). LJSpeech is a
+The reference contaminates ESC-50 clips with LJSpeech utterances (docs/reproducibility_notes.md#evaluation-conditions). LJSpeech is a
 2.6 GB download, so the embedded default run uses this **proxy** instead; when the LJSpeech
 archive is present, ``lmac.data.audio_folder.AudioFolder`` over its ``wavs/`` is used and this
 module plays no part. Results obtained with the proxy are not comparable with published

@@ -1,7 +1,8 @@
 """Evaluation conditions: the clip as is, with in-domain noise, or contaminated out of domain.
 
-The reference evaluates interpreters on fold-4 clips under one of these conditions (methods
-§1.2-1.4; ``eval.py``, class ``ESCContaminated`` and ``wham_prepare.combine_batches``). With
+The reference evaluates interpreters on fold-4 clips under one of these conditions
+(docs/reproducibility_notes.md#evaluation-conditions; ``eval.py``, class ``ESCContaminated`` and
+``wham_prepare.combine_batches``). With
 ``s`` the clip and ``n`` the interferer, both scaled to unit L2 norm per clip:
 
 | condition     | interferer ``n``                         | mix before peak division | target : interferer | versions |
@@ -46,7 +47,7 @@ from ..errors import LmacError
 
 CONDITIONS = ("clean", "in_domain", "mixture", "speech", "white_noise")
 PEAKS = ("signed", "abs")
-# (target gain, interferer gain) on the unit-norm signals; methods §1.3-1.4.
+# (target gain, interferer gain) on the unit-norm signals (docs/reproducibility_notes.md#evaluation-conditions).
 GAINS: dict[str, tuple[float, float]] = {
     "in_domain": (1.0, 1.0),
     "mixture": (0.8, 0.2),

@@ -1,9 +1,9 @@
 r"""Objective listenability of an explanation's waveform against the known clean target.
 
-The papers measure audio quality only with user studies (evaluation §0.8). Where the evaluation
+The papers measure audio quality only with user studies (docs/reproducibility_notes.md#evaluation-metrics). Where the evaluation
 condition adds a known interferer n to the target s (``in_domain``, ``mixture``, ``speech``,
 ``white_noise``: ``wav == s + n``, both as they sit inside the input), the listenable explanation
-ŝ of every method can be compared with s offline, with no downloaded model (evaluation §7.2):
+ŝ of every method can be compared with s offline, with no downloaded model (docs/beyond_the_papers.md):
 
 | column           | per clip                                                               | better |
 |------------------|------------------------------------------------------------------------|--------|

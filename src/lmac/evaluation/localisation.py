@@ -1,7 +1,7 @@
 """Ground-truth time-frequency regions of the target and localisation metrics against them.
 
 Faithfulness metrics ask whether the classifier agrees with a mask; localisation asks whether the
-mask covers *the target sound*. That needs ground truth, which we get in two ways (evaluation §4):
+mask covers *the target sound*. That needs ground truth, which we get in two ways:
 
 * **Event masks** (the synthetic dataset): ``meta/ground_truth_masks.npz`` holds, per clip, the
   bins where the class-defining event dominates the rest of the clip (background, distractors)

@@ -2,7 +2,7 @@ r"""Masking operators: what replaces the content an explanation removes.
 
 The faithfulness metrics classify M⊙X and (1−M)⊙X, i.e. the removed bins are set to **zero**
 (silence, since X = log1p|STFT|). Zeroing creates inputs the classifier never saw, and method
-rankings on AI/AD/FF can flip with the masking strategy (Bolaños et al. 2025; evaluation §5), so
+rankings on AI/AD/FF can flip with the masking strategy (Bolaños et al., Interspeech 2025), so
 the same metrics are also computed with the removed share filled by B:
 
     masked-in  = X_in  + (1 − M)⊙B        masked-out = X_out + M⊙B

@@ -1,7 +1,7 @@
 r"""Round-trip faithfulness: the metrics on what a listener hears.
 
 L-MAC and the baselines are scored on masked log1p spectrograms, LMAC-TD on its waveforms
-re-analysed by the front end (evaluation §0.3), so their published numbers are not comparable.
+re-analysed by the front end (docs/reproducibility_notes.md#lmac-td), so their published numbers are not comparable.
 Here every method's audio goes through the same round trip, waveform → STFT → classifier:
 
 - heard masked-in:  log1p|STFT(ŝ)| with ŝ the explanation's listenable waveform;

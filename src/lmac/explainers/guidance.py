@@ -1,4 +1,4 @@
-"""Guided fine-tuning of L-MAC ("L-MAC FT", methods §3.4; ``train_lmac.py`` with ``finetuning``).
+"""Guided fine-tuning of L-MAC ("L-MAC FT", docs/reproducibility_notes.md#l-mac-ft; ``train_lmac.py`` with ``finetuning``).
 
 The decoder is trained on noisy inputs; where its masked-in spectrogram X_in = M ⊙ X_noisy already
 resembles the clean clip's X_clean, the mask is additionally pulled towards an "oracle" made of

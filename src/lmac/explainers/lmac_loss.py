@@ -6,7 +6,7 @@ The weights λ are always stated in the reference's units (the numbers of its ya
 preset is exactly the published weight set. What R_L1 and R_TV are depends on ``reduction``.
 
 ``reduction="reference"`` is ``train_lmac.py::compute_objectives`` verbatim, with r_b = 1 for a
-regularised sample and 0 for one exempt from L1/TV (a guided sample in L-MAC FT, §3.4):
+regularised sample and 0 for one exempt from L1/TV (a guided sample in L-MAC FT, :mod:`.guidance`):
 
     R_L1 = mean_{b,t,f} |M| · Σ_b r_b
     R_TV = (Σ_{b,t,f} (ΔtM)² + Σ_{b,t,f} (ΔfM)²) / (2B) · Σ_b r_b
@@ -52,7 +52,7 @@ PRESETS = {
     "paper-era": {"l_in": 0.5, "l_out": 0.5, "l1": 0.3, "tv": 0.1},
 }
 REDUCTIONS = ("mean", "reference")
-# The reference's operating point: batch 16, 5 s at 16 kHz -> a 425 x 513 mask (methods §3.1).
+# The reference's operating point: batch 16, 5 s at 16 kHz -> a 425 x 513 mask (docs/reproducibility_notes.md#l-mac).
 REFERENCE_BATCH = 16
 REFERENCE_MASK = (425, 513)
 

@@ -242,7 +242,7 @@ def train_lmac_ft(
     noise_cfg: dict | None = None,
     wham_dir: str | None = None,
 ) -> None:
-    """L-MAC FT: fine-tune the L-MAC decoder in ``init_model`` with guidance (methods §3.4)."""
+    """L-MAC FT: fine-tune the L-MAC decoder in ``init_model`` with guidance (:mod:`.guidance`)."""
     if not Path(init_model).is_file():
         raise LmacError(f"{init_model}: trained L-MAC checkpoint not found (train L-MAC first)")
     cfg, guidance = finetune_config(lmac_cfg, ft_cfg)

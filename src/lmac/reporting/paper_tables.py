@@ -457,7 +457,7 @@ def _header(info: RunInfo) -> list[str]:
     if info.split and info.split != "valid":
         lines.append(
             f"Ours are on split {info.split}; the reference's eval.py scores fold 4 (valid), the fold "
-            "its learning-rate schedule watches (README, 'Faithful to the reference')."
+            "its learning-rate schedule watches (docs/reproducibility_notes.md)."
         )
     return lines
 
