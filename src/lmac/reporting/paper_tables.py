@@ -406,9 +406,6 @@ def write_paper_tables(
 if __name__ == "__main__":  # python -m lmac.reporting.paper_tables config/published.yaml: validate, count
     import sys
 
-    try:
-        published = load_published(sys.argv[1] if len(sys.argv) > 1 else "config/published.yaml")
-    except LmacError as err:
-        print(err, file=sys.stderr)
-        sys.exit(1)
-    print(f"{published.path}: {len(published.records)} published numbers in {len(published.tables)} tables")
+    from .published import main
+
+    sys.exit(main(sys.argv[1:]))

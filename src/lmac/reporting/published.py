@@ -8,6 +8,7 @@ its numbers.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,12 +140,16 @@ def load_published(path: str | Path) -> Published:
     )
 
 
-if __name__ == "__main__":  # python -m lmac.reporting.published config/published.yaml: validate, count
-    import sys
-
+def main(argv: list[str]) -> int:
+    """Validate a published-numbers file and count its numbers (``python -m lmac.reporting.published FILE``)."""
     try:
-        published = load_published(sys.argv[1] if len(sys.argv) > 1 else "config/published.yaml")
+        published = load_published(argv[0] if argv else "config/published.yaml")
     except LmacError as err:
         print(err, file=sys.stderr)
-        sys.exit(1)
+        return 1
     print(f"{published.path}: {len(published.records)} published numbers in {len(published.tables)} tables")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
