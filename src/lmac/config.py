@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from .errors import LmacError
-from .yaml_inputs import check, fill_defaults, load_schema, resolve
+from .yaml_inputs import check, fill_defaults, load_schema, read_yaml, resolve
 
 #: The workflow config's schema, by name (lmac/schemas/config.schema.yaml, also workflow/schemas/).
 CONFIG_SCHEMA = "config"
@@ -105,7 +105,7 @@ def run_name(config: Mapping, configfiles: Sequence[str | Path], overrides: Mapp
         name, digest = overrides["run"], None
     else:
         files = [Path(f) for f in configfiles]
-        sets_run = any("run" in (yaml.safe_load(f.read_text()) or {}) for f in files if f.is_file())
+        sets_run = any("run" in (read_yaml(f, "config file") or {}) for f in files if f.is_file())
         name = config.get("run") if sets_run or not files else files[-1].stem
         digest = (
             hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()[:8] if given else None
