@@ -12,36 +12,16 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
-import yaml
-
-from .config import check_config
+from .config import validated_config
 from .errors import LmacError, fail, run_guarded
 from .io import check_output_dir, check_output_file
 from .logs import setup_logging
-
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+from .yaml_inputs import read_yaml
 
 
 def load_config(path: str) -> dict:
-    file = Path(path)
-    if file.is_dir():
-        raise LmacError(f"{file}: is a folder, not a config file")
-    if not file.is_file():
-        raise LmacError(f"{file}: config file not found")
-    try:
-        config = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise LmacError(f"{file}: not valid YAML ({str(err).splitlines()[0]})") from None
-    except UnicodeDecodeError:
-        raise LmacError(f"{file}: not a text file (a config is YAML text)") from None
-    except OSError as err:
-        raise LmacError(f"{file}: cannot read the config ({err.strerror})") from None
-    if SCHEMA.is_file():  # absent only when installed without the workflow
-        check_config(config, SCHEMA)
-        from snakemake.utils import validate
-
-        validate(config, str(SCHEMA), set_default=True)  # fill in the schema's defaults, as the workflow does
-    return config
+    """The config file, checked against the workflow's schema and completed with its defaults, as the workflow does."""
+    return validated_config(read_yaml(path, "config file") or {})
 
 
 # Checks of the options, run before the step so that a bad one fails in a second, not after the work.

@@ -10,26 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from .errors import LmacError
+from .yaml_inputs import check, fill_defaults, load_schema, read_yaml, resolve
+
+#: The workflow config's schema, by name (lmac/schemas/config.schema.yaml, also workflow/schemas/).
+CONFIG_SCHEMA = "config"
 
 
-def check_config(config: dict, schema_path: str | Path) -> None:
+def check_config(config: dict, schema_path: str | Path = CONFIG_SCHEMA) -> None:
     """Raise :class:`LmacError` for the most relevant schema violation, naming its key path."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    error = best_match(Draft202012Validator(schema).iter_errors(config))
-    if error is None:
-        return
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    raise LmacError(f"config key '{key}': {error.message}")
+    check(config, load_schema(schema_path), None)
 
 
-def _node(schema: dict, defs: dict) -> dict:
-    while "$ref" in schema:
-        schema = {**defs[schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema
+def validated_config(config: dict, schema_path: str | Path = CONFIG_SCHEMA) -> dict:
+    """``config`` checked (one line naming the key) and completed with the schema's defaults, in place."""
+    schema = load_schema(schema_path)
+    check(config, schema, None)
+    return fill_defaults(config, schema)
 
 
 def _types(node: dict) -> set[str]:
@@ -41,7 +39,7 @@ _YAML_TYPES = {"integer": (int,), "number": (int, float), "boolean": (bool,), "n
 
 
 def _coerce(value: Any, node: dict, defs: dict) -> Any:
-    node = _node(node, defs)
+    node = resolve(node, defs)
     if isinstance(value, dict):
         props = node.get("properties", {})
         return {k: _coerce(v, props[k], defs) if k in props else v for k, v in value.items()}
@@ -66,18 +64,18 @@ def _coerce(value: Any, node: dict, defs: dict) -> Any:
     return value
 
 
-def coerce_overrides(config: dict, overrides: Mapping, schema_path: str | Path) -> dict:
+def coerce_overrides(config: dict, overrides: Mapping, schema_path: str | Path = CONFIG_SCHEMA) -> dict:
     """``config`` with the scalars that ``--config`` gave as strings turned into the schema's types.
 
     Snakemake parses a nested ``--config key='{a: 6}'`` with YAML's base loader, so 6 arrives as '6';
     a key the schema types as a number, boolean or null gets the YAML value back. Only keys given in
     ``overrides`` are touched: a quoted number in a config file stays the schema error it is.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     defs = schema.get("$defs", {})
 
     def merge(target: dict, given: Mapping, node: dict) -> None:
-        props = _node(node, defs).get("properties", {})
+        props = resolve(node, defs).get("properties", {})
         for key, value in given.items():
             if key not in props or key not in target:
                 continue
@@ -107,7 +105,7 @@ def run_name(config: Mapping, configfiles: Sequence[str | Path], overrides: Mapp
         name, digest = overrides["run"], None
     else:
         files = [Path(f) for f in configfiles]
-        sets_run = any("run" in (yaml.safe_load(f.read_text()) or {}) for f in files if f.is_file())
+        sets_run = any("run" in (read_yaml(f, "config file") or {}) for f in files if f.is_file())
         name = config.get("run") if sets_run or not files else files[-1].stem
         digest = (
             hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()[:8] if given else None
@@ -133,15 +131,14 @@ def synthetic_id(config: Mapping) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def schema_rows(schema_path: str | Path) -> list[tuple[str, str, str, str]]:
+def schema_rows(schema_path: str | Path = CONFIG_SCHEMA) -> list[tuple[str, str, str, str]]:
     """(key, type or values, default, description) for every key of the schema, depth first."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     defs = schema.get("$defs", {})
     rows: list[tuple[str, str, str, str]] = []
 
     def walk(node: dict, key: str) -> None:
-        if "$ref" in node:
-            node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        node = resolve(node, defs)
         if node.get("type") == "object" and "properties" in node:
             if key:
                 rows.append((key, "object", "", node.get("description", "")))
@@ -165,14 +162,14 @@ def schema_rows(schema_path: str | Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def schema_markdown(schema_path: str | Path) -> str:
+def schema_markdown(schema_path: str | Path = CONFIG_SCHEMA) -> str:
     lines = ["| key | type / values | default | meaning |", "|---|---|---|---|"]
     for key, kind, default, description in schema_rows(schema_path):
         lines.append(f"| `{key}` | {kind} | {f'`{default}`' if default else ''} | {description} |")
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m lmac.config SCHEMA: print the key table for config/README.md
+if __name__ == "__main__":  # python -m lmac.config [SCHEMA]: print the key table for config/README.md
     import sys
 
-    print(schema_markdown(sys.argv[1]))
+    print(schema_markdown(*sys.argv[1:2]))

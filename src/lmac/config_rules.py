@@ -1,19 +1,25 @@
 """Cross-key rules of the workflow config, checked before the first job (one line naming the key).
 
 The JSON schema checks each key alone; these need several keys, the dataset's metadata or the
-machine: fold overlaps and empty splits, the device, the methods the sanity checks retrain.
+machine: fold overlaps and empty splits, the device, the methods the sanity checks retrain, what
+the claims compare. :func:`plan_workflow` applies them all to the config Snakemake read, so the
+workflow's ``common.smk`` only reads the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from .classifier import pretrained
+from .config import coerce_overrides, run_name, validated_config
 from .data.prepare import check_splits
 from .errors import LmacError
 from .explainers.registry import expand_methods, is_learned
+from .reporting.claims_spec import Claim, claim_methods, load_claims
 
 #: ESC-50's folds when its listing is not downloaded yet (the published layout: five folds)
 ESC50_FOLDS = (1, 2, 3, 4, 5)
@@ -84,3 +90,64 @@ def sanity_retrained(config: Mapping, evaluated: list[str]) -> list[str]:
                 f"configuration (they are: {', '.join(trainable)})"
             )
     return [m for m in wanted if m in evaluated]
+
+
+def evaluated_methods(config: Mapping) -> list[str]:
+    """``evaluation.methods`` with ``lmac_td`` standing for one LMAC-TD explainer per ``lmac_td.alphas`` value."""
+    return expand_methods(config["evaluation"]["methods"], config.get("lmac_td", {}).get("alphas", []))
+
+
+def runs_on_gpu(device: str, cuda_available: bool) -> bool:
+    """Whether a job run on this machine uses a GPU: a CUDA device asked for, or ``auto`` with one present."""
+    return device.startswith("cuda") or (device == "auto" and cuda_available)
+
+
+@dataclass(frozen=True)
+class WorkflowPlan:
+    """What a workflow run computes, derived once from its checked config."""
+
+    run: str  #: the run folder's name (results/<run>/)
+    methods: list[str]  #: evaluated methods, LMAC-TD expanded per alpha
+    sanity_retrained: list[str]  #: learned methods whose decoder the sanity checks retrain
+    classifier_downloads: dict[str, str]  #: {classifier config key: local file} of checkpoints given by URL
+    published_file: str  #: report.published, or the repository's config/published.yaml
+    claims_file: str  #: claims.file, or the repository's config/claims.yaml
+    claims: list[Claim]
+    claims_methods: list[str]  #: the evaluated methods the claims compare
+    claims_conditions: list[str]  #: claims.conditions that are evaluated
+    claims_only_seeds: list[int]  #: claims.seeds not in seeds (their evaluations run only the claims' methods)
+
+
+def plan_workflow(
+    config: dict,
+    overrides: Mapping,
+    configfiles: Sequence[str | Path],
+    repo_config: str | Path,
+    esc50_meta: str | Path | None = None,
+) -> WorkflowPlan:
+    """Check ``config`` (schema, then the cross-key rules) and fill in its defaults, in place; derive the plan.
+
+    ``overrides`` are the ``--config`` values (nested ones arrive as strings: back to the schema's
+    types), ``configfiles`` the ``--configfile`` paths (they name the run), ``repo_config`` the folder
+    of the default published and claims files. Every error is one :class:`LmacError` line naming the key.
+    """
+    coerce_overrides(config, overrides)
+    validated_config(config)
+    run = run_name(config, configfiles, overrides)
+    check_splits_config(config, esc50_meta)
+    methods = evaluated_methods(config)
+    claims_config = config["claims"]
+    claims_file = claims_config.get("file") or str(Path(repo_config) / "claims.yaml")
+    claims = load_claims(claims_file)
+    return WorkflowPlan(
+        run=run,
+        methods=methods,
+        sanity_retrained=sanity_retrained(config, methods),
+        classifier_downloads=pretrained.downloads(config["classifier"]),
+        published_file=config["report"].get("published") or str(Path(repo_config) / "published.yaml"),
+        claims_file=claims_file,
+        claims=claims,
+        claims_methods=[m for m in claim_methods(claims) if m in methods],
+        claims_conditions=[c for c in claims_config["conditions"] if c in config["evaluation"]["conditions"]],
+        claims_only_seeds=[s for s in claims_config["seeds"] if s not in config["seeds"]],
+    )

@@ -165,28 +165,32 @@ def test_randomisation_claims_read_the_last_cascading_step():
 @pytest.mark.parametrize(
     "entry, message",
     [
-        (claim(rule="beats", method="a", versus=["b"], metrics=["AI"]), "rule = 'beats'"),
+        (claim(rule="beats", method="a", versus=["b"], metrics=["AI"]), "key 'claims.0.rule': 'beats' is not one of"),
         (
             claim(rule="not_worse", method="a", versus=["b"], metrics=["AI", "FF"], margin={"AI": 1}),
-            "no value for metric(s) FF",
+            "key 'claims.0.margin': no value for metric(s) FF",
         ),
-        (claim(rule="better", method="a", metrics=["AI"]), "versus"),
-        (claim(rule="better", method="a", versus=["b"], metrics=["MM"]), "'MM' has no better direction"),
-        (claim(rule="randomisation_degrades", method="a", threshold=0.5), "needs 'decoder'"),
-        (claim(rule="better", method="a", versus=["b"], metrics=["AI"], typo=1), "unknown key(s) typo"),
-        ({"id": "c", "rule": "better"}, "missing key 'statement'"),
+        (claim(rule="better", method="a", metrics=["AI"]), "key 'claims.0': 'versus' is a required property"),
+        (
+            claim(rule="better", method="a", versus=["b"], metrics=["MM"]),
+            "key 'claims.0.metrics': 'MM' has no better direction",
+        ),
+        (claim(rule="randomisation_degrades", method="a", threshold=0.5), "'decoder' is a required property"),
+        (claim(rule="better", method="a", versus=["b"], metrics=["AI"], typo=1), "('typo' was unexpected)"),
+        ({"id": "c", "rule": "better"}, "key 'claims.0': 'statement' is a required property"),
     ],
 )
 def test_bad_claims_are_one_line_errors_naming_the_claim(entry, message):
     with pytest.raises(LmacError) as err:
         parse_claims({"claims": [entry]}, "claims.yaml")
+    assert str(err.value).startswith("claims.yaml: key 'claims.0")
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_the_repository_claims_file_loads(tmp_path):
     claims = load_claims(REPO / "config" / "claims.yaml")
     assert len(claims) >= 6 and {"lmac", "lmac_ft", "lmac_td_a0.75", "saliency"} <= set(claim_methods(claims))
-    with pytest.raises(LmacError, match="no such claims file"):
+    with pytest.raises(LmacError, match="absent.yaml: claims file not found"):
         load_claims(tmp_path / "absent.yaml")
     (tmp_path / "bad.yaml").write_text("claims: [")
     with pytest.raises(LmacError, match="not valid YAML"):

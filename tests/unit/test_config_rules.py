@@ -6,7 +6,14 @@ import pytest
 import yaml
 
 from lmac.config import coerce_overrides, run_name, synthetic_id
-from lmac.config_rules import check_device, check_splits_config, sanity_retrained
+from lmac.config_rules import (
+    check_device,
+    check_splits_config,
+    evaluated_methods,
+    plan_workflow,
+    runs_on_gpu,
+    sanity_retrained,
+)
 from lmac.errors import LmacError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +162,79 @@ def test_sanity_retraining_follows_the_evaluated_methods():
     config["sanity"]["retrain_methods"] = ["lmac_td_a0.5"]
     with pytest.raises(LmacError, match="'sanity.retrain_methods': lmac_td_a0.5 is not a learned method"):
         sanity_retrained(config, ["lmac"])
+
+
+# ---- the plan common.smk reads
+
+
+def plan(config=None, overrides=None, configfiles=()):
+    return plan_workflow(config or default_config(), overrides or {}, list(configfiles), ROOT / "config")
+
+
+def test_the_plan_of_the_embedded_default():
+    config = default_config()
+    result = plan(config)
+    assert result.run == "embedded"
+    assert result.methods == evaluated_methods(config)
+    assert config["evaluation"]["group"] == "condition"  # the schema's defaults are filled in, in place
+    assert result.published_file == str(ROOT / "config" / "published.yaml")
+    assert result.claims_file == str(ROOT / "config" / "claims.yaml") and result.claims
+    assert result.claims_methods and set(result.claims_methods) <= set(result.methods)
+    assert result.claims_conditions == [
+        c for c in config["claims"]["conditions"] if c in config["evaluation"]["conditions"]
+    ]
+    assert result.claims_only_seeds == [s for s in config["claims"]["seeds"] if s not in config["seeds"]]
+    assert result.classifier_downloads == {}
+
+
+def test_lmac_td_stands_for_one_explainer_per_alpha():
+    config = default_config()
+    config["evaluation"]["methods"] = ["lmac", "lmac_td", "saliency"]
+    config["lmac_td"]["alphas"] = [0.75, 1]
+    assert evaluated_methods(config) == ["lmac", "lmac_td_a0.75", "lmac_td_a1", "saliency"]
+
+
+def test_the_claims_pool_only_what_is_evaluated():
+    config = default_config()
+    config["evaluation"]["methods"] = ["lmac", "saliency"]
+    config["evaluation"]["conditions"] = ["mixture"]
+    config["seeds"] = [1234, 1235]
+    config["sanity"]["retrain_methods"] = []
+    result = plan(config)
+    assert result.claims_methods == ["lmac", "saliency"]
+    assert result.claims_conditions == ["mixture"]
+    assert result.claims_only_seeds == [1236]
+
+
+def test_config_overrides_get_the_schema_types_back_and_their_own_run():
+    config = default_config()
+    config["lmac"]["epochs"] = "6"  # what snakemake --config lmac='{epochs: 6}' leaves
+    result = plan(config, {"lmac": {"epochs": "6"}})
+    assert config["lmac"]["epochs"] == 6 and result.run.startswith("embedded-")
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda c: c["classifier"].update(epochs=0), "config key 'classifier.epochs': 0 is less than the minimum of 1"),
+        (
+            lambda c: c["dataset"].update(splits={"train": [1], "valid": [1], "test": [2]}),
+            "config key 'dataset.splits'",
+        ),
+        (lambda c: c["sanity"].update(retrain_methods=["lmac_td_a0.3"]), "config key 'sanity.retrain_methods'"),
+        (lambda c: c["claims"].update(file="/nowhere/claims.yaml"), "/nowhere/claims.yaml: claims file not found"),
+        (lambda c: c.update(run="../up"), "config key 'run'"),
+    ],
+)
+def test_the_plan_stops_at_the_first_bad_key_in_one_line(edit, needle):
+    config = default_config()
+    edit(config)
+    with pytest.raises(LmacError) as err:
+        plan(config)
+    assert str(err.value).startswith(needle) and "\n" not in str(err.value)
+
+
+def test_jobs_use_a_gpu_when_asked_or_when_auto_finds_one():
+    assert runs_on_gpu("cuda", False) and runs_on_gpu("cuda:1", True)
+    assert runs_on_gpu("auto", True) and not runs_on_gpu("auto", False)
+    assert not runs_on_gpu("cpu", True)

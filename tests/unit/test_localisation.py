@@ -164,8 +164,8 @@ def test_event_masks_of_the_synthetic_dataset(tmp_path):
         tmp_path / "ds",
         {
             "n_classes": 2,
-            "clips_per_class": 2,
-            "n_folds": 1,
+            "clips_per_class": 3,
+            "n_folds": 3,
             "clip_seconds": 0.5,
             "event_seconds": [0.1, 0.2],
             "n_distractors": [0, 0],

@@ -315,7 +315,7 @@ def test_bad_published_file_is_named_in_one_line(tmp_path, edit, needle):
 
 
 def test_missing_or_broken_file(tmp_path):
-    with pytest.raises(LmacError, match="no such file"):
+    with pytest.raises(LmacError, match="absent.yaml: file not found"):
         load_published(tmp_path / "absent.yaml")
     (tmp_path / "broken.yaml").write_text("tables: [\n")
     with pytest.raises(LmacError, match="not valid YAML"):

@@ -22,8 +22,8 @@ from lmac.frontend import FrontEnd, FrontEndConfig
 SR = 16000
 SMALL = {
     "n_classes": 3,
-    "clips_per_class": 4,
-    "n_folds": 2,
+    "clips_per_class": 3,
+    "n_folds": 3,
     "clip_seconds": 1.0,
     "sample_rate": SR,
     "event_seconds": [0.2, 0.5],
@@ -162,8 +162,9 @@ def test_same_seed_same_bytes_other_seed_other_audio(tmp_path):
         ({"n_classes": len(EVENT_TYPES) + 1}, "n_classes"),
         ({"n_classes": 1}, "n_classes"),
         ({"n_classes": 2.5}, "n_classes"),
-        ({"clips_per_class": 5}, "clips_per_class"),  # not a multiple of n_folds=2
+        ({"clips_per_class": 5}, "clips_per_class"),  # not a multiple of n_folds=3
         ({"n_folds": 0}, "n_folds"),
+        ({"n_folds": 2}, "n_folds"),  # the config schema's minimum (train, valid, test): once 1 here
         ({"event_seconds": [0.5, 0.2]}, "event_seconds"),
         ({"event_seconds": [0.5]}, "event_seconds"),
         ({"event_seconds": [0.5, 2.0]}, "clip_seconds"),  # event longer than the 1 s clip
@@ -235,8 +236,8 @@ def test_classes_are_separable(tmp_path):
         tmp_path / "synthetic",
         {
             "n_classes": n_classes,
-            "clips_per_class": 10,
-            "n_folds": 2,
+            "clips_per_class": 15,
+            "n_folds": 3,  # fold 1 trains, fold 2 tests (five clips of each class each); fold 3 is unused
             "event_seconds": [0.3, 0.6],
         },
         seed=11,
@@ -257,3 +258,9 @@ def test_classes_are_separable(tmp_path):
     accuracy = (pred == y[test]).mean()
     # Chance is 0.1; this crude classifier reaches ~0.6 (a small CNN reaches > 0.95).
     assert accuracy >= 0.4, f"nearest-centroid accuracy {accuracy:.2f} (chance {1 / n_classes:.2f})"
+
+
+def test_the_schema_offers_exactly_the_event_types():
+    from lmac.data.synthetic import settings_schema
+
+    assert settings_schema()["properties"]["n_classes"]["maximum"] == len(EVENT_TYPES)

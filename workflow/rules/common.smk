@@ -3,35 +3,30 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from lmac.classifier import pretrained
-from lmac.config import check_config, coerce_overrides, run_name, synthetic_id
-from lmac.config_rules import check_device, check_splits_config, sanity_retrained
+from lmac.config import synthetic_id
+from lmac.config_rules import check_device, plan_workflow, runs_on_gpu as gpu_for
 from lmac.errors import LmacError
-from lmac.explainers.registry import expand_methods, is_learned
-from lmac.reporting.claims import claim_methods, load_claims
+from lmac.explainers.registry import is_learned
 from torch.cuda import device_count as cuda_count, is_available as cuda_available
 
-SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+# The config checked (schema, then the cross-key rules of lmac.config_rules) and completed with the schema's
+# defaults before any job is scheduled, a bad one in one line naming the key; what the run computes, derived.
 try:
-    # nested --config values arrive as strings ('{epochs: 6}' gives '6'): back to the schema's types
-    coerce_overrides(config, workflow.config_settings.config, SCHEMA)
-    # a one-line message naming the key, before any job is scheduled
-    check_config(config, SCHEMA)
+    PLAN = plan_workflow(
+        config,
+        workflow.config_settings.config,
+        workflow.overwrite_configfiles,
+        repo_config=Path(workflow.basedir).parent / "config",
+        esc50_meta="resources/esc50/meta/esc50.csv",
+    )
 except LmacError as err:
     raise WorkflowError(str(err)) from None
-# fills in the schema's defaults
-validate(config, schema="../schemas/config.schema.yaml")
 
 # Every output of a run lives in its own folders, named by the configuration (lmac.config.run_name):
 # runs of different configurations in one working directory neither overwrite nor satisfy each other.
-try:
-    RUN = run_name(config, workflow.overwrite_configfiles, workflow.config_settings.config)
-    # cross-key rules, before any job runs (not inside one after others have): folds, device
-    check_splits_config(config, "resources/esc50/meta/esc50.csv")
-except LmacError as err:
-    raise WorkflowError(str(err)) from None
+RUN = PLAN.run
 
 
 def check_local_device():
@@ -66,7 +61,7 @@ SYNTHETIC = f"resources/synthetic/{synthetic_id(config)}"
 DATASET = config["dataset"]["name"]
 EVAL = config["evaluation"]
 # `lmac_td` in evaluation.methods stands for one LMAC-TD explainer per α
-METHODS = expand_methods(EVAL["methods"], config.get("lmac_td", {}).get("alphas", []))
+METHODS = PLAN.methods
 CONDITIONS = EVAL["conditions"]
 SEEDS = config["seeds"]
 SPLIT = EVAL["split"]
@@ -217,12 +212,9 @@ def figure_targets():
     return [*tables, *expand(results("figures/{name}.{ext}"), name=figures, ext=["png", "pdf"])]
 
 
-# classifier checkpoints given by URL (classifier.init_checkpoint / init_head) and the paper tables
-try:
-    # {config key: local file}: URL-valued keys are fetched by download_classifier
-    CLASSIFIER_DOWNLOADS = pretrained.downloads(config["classifier"])
-except LmacError as err:
-    raise WorkflowError(str(err)) from None
+# classifier checkpoints given by URL (classifier.init_checkpoint / init_head): {config key: local file},
+# fetched by download_classifier
+CLASSIFIER_DOWNLOADS = PLAN.classifier_downloads
 # download_classifier's file names; a pattern matching nothing when no checkpoint is a URL
 CHECKPOINT_FILES = "|".join(re.escape(Path(path).name) for path in CLASSIFIER_DOWNLOADS.values()) or "(?!)"
 
@@ -244,16 +236,13 @@ def downloaded_checkpoint_setting(key):
 
 def published_numbers(wildcards):
     """report.published, or the repository's config/published.yaml (found from the Snakefile, any --directory)."""
-    return config["report"].get("published") or str(Path(workflow.basedir).parent / "config" / "published.yaml")
+    return PLAN.published_file
 
 
 # sanity checks (workflow/rules/sanity.smk)
 SANITY = config["sanity"]
 # learned methods whose decoder is also retrained on each randomised classifier (of those evaluated)
-try:
-    SANITY_RETRAINED = sanity_retrained(config, METHODS)
-except LmacError as err:
-    raise WorkflowError(str(err)) from None
+SANITY_RETRAINED = PLAN.sanity_retrained
 SANITY_TARGETS = [
     *expand(
         results("sanity/{check}{ext}"),
@@ -312,17 +301,13 @@ def sanity_config(wildcards):
 # checks beyond the papers and the claims (workflow/rules/checks.smk)
 CLAIMS_CONFIG = config["claims"]
 # claims.file, or the repository's config/claims.yaml (found from the Snakefile, any --directory)
-CLAIMS_FILE = CLAIMS_CONFIG.get("file") or str(Path(workflow.basedir).parent / "config" / "claims.yaml")
-try:
-    CLAIMS = load_claims(CLAIMS_FILE)
-except LmacError as err:
-    raise WorkflowError(str(err)) from None
+CLAIMS_FILE = PLAN.claims_file
 # what the claims pool: the methods they compare (of those evaluated) on claims.conditions, one run per claims seed
-CLAIMS_METHODS = [m for m in claim_methods(CLAIMS) if m in METHODS]
-CLAIMS_CONDITIONS = [c for c in CLAIMS_CONFIG["conditions"] if c in CONDITIONS]
+CLAIMS_METHODS = PLAN.claims_methods
+CLAIMS_CONDITIONS = PLAN.claims_conditions
 # seeds only the claims use (`make claims`): their grouped evaluation runs only the claims' methods, so it
 # trains no explainer the claims do not compare (LMAC-TD α = 0 of the embedded default)
-CLAIMS_ONLY_SEEDS = [s for s in CLAIMS_CONFIG["seeds"] if s not in SEEDS]
+CLAIMS_ONLY_SEEDS = PLAN.claims_only_seeds
 
 
 def claims_evaluations(wildcards):
@@ -365,8 +350,7 @@ def runs_on_gpu():
     # evaluated per job, once the executor is known; a dry run cannot tell a cluster from this machine
     if workflow.non_local_exec or workflow.dryrun:
         return True
-    device = config["device"]
-    return device.startswith("cuda") or (device == "auto" and cuda_available())
+    return gpu_for(config["device"], cuda_available())
 
 
 def gpu_jobs(wildcards):

@@ -286,6 +286,11 @@ def _read_meta(csv_path: Path) -> pd.DataFrame:
     return meta
 
 
+def _few(names: list[str], n: int = 10) -> str:
+    """The first ``n`` names for a log line, "..." when there are more."""
+    return ", ".join(names[:n]) + (" ..." if len(names) > n else "")
+
+
 def _class_order(
     meta: pd.DataFrame, kept: pd.DataFrame, label_order: str, csv_path: Path, split_names: list[str]
 ) -> list[str]:
@@ -309,7 +314,7 @@ def _class_order(
             "prepare: %d classes do not occur in split '%s'; numbered after the others: %s",
             len(rest),
             train,
-            ", ".join(rest[:10]) + (" ..." if len(rest) > 10 else ""),
+            _few(rest),
         )
     return order + rest
 
@@ -366,7 +371,7 @@ def _fill_audio(
             "prepare: %d clips are silent (or have no positive peak for %s) and were left unnormalised: %s",
             len(unnormalised),
             normalisation,
-            ", ".join(unnormalised[:10]) + (" ..." if len(unnormalised) > 10 else ""),
+            _few(unnormalised),
         )
     return {
         "durations": durations,

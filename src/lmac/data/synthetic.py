@@ -40,7 +40,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ import torch
 from .. import io as lio
 from ..errors import LmacError
 from ..frontend import FrontEnd, FrontEndConfig
+from ..yaml_inputs import check, fill_defaults, key_error, load_schema, subschema
 
 # Names double as ESC-50 "category" values; list order is the target index.
 EVENT_TYPES: list[str] = [
@@ -65,18 +66,6 @@ EVENT_TYPES: list[str] = [
     "pulsed_tone",
 ]
 DISTRACTOR_TYPES: list[str] = ["thump", "crackle", "bell"]
-
-DEFAULTS: dict = {
-    "n_classes": 10,
-    "clips_per_class": 40,
-    "n_folds": 5,
-    "clip_seconds": 5.0,
-    "sample_rate": 16000,
-    "event_seconds": [0.5, 1.5],
-    "event_snr_db": [0.0, 10.0],
-    "n_distractors": [0, 2],
-    "distractor_snr_db": [-5.0, 5.0],
-}
 
 ESC50_COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
 GROUND_TRUTH_COLUMNS = [
@@ -106,6 +95,8 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 # ---------------------------------------------------------------------------- configuration
 
+SOURCE = "synthetic dataset"
+
 
 @dataclass(frozen=True)
 class _Spec:
@@ -125,87 +116,57 @@ class _Spec:
 
 
 def _bad(key: str, value, why: str) -> LmacError:
-    return LmacError(f"synthetic dataset: {key} = {value!r}: {why}")
+    return key_error(SOURCE, key, f"{value!r}: {why}")
 
 
-def _int(cfg: dict, key: str, lo: int) -> int:
-    value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise _bad(key, value, "must be an integer")
-    if value < lo:
-        raise _bad(key, value, f"must be >= {lo}")
-    return int(value)
+def settings_schema() -> dict:
+    """The config schema's ``dataset.synthetic`` with the dataset's ``sample_rate`` and ``clip_seconds``.
+
+    The generator takes those two with the synthetic settings; their types, limits and defaults are the
+    workflow config's, read from its schema, so the two cannot drift apart.
+    """
+    schema = subschema(load_schema("config"), "dataset", "synthetic")
+    dataset = subschema(load_schema("config"), "dataset")["properties"]
+    schema["properties"] = {**schema["properties"], **{k: dataset[k] for k in ("sample_rate", "clip_seconds")}}
+    return schema
 
 
-def _real(cfg: dict, key: str) -> float:
-    value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise _bad(key, value, "must be a finite number")
-    return float(value)
-
-
-def _range(cfg: dict, key: str, integer: bool = False) -> tuple:
-    value = cfg[key]
-    kind = Integral if integer else Real
-    if (
-        not isinstance(value, (list, tuple))
-        or len(value) != 2
-        or any(isinstance(v, bool) or not isinstance(v, kind) for v in value)
-        or (not integer and not all(math.isfinite(v) for v in value))
-    ):
-        raise _bad(key, value, f"must be a [low, high] pair of {'integers' if integer else 'finite numbers'}")
-    lo, hi = (int(v) for v in value) if integer else (float(v) for v in value)
+def _range(cfg: dict, key: str, kind: type) -> tuple:
+    lo, hi = (kind(v) for v in cfg[key])  # the schema allows 2.0 for an integer
     if lo > hi:
-        raise _bad(key, value, "low must not exceed high")
+        raise _bad(key, cfg[key], "low must not exceed high")
     return lo, hi
 
 
 def _validate(cfg: dict | None, frontend: FrontEndConfig) -> _Spec:
+    """The settings checked against the schema (an unknown key too: a misspelt one would fall back to its
+    default) and completed with its defaults, then the limits the generator itself sets."""
+    schema = settings_schema()
     cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULTS))
-    if unknown:
-        # A misspelt key would otherwise silently fall back to its default.
-        raise _bad(unknown[0], cfg[unknown[0]], f"unknown key (known: {', '.join(DEFAULTS)})")
-    cfg = {**DEFAULTS, **cfg}
-
-    n_classes = _int(cfg, "n_classes", 2)
-    if n_classes > len(EVENT_TYPES):
-        raise _bad("n_classes", n_classes, f"at most {len(EVENT_TYPES)} event types are available")
-    n_folds = _int(cfg, "n_folds", 1)
-    clips_per_class = _int(cfg, "clips_per_class", 1)
-    if clips_per_class % n_folds:
-        raise _bad("clips_per_class", clips_per_class, f"must be a multiple of n_folds ({n_folds})")
-    if n_classes * clips_per_class > 999999 - SRC_FILE_BASE + 1:
-        raise _bad("clips_per_class", clips_per_class, "too many clips for 6-digit src_file ids")
-    sample_rate = _int(cfg, "sample_rate", MIN_SAMPLE_RATE)
-    if frontend.sample_rate != sample_rate:
-        raise _bad("sample_rate", sample_rate, f"differs from the front end's sample_rate ({frontend.sample_rate})")
-    clip_seconds = _real(cfg, "clip_seconds")
-    event_seconds = _range(cfg, "event_seconds")
-    if event_seconds[0] < MIN_EVENT_SECONDS:
-        raise _bad("event_seconds", cfg["event_seconds"], f"events must last at least {MIN_EVENT_SECONDS} s")
-    if clip_seconds < event_seconds[1]:
+    check(cfg, schema, SOURCE)
+    cfg = fill_defaults(cfg, schema)
+    if cfg["clips_per_class"] % cfg["n_folds"]:
+        raise _bad("clips_per_class", cfg["clips_per_class"], f"must be a multiple of n_folds ({cfg['n_folds']})")
+    if cfg["n_classes"] * cfg["clips_per_class"] > 999999 - SRC_FILE_BASE + 1:
+        raise _bad("clips_per_class", cfg["clips_per_class"], "too many clips for 6-digit src_file ids")
+    if cfg["sample_rate"] < MIN_SAMPLE_RATE:
+        raise _bad("sample_rate", cfg["sample_rate"], f"must be >= {MIN_SAMPLE_RATE}")
+    if frontend.sample_rate != cfg["sample_rate"]:
         raise _bad(
-            "clip_seconds", clip_seconds, f"must be at least the longest event ({event_seconds[1]} s, event_seconds)"
+            "sample_rate", cfg["sample_rate"], f"differs from the front end's sample_rate ({frontend.sample_rate})"
         )
-    return _Spec(
-        n_classes=n_classes,
-        clips_per_class=clips_per_class,
-        n_folds=n_folds,
-        clip_seconds=clip_seconds,
-        sample_rate=sample_rate,
-        event_seconds=event_seconds,
-        event_snr_db=_range(cfg, "event_snr_db"),
-        n_distractors=_range_nonneg(cfg, "n_distractors"),
-        distractor_snr_db=_range(cfg, "distractor_snr_db"),
-    )
-
-
-def _range_nonneg(cfg: dict, key: str) -> tuple[int, int]:
-    lo, hi = _range(cfg, key, integer=True)
-    if lo < 0:
-        raise _bad(key, cfg[key], "counts must be >= 0")
-    return lo, hi
+    ranges = {k: _range(cfg, k, float) for k in ("event_seconds", "event_snr_db", "distractor_snr_db")}
+    ranges["n_distractors"] = _range(cfg, "n_distractors", int)
+    if ranges["event_seconds"][0] < MIN_EVENT_SECONDS:
+        raise _bad("event_seconds", cfg["event_seconds"], f"events must last at least {MIN_EVENT_SECONDS} s")
+    if cfg["clip_seconds"] < ranges["event_seconds"][1]:
+        raise _bad(
+            "clip_seconds",
+            cfg["clip_seconds"],
+            f"must be at least the longest event ({ranges['event_seconds'][1]} s, event_seconds)",
+        )
+    numbers = {k: int(cfg[k]) for k in ("n_classes", "clips_per_class", "n_folds", "sample_rate")}
+    return _Spec(clip_seconds=float(cfg["clip_seconds"]), **numbers, **ranges)
 
 
 # ---------------------------------------------------------------------------- signal helpers
@@ -510,7 +471,8 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 def generate_synthetic_dataset(out_dir, cfg: dict, frontend: FrontEndConfig, seed: int) -> None:
     """Write the synthetic dataset to ``out_dir`` (see the module docstring for the layout).
 
-    ``cfg`` keys (defaults in ``DEFAULTS``) are validated up front; a bad value raises
+    ``cfg`` keys (those of the config schema's ``dataset.synthetic``, with ``sample_rate`` and
+    ``clip_seconds``; defaults and limits from there) are validated up front; a bad value raises
     :class:`LmacError` naming the key. ``frontend`` fixes the STFT grid of the ground-truth masks
     and must share ``cfg["sample_rate"]``. Same ``seed`` and ``cfg`` → byte-identical files.
     """

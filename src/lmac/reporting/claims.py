@@ -20,25 +20,25 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..errors import LmacError
-from ..evaluation.listenability import LISTENABILITY_HIGHER_IS_BETTER
-from ..evaluation.localisation import LOCALISATION_HIGHER_IS_BETTER
-from ..evaluation.metrics import HIGHER_IS_BETTER
 from ..io import write_csv, write_text
+from .claims_spec import (  # noqa: F401 (the claims file's loading, imported from here before it moved)
+    DIRECTION,
+    PAIRWISE,
+    RANDOMISATION,
+    RULES,
+    THRESHOLD,
+    Claim,
+    claim_methods,
+    load_claims,
+    parse_claims,
+)
 from .clip_stats import format_ci, paired, per_seed_means, summary
 
-PAIRWISE = ("better", "not_worse")
-THRESHOLD = ("below", "above")
-RANDOMISATION = ("randomisation_degrades", "randomisation_insensitive")
-RULES = (*PAIRWISE, *THRESHOLD, *RANDOMISATION)
-DIRECTION = {**HIGHER_IS_BETTER, **LOCALISATION_HIGHER_IS_BETTER, **LISTENABILITY_HIGHER_IS_BETTER}
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"
 RULE_TEXT = {
     "better": "CI of d·(method − versus) > 0",
@@ -71,125 +71,6 @@ COLUMNS = [
     "verdict",
     "note",
 ]
-
-
-@dataclass
-class Claim:
-    id: str
-    statement: str
-    source: str
-    rule: str
-    methods: list[str]
-    versus: list[str] = field(default_factory=list)
-    metrics: list[str] = field(default_factory=list)
-    conditions: list[str] | None = None
-    margin: dict[str, float] = field(default_factory=dict)
-    threshold: dict[str, float] | float | None = None
-    decoder: str | None = None
-
-
-def _names(value, where: str) -> list[str]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-        raise LmacError(f"{where}: expected a name or a non-empty list of names, got {value!r}")
-    return list(values)
-
-
-def _numbers(value, keys: Sequence[str], where: str) -> dict[str, float]:
-    if not isinstance(value, dict):
-        raise LmacError(f"{where}: expected a mapping metric -> number, got {value!r}")
-    missing = [k for k in keys if k not in value]
-    if missing:
-        raise LmacError(f"{where}: no value for metric(s) {', '.join(missing)}")
-    for k, v in value.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise LmacError(f"{where}.{k}: expected a number, got {v!r}")
-    return {k: float(v) for k, v in value.items()}
-
-
-def parse_claims(data, source: str = "claims") -> list[Claim]:
-    """Claims from the parsed YAML (``{claims: [...]}``); one-line :class:`LmacError` naming a bad entry."""
-    if not isinstance(data, dict) or not isinstance(data.get("claims"), list) or not data["claims"]:
-        raise LmacError(f"{source}: expected a mapping with a non-empty list 'claims'")
-    claims, seen = [], set()
-    for i, entry in enumerate(data["claims"]):
-        where = f"{source}: claims[{i}]"
-        if not isinstance(entry, dict):
-            raise LmacError(f"{where}: expected a mapping, got {entry!r}")
-        for key in ("id", "statement", "source", "rule", "method"):
-            if key not in entry:
-                raise LmacError(f"{where}: missing key '{key}'")
-        where = f"{source}: claim '{entry['id']}'"
-        unknown = set(entry) - {
-            "id",
-            "statement",
-            "source",
-            "rule",
-            "method",
-            "versus",
-            "metrics",
-            "conditions",
-            "margin",
-            "threshold",
-            "decoder",
-        }
-        if unknown:
-            raise LmacError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        if entry["id"] in seen:
-            raise LmacError(f"{where}: duplicate id")
-        seen.add(entry["id"])
-        rule = entry["rule"]
-        if rule not in RULES:
-            raise LmacError(f"{where}: rule = {rule!r}: must be one of {', '.join(RULES)}")
-        claim = Claim(
-            id=str(entry["id"]),
-            statement=str(entry["statement"]),
-            source=str(entry["source"]),
-            rule=rule,
-            methods=_names(entry["method"], f"{where}.method"),
-        )
-        if rule in RANDOMISATION:
-            if not isinstance(entry.get("decoder"), str):
-                raise LmacError(f"{where}: rule {rule} needs 'decoder' (fixed, retrained or none)")
-            threshold = entry.get("threshold")
-            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-                raise LmacError(f"{where}.threshold: expected a number, got {threshold!r}")
-            claim.decoder, claim.threshold = entry["decoder"], float(threshold)
-        else:
-            claim.metrics = _names(entry.get("metrics"), f"{where}.metrics")
-            bad = [m for m in claim.metrics if DIRECTION.get(m) is None and rule in PAIRWISE]
-            if bad:
-                raise LmacError(
-                    f"{where}.metrics: '{bad[0]}' has no better direction (known: "
-                    f"{', '.join(m for m, d in DIRECTION.items() if d is not None)})"
-                )
-            if entry.get("conditions") is not None:
-                claim.conditions = _names(entry["conditions"], f"{where}.conditions")
-            if rule in PAIRWISE:
-                claim.versus = _names(entry.get("versus"), f"{where}.versus")
-                if rule == "not_worse":
-                    claim.margin = _numbers(entry.get("margin"), claim.metrics, f"{where}.margin")
-            else:
-                claim.threshold = _numbers(entry.get("threshold"), claim.metrics, f"{where}.threshold")
-        claims.append(claim)
-    return claims
-
-
-def load_claims(path: str | os.PathLike) -> list[Claim]:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise LmacError(f"{path}: no such claims file") from None
-    except yaml.YAMLError as err:
-        raise LmacError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return parse_claims(data, str(path))
-
-
-def claim_methods(claims: Sequence[Claim]) -> list[str]:
-    """Every evaluated method the claims compare (randomisation claims read the sanity summary instead)."""
-    names = [m for c in claims if c.rule not in RANDOMISATION for m in (*c.methods, *c.versus)]
-    return list(dict.fromkeys(names))
 
 
 # -- checking ---------------------------------------------------------------------------------------
