@@ -1,14 +1,16 @@
 """lmac: run any pipeline step by hand, with the workflow's validated configuration.
 
 Each subcommand reads ``--config`` (default ``config/config.yaml``), checks it against the
-workflow's schema (one-line error naming the key), and calls the same package function the
-Snakemake rule calls. Bad input exits with status 2 and one line, never a traceback: a wrong
-option, config, device, digest, URL, input path or output folder is found before any work starts.
+workflow's schema (one-line error naming the key), and runs what the Snakemake rule runs: a
+training is the same job (:mod:`lmac.jobs`), built from the config by the same ``from_config``.
+Bad input exits with status 2 and one line, never a traceback: a wrong option, config, device,
+digest, URL, input path or output folder is found before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 from typing import NoReturn
 
@@ -86,75 +88,67 @@ def _download(args, cfg):
 
 def _prepare(args, cfg):
     from .data.prepare import prepare_dataset
+    from .jobs import prepare_settings
 
-    d = cfg["dataset"]
     if not Path(args.raw).is_dir():
         raise LmacError(f"--raw {args.raw}: no such folder (an ESC-50-layout folder: meta/esc50.csv, audio/)")
     _out(args)
-    prepare_dataset(
-        args.raw,
-        args.out,
-        sample_rate=d["sample_rate"],
-        clip_seconds=d["clip_seconds"],
-        splits=d.get("splits"),
-        normalisation=d.get("normalisation", "peak_abs"),
-        label_order=d.get("label_order", "target"),
-    )
+    prepare_dataset(args.raw, args.out, **prepare_settings(cfg["dataset"]))
 
 
-def _train_classifier(args, cfg):
-    from .classifier.train import train_classifier
+def _train(job: str, **own: str):
+    """A training command: ``job`` ("module:Class") built by its ``from_config`` from the config and
+    the options (``own``: {argument of from_config: option}), whose folders are checked first."""
 
-    out, device = _out(args), _device(args, cfg)
-    train_classifier(
-        args.data,
-        str(out / "model.pt"),
-        str(out / "metrics.json"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg["classifier"],
-        cfg["frontend"],
-        cfg["seed"],
-        device,
-    )
+    def command(args, cfg):
+        from .jobs import Outputs
 
+        out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
+        module, name = job.split(":")
+        job_class = getattr(importlib.import_module(module, __package__), name)
+        arguments = {key: getattr(args, option) for key, option in own.items()}
+        job_class.from_config(
+            cfg, prepared_dir=args.data, outputs=Outputs.in_folder(out), device=device, wham_dir=wham, **arguments
+        ).run()
 
-def _train_lmac(args, cfg):
-    from .explainers.train_lmac import train_lmac
-
-    out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
-    train_lmac(
-        args.data,
-        args.classifier,
-        str(out / "model.pt"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg["lmac"],
-        cfg["seed"],
-        device,
-        noise_cfg=cfg.get("noise"),
-        wham_dir=wham,
-    )
+    return command
 
 
-def _train_lmac_ft(args, cfg):
-    from .explainers.train_lmac import train_lmac_ft
-
-    out, device, wham = _out(args), _device(args, cfg), _folder(args.wham, "--wham")
-    train_lmac_ft(
-        args.data,
-        args.classifier,
-        args.init,
-        str(out / "model.pt"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg["lmac"],
-        cfg.get("lmac_ft"),
-        cfg["seed"],
-        device,
-        noise_cfg=cfg.get("noise"),
-        wham_dir=wham,
-    )
+# {command: (help, job, {argument of the job's from_config: option})}; every one also takes --data,
+# --wham, --out and --device
+TRAININGS = {
+    "train-classifier": ("train the classifier", ".classifier.train:ClassifierJob", {}),
+    "train-lmac": (
+        "L-MAC: train the decoder on a frozen classifier",
+        ".explainers.train_lmac:LmacJob",
+        {"classifier_path": "classifier"},
+    ),
+    "train-lmac-ft": (
+        "L-MAC FT: fine-tune a trained L-MAC decoder with guidance",
+        ".explainers.train_lmac:LmacFTJob",
+        {"classifier_path": "classifier", "init": "init"},
+    ),
+    "pretrain-lmac-td-ed": (
+        "pre-train LMAC-TD's encoder/decoder as an autoencoder of the training audio",
+        ".explainers.lmac_td_autoencoder:AutoencoderJob",
+        {},
+    ),
+    "train-lmac-td": (
+        "LMAC-TD: train one time-domain explainer (one mixing weight) on a frozen classifier",
+        ".explainers.train_lmac_td:LmacTDJob",
+        {"classifier_path": "classifier", "alpha": "alpha", "encoder_decoder": "encoder_decoder"},
+    ),
+}
+# the options beyond --data, --wham, --out and --device: {option: (add_argument keywords)}
+TRAINING_OPTIONS = {
+    "classifier": {"required": True, "help": "classifier checkpoint"},
+    "init": {"required": True, "help": "trained L-MAC checkpoint to start from"},
+    "alpha": {"required": True, "type": float, "help": "the mixing weight α (one of lmac_td.alphas, or any)"},
+    "encoder_decoder": {
+        "help": "pre-trained encoder/decoder (lmac pretrain-lmac-td-ed), needed when "
+        "lmac_td.encoder_decoder.pretrain is true"
+    },
+}
 
 
 def _download_dataset(args, cfg):
@@ -233,34 +227,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(run=_prepare)
 
-    for name, func, extra in (
-        ("train-classifier", _train_classifier, ()),
-        ("train-lmac", _train_lmac, ("classifier",)),
-        ("evaluate", _evaluate, ("classifier",)),
-    ):
-        p = sub.add_parser(name)
+    for name, (help_, job, own) in TRAININGS.items():
+        p = sub.add_parser(name, help=help_)
         p.add_argument("--data", required=True, help="prepared dataset folder")
-        for arg in extra:
-            p.add_argument(f"--{arg}", required=True, help=f"{arg} checkpoint")
-        if name == "evaluate":
-            p.add_argument(
-                "--method",
-                required=True,
-                nargs="+",
-                help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …); several are "
-                "evaluated in one pass over the data, each written to OUT/<method>.csv and .npz",
-            )
-            p.add_argument("--explainer", nargs="+", help="trained checkpoints of the learned methods, in their order")
-            p.add_argument(
-                "--condition", default="clean", choices=["clean", "in_domain", "mixture", "speech", "white_noise"]
-            )
-            p.add_argument("--split", choices=["train", "valid", "test"], help="default: the config's")
-            p.add_argument("--event-masks", help="ground_truth_masks.npz of the synthetic dataset (localisation)")
-            p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
-            p.add_argument("--ljspeech", help="extracted LJSpeech folder (evaluation.speech: ljspeech)")
+        for option in dict.fromkeys(own.values()):
+            p.add_argument(f"--{option.replace('_', '-')}", dest=option, **TRAINING_OPTIONS[option])
+        p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
         p.add_argument("--out", required=True, help="output folder")
         p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
-        p.set_defaults(run=func)
+        p.set_defaults(run=_train(job, **own))
+
+    p = sub.add_parser("evaluate", help="evaluate explanation methods under one input condition")
+    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument("--classifier", required=True, help="classifier checkpoint")
+    p.add_argument(
+        "--method",
+        required=True,
+        nargs="+",
+        help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …); several are "
+        "evaluated in one pass over the data, each written to OUT/<method>.csv and .npz",
+    )
+    p.add_argument("--explainer", nargs="+", help="trained checkpoints of the learned methods, in their order")
+    p.add_argument("--condition", default="clean", choices=["clean", "in_domain", "mixture", "speech", "white_noise"])
+    p.add_argument("--split", choices=["train", "valid", "test"], help="default: the config's")
+    p.add_argument("--event-masks", help="ground_truth_masks.npz of the synthetic dataset (localisation)")
+    p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
+    p.add_argument("--ljspeech", help="extracted LJSpeech folder (evaluation.speech: ljspeech)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
+    p.set_defaults(run=_evaluate)
+
     # explain reads everything it needs from the checkpoints, so it runs anywhere, without --config
     p = sub.add_parser("explain", help="explain audio files: listenable explanation, figure and metrics per file")
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC, OGG, ...; any rate and channels)")
@@ -300,16 +296,6 @@ def build_parser() -> argparse.ArgumentParser:
         "with the input's length)",
     )
     p.set_defaults(run=_explain, needs_config=False)
-
-    sub.choices["train-lmac"].add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
-    p = sub.add_parser("train-lmac-ft", help="L-MAC FT: fine-tune a trained L-MAC decoder with guidance")
-    p.add_argument("--data", required=True, help="prepared dataset folder")
-    p.add_argument("--classifier", required=True, help="classifier checkpoint")
-    p.add_argument("--init", required=True, help="trained L-MAC checkpoint to start from")
-    p.add_argument("--wham", help="extracted WHAM! folder (noise.source: wham)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: the config's)")
-    p.set_defaults(run=_train_lmac_ft)
 
     p = sub.add_parser("download", help="download and extract WHAM! noise or LJSpeech (resumable, checksummed)")
     p.add_argument("dataset", choices=["wham", "ljspeech"])

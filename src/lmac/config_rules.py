@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import devices
 from .classifier import pretrained
 from .config import coerce_overrides, run_name, validated_config
 from .data.prepare import check_splits
@@ -59,19 +60,7 @@ def check_splits_config(config: Mapping, esc50_meta: str | Path | None = None) -
 
 def check_device(device: str, cuda_count: int) -> None:
     """A CUDA device asked for where this machine has none (or fewer): before any job, not inside one."""
-    if not device.startswith("cuda"):
-        return
-    index = int(device.split(":", 1)[1]) if ":" in device else 0
-    if cuda_count == 0:
-        raise LmacError(
-            f"config key 'device': '{device}' but this machine has no CUDA GPU "
-            "(use device: auto or cpu, or submit to a GPU cluster with a profile)"
-        )
-    if index >= cuda_count:
-        raise LmacError(
-            f"config key 'device': '{device}' but this machine has {cuda_count} CUDA GPU(s) "
-            f"(cuda:0 to cuda:{cuda_count - 1})"
-        )
+    devices.check_device(device, cuda_count, source="config")
 
 
 def sanity_retrained(config: Mapping, evaluated: list[str]) -> list[str]:

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,13 +23,11 @@ import numpy as np
 import torch
 
 from .checkpoints import check_state_dict, load_torch_file
+from .devices import check_device
 from .errors import LmacError
 from .io import atomic_path, write_json
 
 log = logging.getLogger("lmac.train")
-
-
-DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -39,21 +36,9 @@ def pick_device(requested: str = "auto") -> torch.device:
     Checked up front because ``torch.device`` accepts ``mps`` or ``cuda:7`` on a one-GPU machine
     and the job then dies with a traceback when the first tensor moves, after the data were loaded.
     """
-    if not isinstance(requested, str) or not (match := re.fullmatch(r"auto|cpu|cuda(?::(\d+))?", requested)):
-        raise LmacError(f"device {requested!r}: not a device lmac runs on (use {DEVICE_FORMS})")
+    check_device(requested, torch.cuda.device_count() if torch.cuda.is_available() else 0)
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        # docs/cluster.md quotes this message for GPU nodes that lack a CUDA build of torch
-        raise LmacError(f"device '{requested}' requested but no CUDA GPU is available (use auto or cpu)")
-    index, count = match.group(1), torch.cuda.device_count()
-    if index is not None and int(index) >= count:
-        raise LmacError(
-            f"device {requested!r}: this machine has {count} CUDA GPU(s) "
-            f"(use auto, cpu, cuda or cuda:N with N from 0 to {count - 1})"
-        )
     return torch.device(requested)
 
 

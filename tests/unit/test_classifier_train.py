@@ -9,9 +9,10 @@ import soundfile as sf
 import torch
 from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
 
-from lmac.classifier.train import cyclic_scheduler, train_classifier
+from lmac.classifier.train import ClassifierJob, cyclic_scheduler
 from lmac.errors import LmacError
 from lmac.frontend import FrontEndConfig
+from lmac.jobs import Outputs
 
 CYCLIC = {"type": "cyclic", "base_lr": 1e-6, "max_lr": 1e-3, "step_size": 4}
 
@@ -45,20 +46,12 @@ def tiny(tmp_path_factory):
 
 def train(tmp_path, tiny, name, **cfg_extra):
     cfg = {"width": 0.0625, "epochs": 2, "batch_size": 2, "lr": 1e-3, "weight_decay": 0.0, **cfg_extra}
-    kwargs = {k: cfg.pop(k) for k in ("noise_cfg", "wham_dir") if k in cfg}
+    noise, wham_dir = cfg.pop("noise_cfg", None), cfg.pop("wham_dir", None)
+    config = {"classifier": cfg, "frontend": FrontEndConfig(sample_rate=TINY_SR).to_dict(), "noise": noise, "seed": 0}
     out = tmp_path / name
-    train_classifier(
-        tiny["prepared"],
-        str(out / "model.pt"),
-        str(out / "metrics.json"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg,
-        FrontEndConfig(sample_rate=TINY_SR).to_dict(),
-        seed=0,
-        device="cpu",
-        **kwargs,
-    )
+    ClassifierJob.from_config(
+        config, prepared_dir=tiny["prepared"], outputs=Outputs.in_folder(out), device="cpu", wham_dir=wham_dir
+    ).run()
     return pd.read_csv(out / "history.csv"), json.loads((out / "metrics.json").read_text())
 
 

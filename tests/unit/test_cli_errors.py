@@ -197,6 +197,18 @@ def _commands(tiny, out) -> dict[str, list]:
             "--out",
             out,
         ],
+        "train-lmac-td": [
+            "train-lmac-td",
+            "--data",
+            tiny["prepared"],
+            "--classifier",
+            tiny["classifier"],
+            "--alpha",
+            "0.75",
+            "--out",
+            out,
+        ],
+        "pretrain-lmac-td-ed": ["pretrain-lmac-td-ed", "--data", tiny["prepared"], "--out", out],
         "evaluate": [
             "evaluate",
             "--data",
@@ -277,7 +289,9 @@ def test_out_not_writable(capsys, tiny, tmp_path, monkeypatch, command):
         ("cuda:7", "device 'cuda:7': this machine has 1 CUDA GPU(s)"),
     ],
 )
-@pytest.mark.parametrize("command", ["train-classifier", "train-lmac", "train-lmac-ft", "evaluate"])
+@pytest.mark.parametrize(
+    "command", ["train-classifier", "train-lmac", "train-lmac-ft", "train-lmac-td", "pretrain-lmac-td-ed", "evaluate"]
+)
 def test_bad_device(capsys, tiny, tmp_path, monkeypatch, device, needle, command):
     if device == "cuda:7":
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -581,6 +595,43 @@ def test_train_lmac_ft_init(capsys, tiny, tmp_path):
         assert_error(capsys, needle, *argv, "--init", path)
     config = write_config(tmp_path / "quiet.yaml", **{"lmac.noise": False})
     assert_error(capsys, "guided fine-tuning needs noisy inputs", *argv, "--init", lmac, config=config)
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_lmac_td_alpha_and_encoder_decoder(capsys, tiny, tmp_path):
+    argv = [
+        "train-lmac-td",
+        "--data",
+        tiny["prepared"],
+        "--classifier",
+        tiny["classifier"],
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    ]
+    assert_error(capsys, "train-lmac-td: the following arguments are required: --alpha", *argv)
+    assert_error(capsys, "argument --alpha: invalid float value: 'high'", *argv, "--alpha", "high")
+    # the tiny config asks for the pre-trained pair (lmac_td.encoder_decoder.pretrain: true), as the workflow does
+    assert_error(
+        capsys,
+        "lmac_td.encoder_decoder.pretrain is true but no pre-trained encoder/decoder is given "
+        "(train one with lmac pretrain-lmac-td-ed",
+        *argv,
+        "--alpha",
+        "0.75",
+    )
+    missing = tmp_path / "ed.pt"
+    assert_error(capsys, f"{missing}: checkpoint not found", *argv, "--alpha", "0.75", "--encoder-decoder", missing)
+    assert_error(
+        capsys,
+        "is a 'classifier' checkpoint, expected 'lmac_td' or 'lmac_td_ed'",
+        *argv,
+        "--alpha",
+        "0.75",
+        "--encoder-decoder",
+        tiny["classifier"],
+    )
     assert not (tmp_path / "out").exists()
 
 

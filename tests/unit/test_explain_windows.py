@@ -224,21 +224,19 @@ def test_training_clip_seconds(tmp_path):
 def test_trained_classifier_records_the_prepared_clip_length(tmp_path):
     from esc50_fixture import TINY_SR, make_tiny_prepared
 
-    from lmac.classifier.train import train_classifier
+    from lmac.classifier.train import ClassifierJob
     from lmac.frontend import FrontEndConfig
+    from lmac.jobs import Outputs
 
     tiny = make_tiny_prepared(tmp_path / "tiny")  # 1-second clips
     out = tmp_path / "classifier"
     cfg = {"width": 0.0625, "epochs": 1, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0}
-    train_classifier(
-        tiny["prepared"],
-        str(out / "model.pt"),
-        str(out / "metrics.json"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg,
-        FrontEndConfig(sample_rate=TINY_SR).to_dict(),
+    ClassifierJob(
+        prepared_dir=tiny["prepared"],
+        outputs=Outputs.in_folder(out),
+        cfg=cfg,
+        frontend=FrontEndConfig(sample_rate=TINY_SR).to_dict(),
         seed=0,
         device="cpu",
-    )
+    ).run()
     assert load_classifier(out / "model.pt").clip_seconds == 1.0

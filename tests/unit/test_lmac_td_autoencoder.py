@@ -11,9 +11,10 @@ from lmac.checkpoints import load_checkpoint
 from lmac.classifier.model import AudioClassifier
 from lmac.data.noise import GeneratedNoise
 from lmac.errors import LmacError
-from lmac.explainers.lmac_td_autoencoder import KIND, EncoderDecoder, pretrain_encoder_decoder, settings
+from lmac.explainers.lmac_td_autoencoder import KIND, AutoencoderJob, EncoderDecoder, settings
 from lmac.explainers.lmac_td_presets import resolve_arch
 from lmac.explainers.train_lmac_td import build_from_config
+from lmac.jobs import Outputs
 
 LENGTH = 8000
 SCALE = {
@@ -62,17 +63,15 @@ def prepared(tmp_path_factory):
 
 def run(prepared, out, epochs=ED["epochs"], noise=None):
     cfg = {"preset": "nov2024", "scale": SCALE, "encoder_decoder": {**ED, "epochs": epochs}}
-    pretrain_encoder_decoder(
-        str(prepared),
-        str(out / "model.pt"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg,
+    AutoencoderJob(
+        prepared_dir=str(prepared),
+        outputs=Outputs.in_folder(out),
+        cfg=cfg,
         seed=1,
         device="cpu",
-        noise_source=noise,
         noise_cfg={"snr_db": 0.0},
-    )
+        noise_source=noise,
+    ).run()
     return pd.read_csv(out / "history.csv"), load_checkpoint(out / "model.pt", KIND)
 
 

@@ -14,7 +14,9 @@ from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.cli import main as cli_main
 from lmac.errors import LmacError
 from lmac.explainers.lmac import LmacExplainer
-from lmac.explainers.train_lmac import DelayedPlateau, finetune_config, train_lmac, train_lmac_ft
+from lmac.explainers.train_lmac import LmacFTJob, LmacJob, finetune_config
+from lmac.explainers.trainer import DelayedPlateau
+from lmac.jobs import Outputs
 
 SR, SECONDS = 16000, 1.0
 CFG = {
@@ -67,21 +69,29 @@ def setup(tmp_path_factory):
     return root
 
 
-def run(setup, name, cfg=CFG, **kwargs):
+def config(cfg=CFG, ft=None) -> dict:
+    return {"lmac": cfg, "lmac_ft": ft, "noise": NOISE, "seed": 1234, "device": "cpu"}
+
+
+def run(setup, name, cfg=CFG):
     out = setup / name
-    train_lmac(
-        str(setup / "prepared"),
-        str(setup / "classifier.pt"),
-        str(out / "model.pt"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg,
-        1234,
-        "cpu",
-        noise_cfg=NOISE,
-        **kwargs,
-    )
+    LmacJob.from_config(
+        config(cfg),
+        prepared_dir=setup / "prepared",
+        outputs=Outputs.in_folder(out),
+        classifier_path=str(setup / "classifier.pt"),
+    ).run()
     return out
+
+
+def run_ft(setup, out, init, cfg=CFG, ft=None):
+    LmacFTJob.from_config(
+        config(cfg, ft),
+        prepared_dir=setup / "prepared",
+        outputs=Outputs.in_folder(out),
+        classifier_path=str(setup / "classifier.pt"),
+        init=str(init),
+    ).run()
 
 
 @pytest.fixture(scope="module")
@@ -135,19 +145,7 @@ def test_interrupted_run_resumes_to_the_same_model(setup, trained, monkeypatch):
 def test_finetuning_starts_from_the_checkpoint_and_logs_in_masks(setup, trained):
     out = setup / "ft"
     ft = {"epochs": 1, "lr": 1e-4, "crosscor_th": -1.0}  # threshold -1: every sample is guided
-    train_lmac_ft(
-        str(setup / "prepared"),
-        str(setup / "classifier.pt"),
-        str(trained / "model.pt"),
-        str(out / "model.pt"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        CFG,
-        ft,
-        1234,
-        "cpu",
-        noise_cfg=NOISE,
-    )
+    run_ft(setup, out, trained / "model.pt", ft=ft)
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == [1] and history["lr"].tolist() == [1e-4]
     assert history["valid_in_masks"].tolist() == [1.0] and history["train_in_masks"].tolist() == [1.0]
@@ -168,19 +166,7 @@ def test_finetuning_starts_from_the_checkpoint_and_logs_in_masks(setup, trained)
 
 def test_guidance_needs_noise_and_a_checkpoint(setup, tmp_path, capsys):
     with pytest.raises(LmacError, match="needs noisy inputs"):
-        train_lmac_ft(
-            str(setup / "prepared"),
-            str(setup / "classifier.pt"),
-            str(setup / "full" / "model.pt"),
-            str(tmp_path / "m.pt"),
-            str(tmp_path / "h.csv"),
-            str(tmp_path / "w"),
-            {**CFG, "noise": False},
-            {},
-            1234,
-            "cpu",
-            noise_cfg=NOISE,
-        )
+        run_ft(setup, tmp_path, setup / "full" / "model.pt", {**CFG, "noise": False}, {})
     with pytest.raises(LmacError, match="lmac.noise"):
         run(setup, "old_noise_format", {**CFG, "noise": {"enabled": True}})
     tiny = Path(__file__).resolve().parents[1] / "workflow" / "tiny.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -14,7 +15,8 @@ from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.data.noise import GeneratedNoise
 from lmac.errors import LmacError
 from lmac.explainers.lmac_td import LmacTDExplainer
-from lmac.explainers.train_lmac_td import build_from_config, train_lmac_td
+from lmac.explainers.train_lmac_td import LmacTDJob, build_from_config
+from lmac.jobs import Outputs
 from lmac.training import seed_everything
 
 LENGTH = 8000  # 0.5 s: 44 STFT frames, enough for CNN14's 32
@@ -89,18 +91,14 @@ class CountingNoise:
 
 def run(data, name: str, cfg: dict, noise=None, alpha: float = 0.75):
     out = data / name
-    train_lmac_td(
-        str(data / "prepared"),
-        str(data / "classifier.pt"),
-        str(out / "model.pt"),
-        str(out / "history.csv"),
-        str(out / "work"),
-        cfg,
-        alpha,
-        seed=3,
-        device="cpu",
-        noise_source=noise,
+    job = LmacTDJob.from_config(
+        {"lmac_td": cfg, "seed": 3, "device": "cpu"},
+        prepared_dir=data / "prepared",
+        outputs=Outputs.in_folder(out),
+        classifier_path=str(data / "classifier.pt"),
+        alpha=alpha,
     )
+    dataclasses.replace(job, noise_source=noise).run()
     return out
 
 

@@ -168,6 +168,42 @@ def test_train_classifier_resumes_a_complete_work_dir(prepared, classifier):
     assert (classifier / "history.csv").read_text() == history_before
 
 
+def test_train_lmac_td_on_the_pretrained_encoder_decoder(prepared, classifier):
+    import torch
+
+    from lmac.checkpoints import load_checkpoint
+
+    root, config = prepared["root"], prepared["config"]
+    proc = lmac("--config", config, "pretrain-lmac-td-ed", "--data", "data", "--out", "ed", "--device", "cpu", cwd=root)
+    assert proc.returncode == 0, show(proc)
+    proc = lmac(
+        "--config",
+        config,
+        "train-lmac-td",
+        "--data",
+        "data",
+        "--classifier",
+        classifier / "model.pt",
+        "--alpha",
+        "0.75",
+        "--encoder-decoder",
+        "ed/model.pt",
+        "--out",
+        "td",
+        "--device",
+        "cpu",
+        cwd=root,
+    )
+    assert proc.returncode == 0, show(proc)
+    payload = load_checkpoint(root / "td" / "model.pt", "lmac_td")
+    assert payload["meta"]["method"] == "lmac_td_a0.75" and payload["meta"]["epochs"] == 1
+    with open(root / "td" / "history.csv", newline="") as fh:
+        assert [row["epoch"] for row in csv.DictReader(fh)] == ["1"]
+    # the pair it was given, frozen (lmac_td.freeze_encoder_decoder: true): its weights unchanged by the training
+    pair = load_checkpoint(root / "ed" / "model.pt", "lmac_td_ed")["state_dict"]
+    assert pair and all(torch.equal(value, payload["state_dict"][key]) for key, value in pair.items())
+
+
 @pytest.mark.parametrize(
     "kind",
     [

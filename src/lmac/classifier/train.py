@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +27,15 @@ import torch.nn.functional as F
 
 from ..checkpoints import load_torch_file, load_weights
 from ..data.batches import split
-from ..data.noise import mix, noise_source
+from ..data.noise import mix
 from ..data.prepare import load_prepared
 from ..errors import LmacError
 from ..frontend import FrontEndConfig
 from ..io import write_csv, write_json
+from ..jobs import TrainingJob
 from ..training import LoopSpec, pick_device, run_training, seed_everything
 from .model import AudioClassifier
-from .pretrained import is_url
+from .pretrained import is_url, with_local_paths
 
 log = logging.getLogger("lmac.classifier")
 
@@ -124,25 +127,34 @@ def cyclic_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> torc
     )
 
 
-def train_classifier(
-    prepared_dir: str,
-    out_model: str,
-    out_metrics: str,
-    out_history: str,
-    work_dir: str,
-    cfg: dict,
-    frontend: dict,
-    seed: int,
-    device: str = "auto",
-    *,
-    noise_cfg: dict | None = None,
-    wham_dir: str | None = None,
-) -> dict:
-    """Train and export the classifier. ``noise_cfg`` is the top-level ``noise`` section (source,
-    peak) used when ``cfg["noise"]["enabled"]``; ``wham_dir`` the extracted WHAM! folder when its
-    source is ``wham``."""
+@dataclass(frozen=True, kw_only=True)
+class ClassifierJob(TrainingJob):
+    """Train and export the classifier (config section ``classifier``, with the ``frontend``).
+
+    The training noise, when ``cfg["noise"]["enabled"]``, is the top-level ``noise`` section's source.
+    """
+
+    SECTION = "classifier"
+    frontend: dict
+
+    @classmethod
+    def own_fields(cls, config: dict, *, init_files: Mapping[str, str] | None = None) -> dict:
+        """``init_files``: the local copies of ``init_checkpoint`` / ``init_head`` given by URL (the rule's inputs)."""
+        return {"cfg": with_local_paths(config[cls.SECTION], init_files or {}), "frontend": config["frontend"]}
+
+    @classmethod
+    def rule_inputs(cls, snakemake) -> dict:
+        return {"init_files": dict(snakemake.input.items())}
+
+    def run(self) -> dict:
+        return train_classifier(self)
+
+
+def train_classifier(job: ClassifierJob) -> dict:
+    """Train and export the classifier; return its metrics."""
+    cfg, seed, prepared_dir = job.cfg, job.seed, job.prepared_dir
     seed_everything(seed)
-    dev = pick_device(device)
+    dev = pick_device(job.device)
     audio, manifest, classes = load_prepared(prepared_dir)
     train, valid, test = (split(audio, manifest, name) for name in ("train", "valid", "test"))
     permuted = bool(cfg.get("permute_labels", False))
@@ -153,7 +165,7 @@ def train_classifier(
             seed,
             100 * float((train.labels == split(audio, manifest, "train").labels).mean()),
         )
-    model = AudioClassifier(classes, cfg["width"], FrontEndConfig.from_dict(frontend), cfg.get("dropout", 0.2))
+    model = AudioClassifier(classes, cfg["width"], FrontEndConfig.from_dict(job.frontend), cfg.get("dropout", 0.2))
     _initialise(model, cfg.get("init_checkpoint"), cfg.get("init_head"))
     model.to(dev)
     log.info(
@@ -169,12 +181,8 @@ def train_classifier(
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched_cfg = cfg.get("scheduler") or {}
     scheduler = cyclic_scheduler(opt, sched_cfg)
-    own_noise, noise_cfg = cfg.get("noise", {}) or {}, noise_cfg or {}
-    noise = (
-        noise_source(noise_cfg, wham_dir, model.frontend.cfg.sample_rate, seed + 1)
-        if own_noise.get("enabled")
-        else None
-    )
+    own_noise, noise_cfg = cfg.get("noise", {}) or {}, job.noise_cfg
+    noise = job.noise(model.frontend.cfg.sample_rate, seed + 1) if own_noise.get("enabled") else None
     bs = cfg["batch_size"]
     log.info(
         "training noise %s; learning rate %s",
@@ -217,7 +225,7 @@ def train_classifier(
 
     settings = {
         "cfg": cfg,
-        "frontend": frontend,
+        "frontend": job.frontend,
         "seed": seed,
         "classes": classes,
         "prepared": str(Path(prepared_dir).resolve()),
@@ -232,7 +240,7 @@ def train_classifier(
         train_step=train_step,
         validate=validate,
         spec=LoopSpec(cfg["epochs"], monitor="valid_acc", mode="max", select=cfg.get("select", "best")),
-        work_dir=work_dir,
+        work_dir=job.outputs.work,
         settings=settings,
         step_scheduler=scheduler,
     )
@@ -256,8 +264,8 @@ def train_classifier(
         metrics.update(permuted_labels=True, train_accuracy=scores["train"]["valid_acc"])
         log.info("accuracy on the permuted training labels %.4f", metrics["train_accuracy"])
     log.info("test accuracy %.4f, valid accuracy %.4f", metrics["test_accuracy"], metrics["valid_accuracy"])
-    write_csv(out_history, pd.DataFrame(history))
-    write_json(out_metrics, metrics)
+    write_csv(job.outputs.history, pd.DataFrame(history))
+    write_json(job.outputs.metrics, metrics)
     model.clip_seconds = training_clip_seconds(prepared_dir, audio.shape[1], model.frontend.cfg.sample_rate)
-    model.save(out_model, meta={"test_accuracy": metrics["test_accuracy"], "seed": seed})
+    model.save(job.outputs.model, meta={"test_accuracy": metrics["test_accuracy"], "seed": seed})
     return metrics

@@ -89,15 +89,7 @@ class EvalJob:
     ) -> EvalJob:
         """The job the workflow runs for (method, condition), from the validated config."""
         ev = config["evaluation"]
-        noise, speech = interferer_sources(
-            condition,
-            config["noise"],
-            ev["speech"],
-            config["dataset"]["sample_rate"],
-            config["seed"],
-            wham_dir,
-            ljspeech_dir,
-        )
+        noise, speech = interferer_sources(condition, config, wham_dir, ljspeech_dir)
         return cls(
             method=method,
             condition=condition,

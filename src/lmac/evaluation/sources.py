@@ -30,16 +30,12 @@ def speech_source(kind: str, sample_rate: int, seed: int, ljspeech_dir: str | No
     raise LmacError(f"evaluation.speech: unknown value '{kind}' (synthetic or ljspeech)")
 
 
-def interferer_sources(
-    condition: str,
-    noise_cfg: dict,
-    speech: str,
-    sample_rate: int,
-    seed: int,
-    wham_dir: str | None = None,
-    ljspeech_dir: str | None = None,
-):
-    """(noise source, speech source) for one condition; only the one it uses is built."""
-    noise = noise_source(noise_cfg, wham_dir, sample_rate, seed) if condition == "in_domain" else None
-    talker = speech_source(speech, sample_rate, seed, ljspeech_dir) if condition == "speech" else None
+def interferer_sources(condition: str, config: dict, wham_dir: str | None = None, ljspeech_dir: str | None = None):
+    """(noise source, speech source) of one condition under the validated ``config`` (its ``noise``
+    section and ``evaluation.speech``, at the dataset's sample rate, seeded by the run's seed); only
+    the one the condition uses is built."""
+    rate, seed = config["dataset"]["sample_rate"], config["seed"]
+    noise = noise_source(config["noise"], wham_dir, rate, seed) if condition == "in_domain" else None
+    speech = config["evaluation"]["speech"]
+    talker = speech_source(speech, rate, seed, ljspeech_dir) if condition == "speech" else None
     return noise, talker

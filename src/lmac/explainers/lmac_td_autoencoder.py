@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -30,14 +31,16 @@ from speechbrain.lobes.models.dual_path import Decoder, Encoder
 
 from ..checkpoints import save_checkpoint
 from ..data.batches import Split, split
-from ..data.noise import describe, mix
+from ..data.noise import describe
 from ..data.prepare import load_prepared
 from ..errors import LmacError
 from ..io import write_csv
+from ..jobs import TrainingJob
 from ..training import LoopSpec, pick_device, run_training, seed_everything
 from .lmac_td_loss import si_snr
 from .lmac_td_presets import DEFAULT_PRESET, TDArch, resolve_arch
 from .loss_steps import stream_seed
+from .trainer import mixed, noise_level
 
 log = logging.getLogger("lmac.explainers")
 
@@ -85,32 +88,38 @@ def crops(data: Split, ed: dict, crop: int, seed: int, epoch: int):
         yield epoch, step, torch.stack([w[s : s + crop] for w, s in zip(wav, start.tolist())])
 
 
-def pretrain_encoder_decoder(
-    prepared_dir: str,
-    out_model: str,
-    out_history: str,
-    work_dir: str,
-    cfg: dict,
-    seed: int,
-    device: str = "auto",
-    noise_source=None,
-    *,
-    noise_cfg: dict | None = None,
-    sample_rate: int = 16000,
-) -> None:
+@dataclass(frozen=True, kw_only=True)
+class AutoencoderJob(TrainingJob):
+    """Pre-train E and D of the ``lmac_td`` config's size on the training audio (``sample_rate``: the
+    dataset's); noisy when ``lmac_td.noise`` is true or a ``noise_source`` is given."""
+
+    SECTION = "lmac_td"
+    sample_rate: int = 16000
+
+    @classmethod
+    def own_fields(cls, config: dict) -> dict:
+        return {"sample_rate": config["dataset"]["sample_rate"]}
+
+    def run(self) -> None:
+        pretrain_encoder_decoder(self)
+
+
+def pretrain_encoder_decoder(job: AutoencoderJob) -> None:
     """Fit E and D of the ``lmac_td`` config's size to resynthesise the training audio; export them."""
+    cfg, seed, sample_rate = job.cfg, job.seed, job.sample_rate
+    noise_source = job.noise(sample_rate) if job.cfg.get("noise") else job.noise_source
     seed_everything(seed)
-    dev = pick_device(device)
+    dev = pick_device(job.device)
     ed = settings(cfg)
-    audio, manifest, _ = load_prepared(prepared_dir)
+    audio, manifest, _ = load_prepared(job.prepared_dir)
     train, valid = split(audio, manifest, "train"), split(audio, manifest, "valid")
     arch = resolve_arch(cfg.get("preset") or DEFAULT_PRESET, cfg.get("scale"))
     crop = max(arch.kernel_size, int(round(ed["crop_seconds"] * sample_rate)))
     if crop > train.audio.shape[1]:
         raise LmacError(f"lmac_td.encoder_decoder.crop_seconds: {ed['crop_seconds']} s is longer than the clips")
     model = EncoderDecoder(arch).to(dev)
-    noise_cfg = noise_cfg or {}
-    snr_db, peak = float(noise_cfg.get("snr_db", 0.0)), noise_cfg.get("peak", "abs")
+    noise_cfg = job.noise_cfg
+    snr_db, peak = noise_level(noise_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=ed["lr"])
     log.info(
         "LMAC-TD encoder/decoder pre-training: N %d, kernel %d, %d crops of %d samples per step, "
@@ -126,8 +135,7 @@ def pretrain_encoder_decoder(
     )
 
     def noisy(wav: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        noise = torch.stack([noise_source.sample(wav.shape[1], g) for _ in range(wav.shape[0])])
-        return mix(wav, noise.to(wav), snr_db, peak)
+        return mixed(noise_source, wav, g, snr_db, peak)
 
     def train_step(item) -> float:
         epoch, step, wav = item
@@ -158,12 +166,12 @@ def pretrain_encoder_decoder(
         return scores
 
     # what the weights depend on: a work folder left by other data, crops or noise is not resumed
-    prepared = Path(prepared_dir) / "prepare.json"
+    prepared = Path(job.prepared_dir) / "prepare.json"
     run_settings = {
         "ed": {k: v for k, v in ed.items() if k != "epochs"},
         "arch": arch.to_dict(),
         "seed": seed,
-        "prepared": prepared_dir,
+        "prepared": job.prepared_dir,
         "crop_samples": crop,
         "audio_sha256": json.loads(prepared.read_text()).get("audio_sha256") if prepared.exists() else None,
         "noise": {"cfg": noise_cfg, "source": describe(noise_source)} if noise_source is not None else None,
@@ -176,14 +184,14 @@ def pretrain_encoder_decoder(
         train_step=train_step,
         validate=validate,
         spec=LoopSpec(ed["epochs"], monitor="valid_sisnr", mode="max"),
-        work_dir=work_dir,
+        work_dir=job.outputs.work,
         settings=run_settings,
     )
     model.load_state_dict(state)
-    write_csv(out_history, pd.DataFrame(history))
+    write_csv(job.outputs.history, pd.DataFrame(history))
     best = max(row["valid_sisnr"] for row in history)
     save_checkpoint(
-        out_model,
+        job.outputs.model,
         KIND,
         {"arch": arch.to_dict()},
         model.state_dict(),
