@@ -163,16 +163,11 @@ def _condition_tables(table: pd.DataFrame, columns: Columns) -> Iterator[tuple[s
     for condition, block in table.groupby("condition", sort=False):
         out = Table([Cell("method", "Method"), *(label for label, _ in columns)])
         for method, rows in block.groupby("method", sort=False):
-            hits = [select(rows) for _, select in columns]
-            out.rows.append(
-                [
-                    method,
-                    *(
-                        Cell(MISSING) if hit.empty else ci_cell(*hit.iloc[0][["mean", "ci_low", "ci_high"]])
-                        for hit in hits
-                    ),
-                ]
-            )
+            hits = (select(rows) for _, select in columns)
+            cells = [
+                Cell(MISSING) if hit.empty else ci_cell(*hit.iloc[0][["mean", "ci_low", "ci_high"]]) for hit in hits
+            ]
+            out.rows.append([method, *cells])
         yield condition, block, out
 
 
