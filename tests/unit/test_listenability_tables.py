@@ -9,8 +9,8 @@ import pytest
 from lmac.errors import LmacError
 from lmac.evaluation.extras import EXTRAS, extra_columns
 from lmac.evaluation.metrics import FAITHFULNESS_METRICS
-from lmac.reporting.beyond_figures import write_figure
-from lmac.reporting.beyond_tables import write_listenability, write_robustness, write_roundtrip
+from lmac.reporting.beyond_figures import FIGURES, write_figure
+from lmac.reporting.beyond_tables import WRITERS, write_listenability, write_robustness, write_roundtrip, write_table
 from lmac.reporting.clip_stats import read_per_sample, summarise
 
 
@@ -61,16 +61,27 @@ def test_listenability_table_keeps_conditions_with_a_clean_target(csvs, tmp_path
     md = (tmp_path / "l.md").read_text()
     assert "Condition: mixture" in md and "clean" not in md.split("###", 1)[1] and "SI_SDR ↑" in md
     assert r"\begin{tabular}" in (tmp_path / "l.tex").read_text()
+    fig = FIGURES["listenability"](tmp_path / "l.csv")
+    # one panel per score (not the silent share) and condition, labelled with the catalogue's arrows
+    assert [ax.get_title() for ax in fig.axes] == [
+        "SI_SDR ↑ · mixture",
+        "LSD ↓ · mixture",
+        "interferer_kept ↓ · mixture",
+        "target_kept · mixture",
+    ]
     write_figure("listenability", tmp_path / "l.csv", tmp_path / "l.png", tmp_path / "l.pdf")
-    assert (tmp_path / "l.png").stat().st_size > 0 and (tmp_path / "l.pdf").stat().st_size > 0
+    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "l.pdf").read_bytes()[:4] == b"%PDF"
 
 
 def test_roundtrip_table_puts_both_domains_side_by_side(csvs, tmp_path):
     table = write_roundtrip(csvs, tmp_path / "r.csv", tmp_path / "r.md", tmp_path / "r.tex", n_boot=200)
     assert set(table["domain"]) == {"spectrogram", "heard"} and set(table["metric"]) == set(FAITHFULNESS_METRICS)
     assert "| AI ↑ spec | AI ↑ heard |" in (tmp_path / "r.md").read_text()
+    fig = FIGURES["roundtrip"](tmp_path / "r.csv")
+    labelled = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_xlabel() for ax in labelled] == [f"{m} on the spectrogram" for m in FAITHFULNESS_METRICS]
     write_figure("roundtrip", tmp_path / "r.csv", tmp_path / "r.png", tmp_path / "r.pdf")
-    assert (tmp_path / "r.png").exists()
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_robustness_table_has_every_operator_and_the_rank_stability(csvs, tmp_path):
@@ -82,8 +93,23 @@ def test_robustness_table_has_every_operator_and_the_rank_stability(csvs, tmp_pa
     assert (ranks["kendall_tau"] == 1).all() and len(ranks) == 2 * len(FAITHFULNESS_METRICS) * 6
     md = (tmp_path / "o.md").read_text()
     assert "Rank stability" in md and "zero vs noise" in md and "Mean (minimum)" in md
+    heat = FIGURES["robustness"](tmp_path / "or.csv").axes[0]
+    # the mean τ over conditions of every metric and pair: identical rankings everywhere
+    assert [t.get_text() for t in heat.texts] == ["1.00"] * (len(FAITHFULNESS_METRICS) * 6)
+    assert [t.get_text() for t in heat.get_yticklabels()] == list(FAITHFULNESS_METRICS)
     write_figure("robustness", tmp_path / "or.csv", tmp_path / "o.png", tmp_path / "o.pdf")
-    assert (tmp_path / "o.png").exists()
+    assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tables_and_figures_are_chosen_by_their_extra(csvs, tmp_path):
+    out = {f"out_{k}": tmp_path / f"t.{k}" for k in ("csv", "md", "tex")}
+    write_table("roundtrip", csvs, n_boot=50, **out)
+    assert "Round-trip faithfulness" in out["out_md"].read_text()
+    assert set(WRITERS) == set(FIGURES) == set(EXTRAS)
+    with pytest.raises(LmacError, match="unknown table kind 'mos'"):
+        write_table("mos", csvs, **out)
+    with pytest.raises(LmacError, match="unknown figure kind 'mos'"):
+        write_figure("mos", out["out_csv"], tmp_path / "x.png", tmp_path / "x.pdf")
 
 
 def test_results_without_the_extras_are_a_one_line_error(tmp_path):

@@ -13,15 +13,10 @@ import pytest
 import yaml
 
 from lmac.errors import LmacError
-from lmac.reporting.paper_tables import (
-    RunInfo,
-    compare,
-    load_published,
-    tex_escape,
-    to_latex,
-    to_markdown,
-    write_paper_tables,
-)
+from lmac.reporting.paper_comparison import compare
+from lmac.reporting.paper_rendering import RunInfo, to_latex, to_markdown, write_paper_tables
+from lmac.reporting.published import load_published
+from lmac.reporting.table_model import tex_escape
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISHED = REPO / "config" / "published.yaml"

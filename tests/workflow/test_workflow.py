@@ -22,28 +22,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lmac.evaluation import catalogue
+
 REPO = Path(__file__).resolve().parents[2]
 from snakemake_runs import run_snakemake, show  # noqa: E402
 
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 
-METRICS = ["AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM"]
-LOCALISATION = ["RMA", "RRA", "PG", "IoU"]
+METRICS = list(catalogue.PAPER_METRICS)
+LOCALISATION = list(catalogue.LOCALISATION.columns)
 RANGES = {
-    "AI": (0, 100),
-    "AD": (0, 100),
-    "AD_ref": (0, 100),
-    "AG": (0, 100),
-    "FF": (-1, 1),
-    "FidIn": (0, 1),
-    "SPS": (0, 1),
-    "COMP": (0, math.inf),
-    "MM": (0, 1),
-    "RMA": (0, 1),
-    "RRA": (0, 1),
-    "PG": (0, 1),
-    "IoU": (0, 1),
+    m.name: (m.low, m.high)
+    for f in (catalogue.FAITHFULNESS, catalogue.COMPLEXITY, catalogue.LOCALISATION)
+    for m in f.metrics
 }
 RULES = [
     "synthesize_dataset",
@@ -202,7 +194,7 @@ def test_metrics_csv(tiny_run):
         assert lo - 1e-9 <= mean <= hi + 1e-9, row
         low, high = RANGES[row["metric"]]
         assert low - 1e-9 <= lo and hi <= high + 1e-9, row
-        if row["metric"] in METRICS[:6] or row["metric"] == "MM":
+        if row["metric"] in (*catalogue.FAITHFULNESS.columns, "MM"):
             assert int(row["n"]) == TINY_ITEMS[row["condition"]], row
 
 

@@ -1,4 +1,4 @@
-from lmac.reporting.paper_tables import write_paper_tables
+from lmac.reporting.paper_rendering import write_paper_tables
 from lmac.workflow_step import run_step
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

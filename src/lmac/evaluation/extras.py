@@ -18,18 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from ..classifier.model import AudioClassifier
 from ..errors import LmacError
-from ..explainers.base import Explanation
-from .listenability import LISTENABILITY_METRICS
-from .metrics import FAITHFULNESS_METRICS
-from .operators import FILL_OPERATORS
-from .roundtrip import SUFFIX as ROUNDTRIP_SUFFIX
+from . import catalogue
 from .scoring import reference, score_explanation
 
-EXTRAS = ("listenability", "roundtrip", "robustness")
+EXTRAS = catalogue.EXTRAS
 
 
 def check_extras(extras: Sequence[str]) -> tuple[str, ...]:
@@ -40,31 +33,14 @@ def check_extras(extras: Sequence[str]) -> tuple[str, ...]:
 
 
 def extra_columns(extras: Sequence[str]) -> list[str]:
-    """The per-sample columns ``extras`` add, in a fixed order."""
-    columns: list[str] = []
-    if "listenability" in extras:
-        columns += LISTENABILITY_METRICS
-    if "roundtrip" in extras:
-        columns += [m + ROUNDTRIP_SUFFIX for m in FAITHFULNESS_METRICS]
-    if "robustness" in extras:
-        columns += [f"{m}_{op}" for op in FILL_OPERATORS for m in FAITHFULNESS_METRICS]
-    return columns
+    """The per-sample columns ``extras`` add, in a fixed order (:data:`lmac.evaluation.catalogue.FAMILIES`)."""
+    return list(catalogue.extra_columns(extras))
 
 
-def extra_scores(
-    extras: Sequence[str],
-    classifier: AudioClassifier,
-    exp: Explanation,
-    wav: torch.Tensor,
-    target: torch.Tensor,
-    interferer: torch.Tensor,
-    reference_logits: torch.Tensor,
-    item_ids: Sequence[str],
-    seed: int,
-    version: int,
-) -> dict[str, torch.Tensor]:
-    """{column: [B]} for the requested extras of one explanation (the evaluation scores them with the
-    other metrics through :func:`lmac.evaluation.scoring.score_explanation`, sharing the reference).
+def extra_scores(extras, classifier, exp, wav, target, interferer, reference_logits, item_ids, seed, version):
+    """{column: [B]} for the requested ``extras`` (a sequence of names) of one explanation ``exp`` by
+    ``classifier`` (the evaluation scores them with the other metrics through
+    :func:`lmac.evaluation.scoring.score_explanation`, sharing the reference).
 
     ``wav`` is the explained input [B, L], ``target``/``interferer`` its known components (zeros
     for no interferer), ``reference_logits`` the classifier on ``exp.logspec`` (the spectrogram-domain

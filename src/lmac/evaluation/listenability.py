@@ -34,15 +34,10 @@ import torch
 from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
 
 from ..frontend import FrontEnd
+from .catalogue import DIRECTION, LISTENABILITY
 
-LISTENABILITY_METRICS = ("SI_SDR", "LSD", "interferer_kept", "target_kept", "silent")
-LISTENABILITY_HIGHER_IS_BETTER = {
-    "SI_SDR": True,
-    "LSD": False,
-    "interferer_kept": False,
-    "target_kept": None,
-    "silent": None,
-}
+LISTENABILITY_METRICS = LISTENABILITY.names
+LISTENABILITY_HIGHER_IS_BETTER = {m: DIRECTION[m] for m in LISTENABILITY_METRICS}
 FLOOR_DB = 80.0
 # energies at or below this share of the target's count as silence (float32 audio has ~1e-14 noise)
 _SILENT = 1e-12

@@ -50,10 +50,11 @@ import torch
 
 from ..errors import LmacError
 from ..frontend import FrontEnd
+from .catalogue import DIRECTION, LOCALISATION
 from .metrics import sort_rows
 
-LOCALISATION_METRICS = ("RMA", "RRA", "PG", "IoU")
-LOCALISATION_HIGHER_IS_BETTER = {"RMA": True, "RRA": True, "PG": True, "IoU": True}
+LOCALISATION_METRICS = LOCALISATION.names
+LOCALISATION_HIGHER_IS_BETTER = {m: DIRECTION[m] for m in LOCALISATION_METRICS}
 FLOOR_DB = 40.0
 
 

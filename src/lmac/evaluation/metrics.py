@@ -30,20 +30,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn", "SPS", "COMP", "MM")
+from .catalogue import DIRECTION, FAITHFULNESS, PAPER_METRICS
+
+METRICS = PAPER_METRICS
 # the metrics that classify masked inputs (the rest read the map alone)
-FAITHFULNESS_METRICS = ("AI", "AD", "AD_ref", "AG", "FF", "FidIn")
-HIGHER_IS_BETTER = {
-    "AI": True,
-    "AD": False,
-    "AD_ref": False,
-    "AG": True,
-    "FF": True,
-    "FidIn": True,
-    "SPS": True,
-    "COMP": False,
-    "MM": None,
-}
+FAITHFULNESS_METRICS = FAITHFULNESS.names
+HIGHER_IS_BETTER = {m: DIRECTION[m] for m in METRICS}
 
 # Quantus adds this to every |a_i| before sorting (Sparseness.evaluate_batch).
 GINI_OFFSET = 1e-7
@@ -129,6 +121,11 @@ def mask_mean(mask: torch.Tensor) -> torch.Tensor:
     return mask.flatten(1).to(_out_dtype(mask)).mean(1)
 
 
+def complexity_metrics(mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """SPS, COMP and MM of maps [B, ...], one value per clip."""
+    return {"SPS": sparseness(mask), "COMP": complexity(mask), "MM": mask_mean(mask)}
+
+
 def all_metrics(
     logits: torch.Tensor,
     logits_in: torch.Tensor,
@@ -137,8 +134,4 @@ def all_metrics(
     target: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every metric in :data:`METRICS`, one value per clip ([B] each)."""
-    out = faithfulness(logits, logits_in, logits_out, target)
-    out["SPS"] = sparseness(mask)
-    out["COMP"] = complexity(mask)
-    out["MM"] = mask_mean(mask)
-    return out
+    return {**faithfulness(logits, logits_in, logits_out, target), **complexity_metrics(mask)}

@@ -28,10 +28,12 @@ from collections.abc import Sequence
 
 import torch
 
+from .catalogue import OPERATORS as OPERATOR_FAMILY
 from .conditions import item_generator
 
-OPERATORS = ("zero", "mean", "noise")
-FILL_OPERATORS = OPERATORS[1:]
+# zero: the papers' masking (removed bins set to 0); the fills are the catalogue's operator variants
+FILL_OPERATORS = tuple(OPERATOR_FAMILY.suffixes)
+OPERATORS = ("zero", *FILL_OPERATORS)
 
 
 def fill(

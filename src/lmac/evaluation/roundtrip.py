@@ -23,8 +23,9 @@ from __future__ import annotations
 import torch
 
 from ..frontend import FrontEnd
+from .catalogue import ROUND_TRIP
 
-SUFFIX = "_rt"
+SUFFIX = ROUND_TRIP.suffixes["heard"]
 
 
 def heard_input(frontend: FrontEnd, wav: torch.Tensor, logspec: torch.Tensor) -> torch.Tensor:

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LmacError
-from ..evaluation.localisation import LOCALISATION_METRICS
-from ..evaluation.metrics import METRICS
-from .plotting import TABLE_COLUMNS, metric_label, palette, plt, read_table, require_columns, save_figure
+from ..evaluation.catalogue import TABLE_METRICS, display
+from .plotting import TABLE_COLUMNS, palette, plt, read_table, require_columns, save_figure
 
 # the method names registry.td_method gives LMAC-TD models: lmac_td_a0.75
 _TD = re.compile(r"lmac_td_a([0-9]+(?:\.[0-9]+)?)")
@@ -29,9 +28,7 @@ def td_alphas(methods: Sequence[str]) -> dict[str, float]:
     return dict(sorted(found.items(), key=lambda item: item[1]))
 
 
-def alpha_ablation_figure(
-    table: pd.DataFrame, metrics: Sequence[str] = (*METRICS, *LOCALISATION_METRICS), n_cols: int = 4
-) -> plt.Figure:
+def alpha_ablation_figure(table: pd.DataFrame, metrics: Sequence[str] = TABLE_METRICS, n_cols: int = 4) -> plt.Figure:
     require_columns(table, TABLE_COLUMNS, "metrics table")
     alphas = td_alphas(list(dict.fromkeys(table["method"])))
     if not alphas:
@@ -79,7 +76,7 @@ def alpha_ablation_figure(
                     alpha=0.08,
                     lw=0,
                 )
-        ax.set_title(metric_label(metric), fontsize=9)
+        ax.set_title(display(metric), fontsize=9)
         ax.set_xlabel("α (0: learned encoder only, 1: classifier features only)", fontsize=7)
         ax.set_xticks(sorted(alphas.values()))
         ax.tick_params(labelsize=7)

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LmacError
-from ..evaluation.listenability import LISTENABILITY_METRICS
-from ..evaluation.metrics import FAITHFULNESS_METRICS
+from ..evaluation.catalogue import FAITHFULNESS, LISTENABILITY, OPERATORS, ROUND_TRIP
 from .beyond_tables import rank_summary
 from .metric_bars import metric_bars_figure
 from .plotting import method_colours, plt, read_table, save_figure
@@ -26,13 +25,13 @@ MARKERS = "osD^vP*Xh<>"
 
 
 def listenability_figure(table: pd.DataFrame) -> plt.Figure:
-    scores = [m for m in LISTENABILITY_METRICS if m != "silent"]
+    scores = [m for m in LISTENABILITY.names if m != "silent"]  # the scores, not the share of silent explanations
     return metric_bars_figure(table, scores, "Listenable explanation vs. the clean target")
 
 
 def roundtrip_figure(table: pd.DataFrame) -> plt.Figure:
     """Scatter of heard vs. spectrogram-domain means, one panel per faithfulness metric."""
-    metrics = [m for m in FAITHFULNESS_METRICS if m in set(table["metric"])]
+    metrics = [m for m in FAITHFULNESS.names if m in set(table["metric"])]
     if not metrics:
         raise LmacError("round-trip table: has no faithfulness metric")
     methods, conditions = list(dict.fromkeys(table["method"])), list(dict.fromkeys(table["condition"]))
@@ -99,7 +98,7 @@ def robustness_figure(ranks: pd.DataFrame) -> plt.Figure:
     summary["pair"] = summary["source_a"] + " vs " + summary["source_b"]
     grid = summary.pivot(index="metric", columns="pair", values="mean_tau")
     grid = grid.reindex(
-        index=[m for m in FAITHFULNESS_METRICS if m in grid.index], columns=list(dict.fromkeys(summary["pair"]))
+        index=[m for m in FAITHFULNESS.names if m in grid.index], columns=list(dict.fromkeys(summary["pair"]))
     )
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * grid.shape[1], 1.2 + 0.5 * grid.shape[0]), constrained_layout=True)
     image = ax.imshow(grid.to_numpy(float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
@@ -120,24 +119,31 @@ def robustness_figure(ranks: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def _listenability(table_csv: str | os.PathLike) -> plt.Figure:
+    table = read_table(table_csv)
+    if not table.empty:
+        return listenability_figure(table)
+    # no condition with a clean target: say so instead of failing the report
+    fig, ax = plt.subplots(figsize=(5, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "no evaluated condition has a known clean target", ha="center", va="center")
+    return fig
+
+
+#: the figure of each table beyond the papers (by the evaluation.extras value), from the CSV that table writes
+FIGURES = {
+    LISTENABILITY.extra: _listenability,
+    ROUND_TRIP.extra: lambda csv: roundtrip_figure(
+        read_table(csv, ("condition", "method", "metric", "domain", "mean", "ci_low", "ci_high"))
+    ),
+    OPERATORS.extra: lambda csv: robustness_figure(
+        read_table(csv, ("condition", "metric", "source_a", "source_b", "kendall_tau", "spearman"))
+    ),
+}
+
+
 def write_figure(kind: str, table_csv: str | os.PathLike, png: str | os.PathLike, pdf: str | os.PathLike) -> None:
     """``kind`` = listenability | roundtrip | robustness, from the CSV that table writes (robustness: the ranks)."""
-    if kind == "listenability":
-        table = read_table(table_csv)
-        if table.empty:  # no condition with a clean target: say so instead of failing the report
-            fig, ax = plt.subplots(figsize=(5, 1.5))
-            ax.axis("off")
-            ax.text(0.5, 0.5, "no evaluated condition has a known clean target", ha="center", va="center")
-        else:
-            fig = listenability_figure(table)
-    elif kind == "roundtrip":
-        fig = roundtrip_figure(
-            read_table(table_csv, ("condition", "method", "metric", "domain", "mean", "ci_low", "ci_high"))
-        )
-    elif kind == "robustness":
-        fig = robustness_figure(
-            read_table(table_csv, ("condition", "metric", "source_a", "source_b", "kendall_tau", "spearman"))
-        )
-    else:
-        raise LmacError(f"unknown figure kind '{kind}' (listenability, roundtrip or robustness)")
-    save_figure(fig, png, pdf)
+    if kind not in FIGURES:
+        raise LmacError(f"unknown figure kind '{kind}' (known: {', '.join(FIGURES)})")
+    save_figure(FIGURES[kind](table_csv), png, pdf)

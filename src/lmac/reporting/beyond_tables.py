@@ -19,36 +19,24 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..evaluation.listenability import LISTENABILITY_HIGHER_IS_BETTER, LISTENABILITY_METRICS
-from ..evaluation.metrics import FAITHFULNESS_METRICS, HIGHER_IS_BETTER
-from ..evaluation.operators import OPERATORS
-from ..evaluation.roundtrip import SUFFIX as RT
+from ..errors import LmacError
+from ..evaluation.catalogue import FAITHFULNESS, LISTENABILITY, OPERATORS, ROUND_TRIP, display
 from ..io import write_csv, write_text
-from .clip_stats import format_ci, read_per_sample, summarise
+from .clip_stats import read_per_sample, summarise
 from .rank_stability import bootstrap_tau, rank_agreement
-from .tables import arrow
+from .table_model import MISSING, Cell, Table, ci_cell, format_ci, tex_ci
 
-DIRECTION = {**HIGHER_IS_BETTER, **LISTENABILITY_HIGHER_IS_BETTER}
-OPERATOR_SUFFIX = {"zero": "", "mean": "_mean", "noise": "_noise"}
+FAITHFULNESS_METRICS = FAITHFULNESS.names
+RT = ROUND_TRIP.suffixes["heard"]
+# zero: the faithfulness columns themselves
+OPERATOR_SUFFIX = {"zero": "", **OPERATORS.suffixes}
 # the rankings compared for stability: the three operators and the round trip (zero fill, heard audio)
 RANK_SOURCES = {**OPERATOR_SUFFIX, "roundtrip": RT}
-
-
-def _arrow(metric: str, latex: bool = False) -> str:
-    return arrow(metric, latex, DIRECTION)
-
-
-def _tex(text: object) -> str:
-    return str(text).replace("_", r"\_").replace("%", r"\%").replace("τ", r"$\tau$").replace("ρ", r"$\rho$")
-
-
-def _tex_ci(mean: float, lo: float, hi: float) -> str:
-    return "--" if np.isnan(mean) else f"{mean:.2f}$_{{[{lo:.2f}, {hi:.2f}]}}$"
 
 
 # -- summaries (long form) -------------------------------------------------------------------------
@@ -56,7 +44,7 @@ def _tex_ci(mean: float, lo: float, hi: float) -> str:
 
 def listenability_summary(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """condition, method, metric, mean, CI, n_clips, n_seeds; conditions without a clean target dropped."""
-    table = summarise(frame, LISTENABILITY_METRICS, n_boot=n_boot, seed=seed)
+    table = summarise(frame, LISTENABILITY.names, n_boot=n_boot, seed=seed)
     known = table[table["metric"] == "SI_SDR"].groupby("condition")["n_clips"].sum()
     return table[table["condition"].isin(known[known > 0].index)].reset_index(drop=True)
 
@@ -72,12 +60,12 @@ def roundtrip_summary(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) ->
 def robustness_summary(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """condition, method, metric, operator (zero | mean | noise), mean, CI, n_clips, n_seeds."""
     parts = []
-    for op in OPERATORS:
+    for op in OPERATOR_SUFFIX:
         part = summarise(frame, [m + OPERATOR_SUFFIX[op] for m in FAITHFULNESS_METRICS], n_boot=n_boot, seed=seed)
         if OPERATOR_SUFFIX[op]:
             part["metric"] = part["metric"].str.removesuffix(OPERATOR_SUFFIX[op])
         parts.append(part.assign(operator=op))
-    return _interleave(pd.concat(parts, ignore_index=True), "operator", list(OPERATORS))
+    return _interleave(pd.concat(parts, ignore_index=True), "operator", list(OPERATOR_SUFFIX))
 
 
 def _interleave(table: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
@@ -167,60 +155,38 @@ def rank_summary(ranks: pd.DataFrame) -> pd.DataFrame:
 # -- rendering ------------------------------------------------------------------------------------
 
 
-def _blocks(
-    table: pd.DataFrame,
-    columns: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]],
-    heading: Callable[[str, pd.DataFrame], str],
-    latex: bool = False,
-) -> list[str]:
+Columns = list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]
+
+
+def _condition_tables(table: pd.DataFrame, columns: Columns) -> Iterator[tuple[str, pd.DataFrame, Table]]:
     """One table per condition: rows methods, ``columns`` = (label, selector of the method's rows)."""
-    out: list[str] = []
     for condition, block in table.groupby("condition", sort=False):
-        if latex:
-            out += [
-                f"% condition: {condition}",
-                r"\begin{tabular}{l" + "c" * len(columns) + "}",
-                r"\toprule",
-                "Method & " + " & ".join(_tex(label) for label, _ in columns) + r" \\",
-                r"\midrule",
-            ]
-        else:
-            out += [
-                heading(condition, block),
-                "",
-                "| method | " + " | ".join(label for label, _ in columns) + " |",
-                "|" + "---|" * (len(columns) + 1),
-            ]
+        out = Table([Cell("method", "Method"), *(label for label, _ in columns)])
         for method, rows in block.groupby("method", sort=False):
-            cells = []
-            for _, select in columns:
-                hit = select(rows)
-                if hit.empty:
-                    cells.append("--" if latex else "–")
-                    continue
-                r = hit.iloc[0]
-                cells.append(
-                    _tex_ci(r["mean"], r["ci_low"], r["ci_high"])
-                    if latex
-                    else format_ci(r["mean"], r["ci_low"], r["ci_high"])
-                )
-            out.append(
-                (_tex(method) + " & " + " & ".join(cells) + r" \\")
-                if latex
-                else f"| {method} | " + " | ".join(cells) + " |"
-            )
-        out += [r"\bottomrule", r"\end{tabular}", ""] if latex else [""]
+            hits = (select(rows) for _, select in columns)
+            cells = [
+                Cell(MISSING) if hit.empty else ci_cell(*hit.iloc[0][["mean", "ci_low", "ci_high"]]) for hit in hits
+            ]
+            out.rows.append([method, *cells])
+        yield condition, block, out
+
+
+def _markdown_blocks(table: pd.DataFrame, columns: Columns) -> list[str]:
+    out: list[str] = []
+    for condition, block, rendered in _condition_tables(table, columns):
+        heading = (
+            f"### Condition: {condition} (n = {int(block['n_clips'].max())} clips, {int(block['n_seeds'].max())} "
+            "seed(s); mean [95 % clip bootstrap CI])"
+        )
+        out += [heading, "", *rendered.to_markdown(), ""]
     return out
 
 
-def _heading(what: str) -> Callable[[str, pd.DataFrame], str]:
-    def heading(condition: str, block: pd.DataFrame) -> str:
-        return (
-            f"### {what}: {condition} (n = {int(block['n_clips'].max())} clips, {int(block['n_seeds'].max())} "
-            "seed(s); mean [95 % clip bootstrap CI])"
-        )
-
-    return heading
+def _latex_blocks(table: pd.DataFrame, columns: Columns) -> list[str]:
+    out: list[str] = []
+    for condition, _, rendered in _condition_tables(table, columns):
+        out += [f"% condition: {condition}", *rendered.to_latex(), ""]
+    return out
 
 
 def _metric(metric: str, **match) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -233,8 +199,8 @@ def _metric(metric: str, **match) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return select
 
 
-def listenability_columns(latex: bool = False):
-    return [(f"{m}{_arrow(m, latex)}" if m != "silent" else "silent share", _metric(m)) for m in LISTENABILITY_METRICS]
+def listenability_columns() -> Columns:
+    return [(display(m), _metric(m)) for m in LISTENABILITY.names]
 
 
 def listenability_markdown(table: pd.DataFrame) -> str:
@@ -250,12 +216,12 @@ def listenability_markdown(table: pd.DataFrame) -> str:
     ]
     if table.empty:
         return "\n".join(lines + ["No evaluated condition has a known clean target (only `clean` was evaluated).", ""])
-    return "\n".join(lines + _blocks(table, listenability_columns(), _heading("Condition"))) + "\n"
+    return "\n".join(lines + _markdown_blocks(table, listenability_columns())) + "\n"
 
 
-def roundtrip_columns(latex: bool = False):
+def roundtrip_columns() -> Columns:
     return [
-        (f"{m}{_arrow(m, latex)} {label}", _metric(m, domain=domain))
+        (f"{display(m)} {label}", _metric(m, domain=domain))
         for m in FAITHFULNESS_METRICS
         for domain, label in (("spectrogram", "spec"), ("heard", "heard"))
     ]
@@ -270,11 +236,35 @@ def roundtrip_markdown(table: pd.DataFrame) -> str:
         "(masked-out: the removed part resynthesised with the input's phase).",
         "",
     ]
-    return "\n".join(lines + _blocks(table, roundtrip_columns(), _heading("Condition"))) + "\n"
+    return "\n".join(lines + _markdown_blocks(table, roundtrip_columns())) + "\n"
 
 
-def robustness_columns(latex: bool = False):
-    return [(f"{m}{_arrow(m, latex)} {op}", _metric(m, operator=op)) for m in FAITHFULNESS_METRICS for op in OPERATORS]
+def robustness_columns() -> Columns:
+    return [(f"{display(m)} {op}", _metric(m, operator=op)) for m in FAITHFULNESS_METRICS for op in OPERATOR_SUFFIX]
+
+
+def _pairs(ranks: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(zip(ranks["source_a"], ranks["source_b"])))
+
+
+def _rank_table(ranks: pd.DataFrame) -> Table:
+    """Per condition and metric, for each pair of sources: Kendall τ-b [95 % CI] / Spearman ρ."""
+    pairs = _pairs(ranks)
+    table = Table(
+        [Cell("condition", "Condition"), Cell("metric", "Metric"), *(f"{a} vs {b}" for a, b in pairs)],
+        align="ll" + "c" * len(pairs),
+    )
+    for (condition, metric), rows in ranks.groupby(["condition", "metric"], sort=False):
+        cells = []
+        for a, b in pairs:
+            r = rows[(rows["source_a"] == a) & (rows["source_b"] == b)]
+            if r.empty or np.isnan(r["kendall_tau"].iloc[0]):
+                cells.append(Cell(MISSING))
+                continue
+            tau, rho = r.iloc[0][["kendall_tau", "tau_ci_low", "tau_ci_high"]], f" / {r['spearman'].iloc[0]:.2f}"
+            cells.append(Cell(format_ci(*tau, digits=2) + rho, tex_ci(*tau) + rho))
+        table.rows.append([condition, metric, *cells])
+    return table
 
 
 def _rank_markdown(ranks: pd.DataFrame) -> list[str]:
@@ -284,41 +274,21 @@ def _rank_markdown(ranks: pd.DataFrame) -> list[str]:
         "Kendall τ-b [95 % clip bootstrap CI] / Spearman ρ between the method rankings by mean; "
         "1 = same order, −1 = reversed, – = a source ranks every method the same.",
         "",
-    ]
-    pairs = list(dict.fromkeys(zip(ranks["source_a"], ranks["source_b"])))
-    header = ["condition", "metric", *(f"{a} vs {b}" for a, b in pairs)]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for (condition, metric), rows in ranks.groupby(["condition", "metric"], sort=False):
-        cells = []
-        for a, b in pairs:
-            r = rows[(rows["source_a"] == a) & (rows["source_b"] == b)]
-            if r.empty or np.isnan(r["kendall_tau"].iloc[0]):
-                cells.append("–")
-            else:
-                r = r.iloc[0]
-                cells.append(
-                    f"{format_ci(r['kendall_tau'], r['tau_ci_low'], r['tau_ci_high'], 2)} / {r['spearman']:.2f}"
-                )
-        lines.append(f"| {condition} | {metric} | " + " | ".join(cells) + " |")
-    summary = rank_summary(ranks)
-    lines += [
+        *_rank_table(ranks).to_markdown(),
         "",
         "Mean (minimum) τ over conditions:",
         "",
-        "| metric | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |",
-        "|" + "---|" * (len(pairs) + 1),
     ]
-    for metric, rows in summary.groupby("metric", sort=False):
+    pairs = _pairs(ranks)
+    summary = Table(["metric", *(f"{a} vs {b}" for a, b in pairs)])
+    for metric, rows in rank_summary(ranks).groupby("metric", sort=False):
         cells = []
         for a, b in pairs:
             r = rows[(rows["source_a"] == a) & (rows["source_b"] == b)]
-            cells.append(
-                "–"
-                if r.empty or np.isnan(r["mean_tau"].iloc[0])
-                else f"{r['mean_tau'].iloc[0]:.2f} ({r['min_tau'].iloc[0]:.2f})"
-            )
-        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
-    return lines + [""]
+            missing = r.empty or np.isnan(r["mean_tau"].iloc[0])
+            cells.append(MISSING if missing else f"{r['mean_tau'].iloc[0]:.2f} ({r['min_tau'].iloc[0]:.2f})")
+        summary.rows.append([metric, *cells])
+    return lines + summary.to_markdown() + [""]
 
 
 def robustness_markdown(table: pd.DataFrame, ranks: pd.DataFrame) -> str:
@@ -329,67 +299,63 @@ def robustness_markdown(table: pd.DataFrame, ranks: pd.DataFrame) -> str:
         "log-spectrum; noise: filled with noise of the clip's per-bin mean and std.",
         "",
     ]
-    lines += _blocks(table, robustness_columns(), _heading("Condition"))
+    lines += _markdown_blocks(table, robustness_columns())
     return "\n".join(lines + _rank_markdown(ranks)) + "\n"
 
 
 def _rank_latex(ranks: pd.DataFrame) -> list[str]:
-    pairs = list(dict.fromkeys(zip(ranks["source_a"], ranks["source_b"])))
-    out = [
-        "% rank stability: Kendall tau-b [95 % CI] / Spearman rho",
-        r"\begin{tabular}{ll" + "c" * len(pairs) + "}",
-        r"\toprule",
-        "Condition & Metric & " + " & ".join(_tex(f"{a} vs {b}") for a, b in pairs) + r" \\",
-        r"\midrule",
-    ]
-    for (condition, metric), rows in ranks.groupby(["condition", "metric"], sort=False):
-        cells = []
-        for a, b in pairs:
-            r = rows[(rows["source_a"] == a) & (rows["source_b"] == b)]
-            cells.append(
-                "--"
-                if r.empty or np.isnan(r["kendall_tau"].iloc[0])
-                else _tex_ci(r["kendall_tau"].iloc[0], r["tau_ci_low"].iloc[0], r["tau_ci_high"].iloc[0])
-                + f" / {r['spearman'].iloc[0]:.2f}"
-            )
-        out.append(f"{_tex(condition)} & {_tex(metric)} & " + " & ".join(cells) + r" \\")
-    return out + [r"\bottomrule", r"\end{tabular}", ""]
+    return ["% rank stability: Kendall tau-b [95 % CI] / Spearman rho", *_rank_table(ranks).to_latex(), ""]
 
 
 # -- writers --------------------------------------------------------------------------------------
 
 
+def _write(table: pd.DataFrame, out_csv, out_md, markdown: str, out_tex, latex: list[str]) -> None:
+    write_csv(out_csv, table)
+    write_text(out_md, markdown)
+    write_text(out_tex, "\n".join(latex))
+
+
 def write_listenability(
     per_sample: Sequence[str | os.PathLike], out_csv, out_md, out_tex, n_boot: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
-    table = listenability_summary(read_per_sample(per_sample, LISTENABILITY_METRICS), n_boot, seed)
-    write_csv(out_csv, table)
-    write_text(out_md, listenability_markdown(table))
-    write_text(out_tex, "\n".join(_blocks(table, listenability_columns(True), _heading(""), latex=True)))
+    table = listenability_summary(read_per_sample(per_sample, LISTENABILITY.columns), n_boot, seed)
+    _write(
+        table, out_csv, out_md, listenability_markdown(table), out_tex, _latex_blocks(table, listenability_columns())
+    )
     return table
 
 
 def write_roundtrip(
     per_sample: Sequence[str | os.PathLike], out_csv, out_md, out_tex, n_boot: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
-    columns = [*FAITHFULNESS_METRICS, *(m + RT for m in FAITHFULNESS_METRICS)]
-    table = roundtrip_summary(read_per_sample(per_sample, columns), n_boot, seed)
-    write_csv(out_csv, table)
-    write_text(out_md, roundtrip_markdown(table))
-    write_text(out_tex, "\n".join(_blocks(table, roundtrip_columns(True), _heading(""), latex=True)))
+    frame = read_per_sample(per_sample, FAITHFULNESS.columns + ROUND_TRIP.columns)
+    table = roundtrip_summary(frame, n_boot, seed)
+    _write(table, out_csv, out_md, roundtrip_markdown(table), out_tex, _latex_blocks(table, roundtrip_columns()))
     return table
 
 
 def write_robustness(
-    per_sample: Sequence[str | os.PathLike], out_csv, out_ranks_csv, out_md, out_tex, n_boot: int = 1000, seed: int = 0
+    per_sample: Sequence[str | os.PathLike], out_csv, out_ranks, out_md, out_tex, n_boot: int = 1000, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    columns = [m + sfx for sfx in OPERATOR_SUFFIX.values() for m in FAITHFULNESS_METRICS]
-    frame = read_per_sample(per_sample, columns)
+    frame = read_per_sample(per_sample, FAITHFULNESS.columns + OPERATORS.columns)
     table, ranks = robustness_summary(frame, n_boot, seed), rank_stability(frame, n_boot, seed)
-    write_csv(out_csv, table)
-    write_csv(out_ranks_csv, ranks)
-    write_text(out_md, robustness_markdown(table, ranks))
-    write_text(
-        out_tex, "\n".join(_blocks(table, robustness_columns(True), _heading(""), latex=True) + _rank_latex(ranks))
-    )
+    write_csv(out_ranks, ranks)
+    latex = _latex_blocks(table, robustness_columns()) + _rank_latex(ranks)
+    _write(table, out_csv, out_md, robustness_markdown(table, ranks), out_tex, latex)
     return table, ranks
+
+
+#: the table of each family beyond the papers, by the evaluation.extras value that scores it
+WRITERS = {
+    LISTENABILITY.extra: write_listenability,
+    ROUND_TRIP.extra: write_roundtrip,
+    OPERATORS.extra: write_robustness,
+}
+
+
+def write_table(kind: str, per_sample: Sequence[str | os.PathLike], n_boot: int = 1000, seed: int = 0, **out) -> None:
+    """The table of ``kind`` (a key of :data:`WRITERS`) into ``out``: out_csv, out_md, out_tex (and out_ranks)."""
+    if kind not in WRITERS:
+        raise LmacError(f"unknown table kind '{kind}' (known: {', '.join(WRITERS)})")
+    WRITERS[kind](per_sample, n_boot=n_boot, seed=seed, **out)

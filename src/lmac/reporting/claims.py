@@ -17,7 +17,6 @@ with the reason in the comparison's ``note``.
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Sequence
 
@@ -37,7 +36,8 @@ from .claims_spec import (  # noqa: F401 (the claims file's loading, imported fr
     load_claims,
     parse_claims,
 )
-from .clip_stats import format_ci, paired, per_seed_means, summary
+from .clip_stats import paired, per_seed_means, summary
+from .table_model import Table, format_ci, html_page
 
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"
 RULE_TEXT = {
@@ -266,6 +266,39 @@ def _rule_bound(row) -> str:
     return f"> {row['bound']:g}"
 
 
+def _verdicts_table(verdicts: pd.DataFrame) -> Table:
+    table = Table(["claim", "statement", "rule", "verdict", "passed / failed / not run"])
+    for v in verdicts.itertuples():
+        table.rows.append(
+            [v.claim, v.statement, v.decision, f"**{v.verdict}**", f"{v.passed} / {v.failed} / {v.not_run}"]
+        )
+    return table
+
+
+def _cis(r) -> list[str]:
+    """The method's, the compared method's and the difference's mean [CI] of one comparison."""
+    return [format_ci(r[f"{k}_mean"], r[f"{k}_ci_low"], r[f"{k}_ci_high"]) for k in ("method", "versus", "diff")]
+
+
+def _comparisons_table(mine: pd.DataFrame) -> Table:
+    table = Table(
+        [
+            *("metric", "condition", "method", "versus"),
+            *("method mean [CI]", "versus mean [CI]", "Δ mean [CI]", "per-seed Δ or mean", "bound"),
+            *("n clips / seeds", "verdict", "note"),
+        ]
+    )
+    for _, r in mine.iterrows():
+        seeds_n = "–" if pd.isna(r["n_clips"]) else f"{int(r['n_clips'])} / {int(r['n_seeds'])}"
+        table.rows.append(
+            [
+                *(r["metric"], str(r["condition"]), str(r["method"]), str(r["versus"]) or "–", *_cis(r)),
+                *(r["per_seed"] or "–", _rule_bound(r), seeds_n, f"**{r['verdict']}**", r["note"]),
+            ]
+        )
+    return table
+
+
 def to_markdown(
     comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] = (), conditions: Sequence[str] = ()
 ) -> str:
@@ -281,124 +314,48 @@ def to_markdown(
     ]
     if 0 < n_seeds < 3:
         lines += [f"**Only {n_seeds} seed(s): verdicts are preliminary (the check is meant for ≥ 3).**", ""]
-    lines += ["| claim | statement | rule | verdict | passed / failed / not run |", "|---|---|---|---|---|"]
+    lines += [*_verdicts_table(verdicts).to_markdown(), ""]
     for v in verdicts.itertuples():
-        lines.append(
-            f"| {v.claim} | {v.statement} | {v.decision} | **{v.verdict}** | {v.passed} / {v.failed} / {v.not_run} |"
-        )
-    lines.append("")
-    for v in verdicts.itertuples():
-        mine = comparisons[comparisons["claim"] == v.claim]
-        lines += [
-            f"### {v.claim}: {v.verdict}",
-            "",
-            f"{v.statement}. Source: {v.source}. Rule: {v.decision}.",
-            "",
-            "| metric | condition | method | versus | method mean [CI] | versus mean [CI] | Δ mean [CI] "
-            "| per-seed Δ or mean | bound | n clips / seeds | verdict | note |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for _, r in mine.iterrows():
-            seeds_n = "–" if pd.isna(r["n_clips"]) else f"{int(r['n_clips'])} / {int(r['n_seeds'])}"
-            lines.append(
-                " | ".join(
-                    [
-                        f"| {r['metric']}",
-                        str(r["condition"]),
-                        str(r["method"]),
-                        str(r["versus"]) or "–",
-                        format_ci(r["method_mean"], r["method_ci_low"], r["method_ci_high"]),
-                        format_ci(r["versus_mean"], r["versus_ci_low"], r["versus_ci_high"]),
-                        format_ci(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"]),
-                        r["per_seed"] or "–",
-                        _rule_bound(r),
-                        seeds_n,
-                        f"**{r['verdict']}**",
-                        f"{r['note']} |",
-                    ]
-                )
-            )
-        lines.append("")
+        lines += [f"### {v.claim}: {v.verdict}", "", f"{v.statement}. Source: {v.source}. Rule: {v.decision}.", ""]
+        lines += [*_comparisons_table(comparisons[comparisons["claim"] == v.claim]).to_markdown(), ""]
     return "\n".join(lines) + "\n"
 
 
-def _tex(text: object) -> str:
-    return (
-        str(text)
-        .replace("\\", r"\textbackslash{}")
-        .replace("_", r"\_")
-        .replace("%", r"\%")
-        .replace("&", r"\&")
-        .replace("α", r"$\alpha$")
-        .replace("−", "-")
-        .replace("·", r"$\cdot$")
-        .replace("≥", r"$\geq$")
-    )
-
-
 def to_latex(verdicts: pd.DataFrame) -> str:
-    lines = [
-        r"\begin{tabular}{p{0.5\linewidth}lc}",
-        r"\toprule",
-        r"Claim & Verdict & Passed / failed / not run \\",
-        r"\midrule",
-    ]
-    for v in verdicts.itertuples():
-        lines.append(f"{_tex(v.statement)} & {_tex(v.verdict)} & {v.passed} / {v.failed} / {v.not_run} " + r"\\")
-    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}", ""])
+    table = Table(["Claim", "Verdict", "Passed / failed / not run"], align=r"p{0.5\linewidth}lc")
+    table.rows = [[v.statement, v.verdict, f"{v.passed} / {v.failed} / {v.not_run}"] for v in verdicts.itertuples()]
+    return "\n".join([*table.to_latex(), ""])
+
+
+def _number(value) -> str:
+    """A count or bound as text: integers without decimals, nothing for a missing value."""
+    if pd.isna(value):
+        return "–"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def to_html(comparisons: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] = ()) -> str:
     """The verdicts and every comparison as one standalone page (the Snakemake report shows HTML inline)."""
-    from .html_table import STYLE
-
-    shown = comparisons.assign(
-        **{
-            "method mean [CI]": [
-                format_ci(*r) for r in comparisons[["method_mean", "method_ci_low", "method_ci_high"]].to_numpy()
-            ],
-            "versus mean [CI]": [
-                format_ci(*r) for r in comparisons[["versus_mean", "versus_ci_low", "versus_ci_high"]].to_numpy()
-            ],
-            "Δ mean [CI]": [
-                format_ci(*r) for r in comparisons[["diff_mean", "diff_ci_low", "diff_ci_high"]].to_numpy()
-            ],
-            "bound": [_rule_bound(r) for _, r in comparisons.iterrows()],
-        }
-    )
-    shown = shown[
+    keys = ["claim", "statement", "source", "decision", "verdict", "passed", "failed", "not_run"]
+    summary = Table(keys, [[_number(v) for v in row] for row in verdicts[keys].itertuples(index=False)])
+    shown = Table(
         [
-            "claim",
-            "metric",
-            "condition",
-            "method",
-            "versus",
-            "method mean [CI]",
-            "versus mean [CI]",
-            "Δ mean [CI]",
-            "per_seed",
-            "bound",
-            "n_clips",
-            "n_seeds",
-            "verdict",
-            "note",
-        ]
-    ]
-    table = verdicts[["claim", "statement", "source", "decision", "verdict", "passed", "failed", "not_run"]]
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html><head><meta charset="utf-8"><title>Claims</title>',
-            f"<style>{STYLE}</style></head><body>",
-            f"<p>The papers' claims on our numbers (seeds {html.escape(', '.join(map(str, seeds)) or '–')}): 95 % "
-            "bootstrap CIs over clips, differences paired per item; NOT RUN = data missing (see the note).</p>",
-            table.to_html(index=False, border=0, na_rep=""),
-            "<h3>Comparisons</h3>",
-            shown.to_html(index=False, border=0, na_rep="–"),
-            "</body></html>",
-            "",
+            *("claim", "metric", "condition", "method", "versus"),
+            *("method mean [CI]", "versus mean [CI]", "Δ mean [CI]", "per_seed", "bound"),
+            *("n_clips", "n_seeds", "verdict", "note"),
         ]
     )
+    for _, r in comparisons.iterrows():
+        where = [_number(r[k]) for k in ("claim", "metric", "condition", "method")]
+        counts = [_number(r["n_clips"]), _number(r["n_seeds"])]
+        shown.rows.append(
+            [*where, r["versus"], *_cis(r), r["per_seed"], _rule_bound(r), *counts, r["verdict"], r["note"]]
+        )
+    intro = (
+        f"<p>The papers' claims on our numbers (seeds {', '.join(map(str, seeds)) or '–'}): 95 % "
+        "bootstrap CIs over clips, differences paired per item; NOT RUN = data missing (see the note).</p>"
+    )
+    return html_page("Claims", [intro, summary.to_html(), "<h3>Comparisons</h3>", shown.to_html()])
 
 
 def write_claims(

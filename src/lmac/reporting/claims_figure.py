@@ -20,33 +20,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .claims import DIRECTION, FAIL, NOT_RUN, PASS, overall_verdict
+from ..evaluation.catalogue import direction
+from .claims import COLUMNS, FAIL, NOT_RUN, PASS, overall_verdict
 from .plotting import read_table, save_figure
 
 COLOURS = {PASS: "#2a9d3b", FAIL: "#c0392b", NOT_RUN: "#888888"}
-CLAIM_COLUMNS = (
-    "claim",
-    "rule",
-    "metric",
-    "condition",
-    "method",
-    "versus",
-    "method_mean",
-    "method_ci_low",
-    "method_ci_high",
-    "diff_mean",
-    "diff_ci_low",
-    "diff_ci_high",
-    "bound",
-    "verdict",
-    "note",
-)
 
 
 def oriented(row: pd.Series) -> tuple[float, float, float, float]:
     """(low, mean, high, line) of one comparison, oriented so that larger is better."""
     if row["rule"] in ("better", "not_worse"):
-        sign = 1.0 if DIRECTION.get(row["metric"], True) else -1.0
+        sign = -1.0 if direction(row["metric"]) is False else 1.0
         ends = sign * row["diff_ci_low"], sign * row["diff_ci_high"]
         return min(ends), sign * row["diff_mean"], max(ends), -float(row["bound"])
     if row["rule"] in ("below", "randomisation_degrades"):
@@ -63,7 +47,7 @@ def label(row: pd.Series) -> str:
 
 def claims_figure(claims_csv: str | os.PathLike, png: str | os.PathLike, pdf: str | os.PathLike | None = None) -> None:
     """Draw ``results/<run>/tables/claims.csv`` (one panel per claim) to PNG and PDF."""
-    frame = read_table(claims_csv, CLAIM_COLUMNS)
+    frame = read_table(claims_csv, COLUMNS)
     claims = list(dict.fromkeys(frame["claim"]))
     heights = [max(1, int((frame["claim"] == c).sum())) for c in claims]
     fig, axes = plt.subplots(

@@ -11,16 +11,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..evaluation.listenability import LISTENABILITY_HIGHER_IS_BETTER
-from ..evaluation.localisation import LOCALISATION_HIGHER_IS_BETTER
-from ..evaluation.metrics import HIGHER_IS_BETTER
+from ..evaluation import catalogue
 from ..yaml_inputs import check, key_error, load_schema, read_yaml
 
 PAIRWISE = ("better", "not_worse")
 THRESHOLD = ("below", "above")
 RANDOMISATION = ("randomisation_degrades", "randomisation_insensitive")
 RULES = (*PAIRWISE, *THRESHOLD, *RANDOMISATION)
-DIRECTION = {**HIGHER_IS_BETTER, **LOCALISATION_HIGHER_IS_BETTER, **LISTENABILITY_HIGHER_IS_BETTER}
+# the better direction of every metric a claim can compare (pairwise rules need one)
+DIRECTION = catalogue.DIRECTION
 
 
 @dataclass

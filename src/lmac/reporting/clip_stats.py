@@ -101,9 +101,3 @@ def per_seed_means(values: pd.Series, seeds: pd.Series) -> dict[int, float]:
     """{seed: mean of its rows} (NaN skipped), in seed order."""
     means = pd.Series(values.to_numpy(dtype=float)).groupby(seeds.to_numpy()).mean()
     return {int(k): float(v) for k, v in means.sort_index().items()}
-
-
-def format_ci(mean: float, lo: float, hi: float, digits: int = 3, sep: str = ", ") -> str:
-    if mean is None or np.isnan(mean):
-        return "–"
-    return f"{mean:.{digits}f} [{lo:.{digits}f}{sep}{hi:.{digits}f}]"

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import LmacError
 from ..frontend import FrontEnd, FrontEndConfig
-from .plotting import plt, save_figure
+from .plotting import plt, save_figure, spectrogram_image
 
 EXAMPLE_KEYS = ("ids", "sample_rate", "mask", "logspec", "waveform")
 COLUMNS = ("input log1p|X|", "mask", "masked-in M⊙log1p|X|", "listenable explanation")
@@ -82,16 +82,7 @@ def example_panels_figure(
         images = ((spec, "magma", vmax), (mask, "viridis", 1.0), (mask * spec, "magma", vmax), (heard, "magma", vmax))
         for c, ((image, cmap, top), label) in enumerate(zip(images, COLUMNS)):
             ax = axes[r, c]
-            ax.imshow(
-                image[:frames].T,
-                origin="lower",
-                aspect="auto",
-                cmap=cmap,
-                vmin=0.0,
-                vmax=top,
-                extent=extent,
-                interpolation="nearest",
-            )
+            spectrogram_image(ax, image[:frames], cmap, top, extent)
             ax.set_title(f"{method}: {label}", fontsize=8)
             ax.tick_params(labelsize=6)
             if c == 0:

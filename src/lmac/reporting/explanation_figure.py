@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
+from .plotting import spectrogram_image  # noqa: E402
 
 LABELLED_WINDOWS = 24  # above this, window strips are coloured only (names would overlap)
 LEGEND_CLASSES = 10
@@ -64,16 +65,7 @@ def explanation_figure(
     pooled = f", {frames_per_column} frames per column" if frames_per_column > 1 else ""
     for k, (image, label, cmap, top) in enumerate(panels):
         ax = fig.add_subplot(grid[k // 2, k % 2])
-        shown = ax.imshow(
-            np.asarray(image, dtype=np.float32).T,
-            origin="lower",
-            aspect="auto",
-            cmap=cmap,
-            vmin=0.0,
-            vmax=top,
-            extent=extent,
-            interpolation="nearest",
-        )
+        shown = spectrogram_image(ax, image, cmap, top, extent)
         ax.set_title(label + pooled, fontsize=9)
         ax.set_xlabel("time (s)", fontsize=8)
         ax.set_ylabel("frequency (Hz)", fontsize=8)

@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LmacError
-from ..evaluation.localisation import LOCALISATION_METRICS
-from ..evaluation.metrics import METRICS
-from .plotting import TABLE_COLUMNS, method_colours, metric_label, plt, read_table, require_columns, save_figure
+from ..evaluation.catalogue import LOCALISATION, PAPER_METRICS, display
+from .plotting import TABLE_COLUMNS, method_colours, plt, read_table, require_columns, save_figure
 
 # which metrics each bar figure shows
-KINDS = {"faithfulness": METRICS, "localisation": LOCALISATION_METRICS}
+KINDS = {"faithfulness": PAPER_METRICS, "localisation": LOCALISATION.columns}
 
 
 def metric_bars_figure(table: pd.DataFrame, metrics: Sequence[str], title: str = "") -> plt.Figure:
@@ -64,11 +63,11 @@ def metric_bars_figure(table: pd.DataFrame, metrics: Sequence[str], title: str =
                     color=[colours[m] for m in methods],
                     error_kw={"elinewidth": 0.8},
                 )
-            ax.set_title(f"{metric_label(metric)} · {condition}", fontsize=9)
+            ax.set_title(f"{display(metric)} · {condition}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.grid(axis="y", alpha=0.3)
             if c == 0:
-                ax.set_ylabel(metric_label(metric), fontsize=8)
+                ax.set_ylabel(display(metric), fontsize=8)
     for ax in axes[-1]:
         ax.set_xticks(x, methods, rotation=90, fontsize=7)
     if title:

@@ -1,5 +1,5 @@
 """What every report figure shares: the Agg backend, PNG + PDF written atomically, input checks,
-metric labels with their direction, and one colour per method across figures."""
+and one colour per method across figures."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..errors import LmacError  # noqa: E402
 from ..io import atomic_path  # noqa: E402
-from .tables import DIRECTION  # noqa: E402
 
 # the columns of results/<run>/tables/metrics.csv the figures read (written by tables.aggregate)
 TABLE_COLUMNS = ("condition", "method", "metric", "mean", "ci_low", "ci_high")
@@ -49,10 +49,18 @@ def read_table(path: str | os.PathLike, columns: Sequence[str] = TABLE_COLUMNS) 
     return frame
 
 
-def metric_label(metric: str) -> str:
-    """``AI ↑``, ``AD ↓``; metrics without a direction (MM) keep their bare name."""
-    better = DIRECTION.get(metric)
-    return metric if better is None else f"{metric} {'↑' if better else '↓'}"
+def spectrogram_image(ax: plt.Axes, image, cmap: str, top: float, extent: Sequence[float]):
+    """``image`` [frames, bins] drawn with time across and frequency up, colours from 0 to ``top``."""
+    return ax.imshow(
+        np.asarray(image, dtype=np.float32).T,
+        origin="lower",
+        aspect="auto",
+        cmap=cmap,
+        vmin=0.0,
+        vmax=top,
+        extent=extent,
+        interpolation="nearest",
+    )
 
 
 def palette(n: int) -> list[tuple]:

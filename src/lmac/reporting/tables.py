@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LmacError
-from ..evaluation.localisation import LOCALISATION_HIGHER_IS_BETTER, LOCALISATION_METRICS
-from ..evaluation.metrics import HIGHER_IS_BETTER, METRICS
+from ..evaluation.catalogue import PAPER_METRICS, TABLE_METRICS, display
 from ..io import write_csv, write_json, write_text
+from .table_model import Cell, Table, ci_cell
 
-ALL_METRICS = (*METRICS, *LOCALISATION_METRICS)
-DIRECTION = {**HIGHER_IS_BETTER, **LOCALISATION_HIGHER_IS_BETTER}
+# the metrics table's columns (kept under this name for the callers of this module)
+ALL_METRICS = TABLE_METRICS
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -31,7 +31,7 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: f
 
 
 def aggregate(per_sample: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    missing = [m for m in METRICS if m not in per_sample.columns]
+    missing = [m for m in PAPER_METRICS if m not in per_sample.columns]
     if missing:
         raise LmacError(f"per-sample results lack the metric column(s): {', '.join(missing)}")
     if "condition" not in per_sample.columns:
@@ -62,76 +62,44 @@ def aggregate(per_sample: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd
     return pd.DataFrame(rows)
 
 
-def arrow(metric: str, latex: bool = False, direction: dict[str, bool] = DIRECTION) -> str:
-    """↑/↓ (or LaTeX arrows) for a metric with a known better direction, else nothing."""
-    better = direction.get(metric)
-    if better is None:
-        return ""
-    if latex:
-        return r" $\uparrow$" if better else r" $\downarrow$"
-    return " ↑" if better else " ↓"
-
-
-def _blocks(table: pd.DataFrame):
+def blocks(table: pd.DataFrame):
+    """(condition, its rows, its metrics in table order) of an aggregated table."""
     for condition, block in table.groupby("condition", sort=False):
         metrics = [m for m in ALL_METRICS if m in set(block["metric"])]
         yield condition, block, metrics
 
 
-def _cell(cells: pd.DataFrame, metric: str, sep: str = ", ") -> str:
-    mean, lo, hi = (cells.at[metric, k] for k in ("mean", "ci_low", "ci_high"))
-    if np.isnan(mean):
-        return "–"
-    return f"{mean:.3f} [{lo:.3f}{sep}{hi:.3f}]"
+def condition_table(block: pd.DataFrame, metrics: list[str], timing: bool = False) -> Table:
+    """One condition's methods × metrics, ``mean [95 % CI]`` cells (and the ms per clip if ``timing``)."""
+    table = Table([Cell("method", "Method"), *(display(m) for m in metrics), *(["ms/clip"] if timing else [])])
+    for method, rows in block.groupby("method", sort=False):
+        cells = rows.set_index("metric")
+        row = [method, *(ci_cell(*(cells.at[m, k] for k in ("mean", "ci_low", "ci_high"))) for m in metrics)]
+        table.rows.append(row + ([f"{rows['explain_ms_per_clip'].iloc[0]:.1f}"] if timing else []))
+    return table
 
 
 def to_markdown(table: pd.DataFrame, accuracy: float | None = None) -> str:
     lines = []
-    for condition, block, metrics in _blocks(table):
+    for condition, block, metrics in blocks(table):
         n, acc = block["n"].max(), block["classifier_accuracy"].iloc[0]
         lines += [
             f"### Condition: {condition} (split {block['split'].iloc[0]}, n = {n} items; "
             f"classifier accuracy on these inputs {100 * acc:.1f} %; mean [95 % bootstrap CI])",
             "",
-            "| method | " + " | ".join(f"{m}{arrow(m)}" for m in metrics) + " | ms/clip |",
-            "|" + "---|" * (len(metrics) + 2),
+            *condition_table(block, metrics, timing=True).to_markdown(),
+            "",
         ]
-        for method, rows in block.groupby("method", sort=False):
-            cells = rows.set_index("metric")
-            lines.append(
-                f"| {method} | "
-                + " | ".join(_cell(cells, m) for m in metrics)
-                + f" | {rows['explain_ms_per_clip'].iloc[0]:.1f} |"
-            )
-        lines.append("")
     if accuracy is not None:
         lines.append(f"Classifier test accuracy (clean test clips): {100 * accuracy:.1f} %")
     return "\n".join(lines) + "\n"
 
 
-def _tex(text: str) -> str:
-    return text.replace("_", r"\_").replace("%", r"\%")
-
-
 def to_latex(table: pd.DataFrame) -> str:
-    """One ``tabular`` per condition; mean with the CI half-widths as a subscript range."""
+    """One ``tabular`` per condition; mean with the CI as a subscript range."""
     out = []
-    for condition, block, metrics in _blocks(table):
-        out += [
-            f"% condition: {condition}",
-            r"\begin{tabular}{l" + "c" * len(metrics) + "}",
-            r"\toprule",
-            "Method & " + " & ".join(_tex(m) + arrow(m, latex=True) for m in metrics) + r" \\",
-            r"\midrule",
-        ]
-        for method, rows in block.groupby("method", sort=False):
-            cells = rows.set_index("metric")
-            values = []
-            for m in metrics:
-                mean, lo, hi = (cells.at[m, k] for k in ("mean", "ci_low", "ci_high"))
-                values.append("--" if np.isnan(mean) else f"{mean:.2f}$_{{[{lo:.2f}, {hi:.2f}]}}$")
-            out.append(_tex(method) + " & " + " & ".join(values) + r" \\")
-        out += [r"\bottomrule", r"\end{tabular}", ""]
+    for condition, block, metrics in blocks(table):
+        out += [f"% condition: {condition}", *condition_table(block, metrics).to_latex(), ""]
     return "\n".join(out)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import LmacError
 from ..io import write_csv, write_text
+from ..reporting.table_model import Cell, Table, format_ci, html_page, tex_ci
 from ..reporting.tables import bootstrap_ci
 from .similarity import SCORES
 
@@ -67,62 +68,38 @@ def summarise(rows: pd.DataFrame, keys: tuple[str, ...], n_boot: int = 1000, see
     return pd.DataFrame(out)
 
 
-def _cell(row, score: str, digits: int = 3) -> str:
+def _cell(row, score: str) -> Cell:
     mean, lo, hi = row[f"{score}_mean"], row[f"{score}_ci_low"], row[f"{score}_ci_high"]
-    if np.isnan(mean):
-        return "n/a"
-    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return Cell(format_ci(mean, lo, hi, missing="n/a"), tex_ci(mean, lo, hi, missing="n/a"))
+
+
+def _table(summary: pd.DataFrame, keys: tuple[str, ...], latex: bool = False) -> Table:
+    """One row per group: its keys and each score's mean [95 % CI]; outside LaTeX also n and the notes."""
+    if latex:
+        table = Table([*keys, "Spearman", "SSIM"], align="l" * len(keys) + "cc")
+    else:
+        has_note = "note" in summary and summary["note"].astype(str).str.len().gt(0).any()
+        table = Table([*keys, *(f"{s} (mean [95 % CI])" for s in SCORES), "n", *(["note"] if has_note else [])])
+    for _, row in summary.iterrows():
+        cells = [str(row[k]) for k in keys] + [_cell(row, s) for s in SCORES]
+        if not latex:
+            cells.append(str(row["n"]))
+            if has_note:
+                cells.append(str(row["note"]) if isinstance(row["note"], str) else "")
+        table.rows.append(cells)
+    return table
 
 
 def to_markdown(summary: pd.DataFrame, keys: tuple[str, ...], title: str) -> str:
-    has_note = "note" in summary and summary["note"].astype(str).str.len().gt(0).any()
-    header = [*keys, *(f"{s} (mean [95 % CI])" for s in SCORES), "n", *(["note"] if has_note else [])]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in summary.iterrows():
-        cells = [str(row[k]) for k in keys] + [_cell(row, s) for s in SCORES] + [str(row["n"])]
-        if has_note:
-            cells.append(str(row["note"]) if isinstance(row["note"], str) else "")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _tex(text: object) -> str:
-    return str(text).replace("_", r"\_").replace("%", r"\%")
+    return "\n".join([f"### {title}", "", *_table(summary, keys).to_markdown()]) + "\n"
 
 
 def to_latex(summary: pd.DataFrame, keys: tuple[str, ...]) -> str:
-    lines = [
-        r"\begin{tabular}{" + "l" * len(keys) + "cc}",
-        r"\toprule",
-        " & ".join([*(_tex(k) for k in keys), "Spearman", "SSIM"]) + r" \\",
-        r"\midrule",
-    ]
-    for _, row in summary.iterrows():
-        cells = [_tex(row[k]) for k in keys]
-        for score in SCORES:
-            mean, lo, hi = row[f"{score}_mean"], row[f"{score}_ci_low"], row[f"{score}_ci_high"]
-            cells.append("n/a" if np.isnan(mean) else f"{mean:.2f}$_{{[{lo:.2f}, {hi:.2f}]}}$")
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    return "\n".join([*_table(summary, keys, latex=True).to_latex(), ""])
 
 
 def to_html(summary: pd.DataFrame, keys: tuple[str, ...], title: str) -> str:
-    table = summary[list(keys)].copy()
-    for score in SCORES:
-        table[f"{score} (mean [95 % CI])"] = [_cell(row, score) for _, row in summary.iterrows()]
-    table["n"] = summary["n"]
-    if "note" in summary and summary["note"].astype(str).str.len().gt(0).any():
-        table["note"] = summary["note"]
-    style = (
-        "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
-        "th,td{border:1px solid #ccc;padding:3px 6px;white-space:nowrap}th{background:#f2f2f2}"
-    )
-    return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{style}</style></head><body>\n<h3>{html.escape(title)}</h3>\n"
-        f"{table.to_html(index=False, border=0, na_rep='')}\n</body></html>\n"
-    )
+    return html_page(title, [f"<h3>{html.escape(title)}</h3>", _table(summary, keys).to_html()])
 
 
 def write_summary(
