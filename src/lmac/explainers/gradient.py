@@ -161,7 +161,23 @@ class IntegratedGradientsExplainer(GradientExplainer):
         )
 
 
-class SmoothGradExplainer(GradientExplainer):
+class SampledExplainer(GradientExplainer):
+    """A method averaging ``n_samples`` noisy passes, run ``internal_batch_size`` inputs at a time."""
+
+    def __init__(self, classifier: AudioClassifier, n_samples: int, internal_batch_size: int, seed: int):
+        super().__init__(classifier)
+        self.n_samples = positive_int(self.name, "n_samples", n_samples)
+        self.internal_batch_size = positive_int(self.name, "internal_batch_size", internal_batch_size)
+        self.seed = seed_setting(self.name, seed)
+
+    def passes(self, batch: int) -> Iterator[int]:
+        """Samples per pass for a batch of ``batch`` clips; they add up to ``n_samples``."""
+        per_pass = max(1, self.internal_batch_size // batch)
+        for done in range(0, self.n_samples, per_pass):
+            yield min(per_pass, self.n_samples - done)
+
+
+class SmoothGradExplainer(SampledExplainer):
     name = "smoothgrad"
 
     def __init__(
@@ -173,8 +189,7 @@ class SmoothGradExplainer(GradientExplainer):
         internal_batch_size: int = 32,
         seed: int = 0,
     ):
-        super().__init__(classifier)
-        self.n_samples = positive_int(self.name, "n_samples", n_samples)
+        super().__init__(classifier, n_samples, internal_batch_size, seed)
         check_setting(
             isinstance(noise_level, (int, float)) and not isinstance(noise_level, bool) and noise_level > 0,
             self.name,
@@ -185,8 +200,6 @@ class SmoothGradExplainer(GradientExplainer):
         self.noise_level = float(noise_level)
         check_setting(noise in NOISES, self.name, "noise", noise, " or ".join(NOISES))
         self.noise = noise
-        self.internal_batch_size = positive_int(self.name, "internal_batch_size", internal_batch_size)
-        self.seed = seed_setting(self.name, seed)
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         flat = x.detach().flatten(1)
@@ -198,18 +211,14 @@ class SmoothGradExplainer(GradientExplainer):
 
     def _half_normal(self, x: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        per_pass = max(1, self.internal_batch_size // b)
         total = torch.zeros_like(x)
         saliency = Saliency(self.model)
-        done = 0
-        while done < self.n_samples:
-            k = min(per_pass, self.n_samples - done)
+        for k in self.passes(b):
             noisy = x.detach().repeat(k, 1, 1, 1)
             noisy = (noisy + sigma.repeat(k).view(-1, 1, 1, 1) * torch.randn_like(noisy).abs()).requires_grad_()
             maps = saliency.attribute(noisy, target=target.repeat(k), abs=True)
             peak = maps.flatten(1).amax(1).clamp(min=torch.finfo(maps.dtype).tiny).view(-1, 1, 1, 1)
             total += (maps / peak).view(k, b, *x.shape[1:]).sum(0)
-            done += k
         return total / self.n_samples
 
     def _noise_tunnel(self, x: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -230,20 +239,19 @@ class SmoothGradExplainer(GradientExplainer):
         )
 
 
+def _interpolate_mode(name: str, mode: str) -> str:
+    """How a coarse layer map is upsampled to the spectrogram grid, checked."""
+    check_setting(mode in INTERPOLATE_MODES, name, "interpolate_mode", mode, " or ".join(INTERPOLATE_MODES))
+    return mode
+
+
 class GradCamExplainer(GradientExplainer):
     name = "gradcam"
 
     def __init__(self, classifier: AudioClassifier, relu: bool = False, interpolate_mode: str = "nearest"):
         super().__init__(classifier)
         check_setting(isinstance(relu, bool), self.name, "relu", relu, "true or false")
-        check_setting(
-            interpolate_mode in INTERPOLATE_MODES,
-            self.name,
-            "interpolate_mode",
-            interpolate_mode,
-            " or ".join(INTERPOLATE_MODES),
-        )
-        self.relu, self.interpolate_mode = relu, interpolate_mode
+        self.relu, self.interpolate_mode = relu, _interpolate_mode(self.name, interpolate_mode)
 
     def coarse(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The Grad-CAM map on conv_block6's grid, [B, 1, T/32, n_mels/32]."""
@@ -280,14 +288,7 @@ class GuidedGradCamExplainer(GradientExplainer):
 
     def __init__(self, classifier: AudioClassifier, interpolate_mode: str = "nearest"):
         super().__init__(classifier)
-        check_setting(
-            interpolate_mode in INTERPOLATE_MODES,
-            self.name,
-            "interpolate_mode",
-            interpolate_mode,
-            " or ".join(INTERPOLATE_MODES),
-        )
-        self.interpolate_mode = interpolate_mode
+        self.interpolate_mode = _interpolate_mode(self.name, interpolate_mode)
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         method = GuidedGradCam(self.model, last_conv_block(self.classifier))
@@ -295,7 +296,7 @@ class GuidedGradCamExplainer(GradientExplainer):
             return method.attribute(x, target=target, interpolate_mode=self.interpolate_mode)
 
 
-class GradientShapExplainer(GradientExplainer):
+class GradientShapExplainer(SampledExplainer):
     name = "shap"
 
     def __init__(
@@ -306,23 +307,16 @@ class GradientShapExplainer(GradientExplainer):
         internal_batch_size: int = 32,
         seed: int = 0,
     ):
-        super().__init__(classifier)
+        super().__init__(classifier, n_samples, internal_batch_size, seed)
         self.n_baselines = positive_int(self.name, "n_baselines", n_baselines)
-        self.n_samples = positive_int(self.name, "n_samples", n_samples)
-        self.internal_batch_size = positive_int(self.name, "internal_batch_size", internal_batch_size)
-        self.seed = seed_setting(self.name, seed)
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         shap = GradientShap(self.model)
-        per_pass = max(1, self.internal_batch_size // x.shape[0])
         total = torch.zeros_like(x)
         with seeded(self.seed, self.calls, x.device):
             baselines = torch.randn((self.n_baselines, *x.shape[1:]), device=x.device, dtype=x.dtype).abs()
-            done = 0
-            while done < self.n_samples:
-                k = min(per_pass, self.n_samples - done)
+            for k in self.passes(x.shape[0]):
                 total += k * shap.attribute(x, baselines=baselines, n_samples=k, stdevs=0.0, target=target)
-                done += k
         return total / self.n_samples
 
 

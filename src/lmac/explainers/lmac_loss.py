@@ -58,12 +58,18 @@ REFERENCE_MASK = (425, 513)
 
 
 @dataclass(frozen=True)
-class LossWeights:
-    """Loss weights in the reference's units, and how L1/TV are reduced."""
+class MaskLossWeights:
+    """The weights every masking explainer's loss has: masked-in CE, masked-out CE and L1 (reference units)."""
 
     l_in: float = 4.0
     l_out: float = 0.2
     l1: float = 0.4
+
+
+@dataclass(frozen=True)
+class LossWeights(MaskLossWeights):
+    """L-MAC's loss weights, and how L1/TV are reduced."""
+
     tv: float = 0.0
     reduction: str = "mean"  # "mean" or "reference"
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import LmacError
+from .lmac_loss import MaskLossWeights
 from .lmac_td_presets import DEFAULT_PRESET, preset
 
 #: SpeechBrain's ``cal_si_snr`` guard, kept so values match ``get_si_snr_with_pitwrapper``
@@ -25,10 +26,9 @@ WEIGHT_KEYS = ("l_in", "l_out", "l1", "sisnr")
 
 
 @dataclass(frozen=True)
-class TDLossWeights:
-    l_in: float = 4.0
-    l_out: float = 0.2
-    l1: float = 0.4
+class TDLossWeights(MaskLossWeights):
+    """LMAC-TD's loss weights: L-MAC's three, plus the SI-SNR term that keeps i close to x."""
+
     sisnr: float = 0.0
 
     @classmethod
