@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lmac.errors import LmacError
-from lmac.evaluation.localisation import ground_truth, stack_event_masks
+from lmac.evaluation.localisation import ground_truth, localisation_metrics, stack_event_masks
 from lmac.frontend import FrontEnd
 
 N = 8000
@@ -60,3 +60,43 @@ def test_event_masks_of_any_dtype_give_a_bool_ground_truth():
     for interferer in (torch.zeros(1, N), noise(6, scale=1e-4)):
         gt = ground_truth(fe, s, interferer, event)
         assert gt.dtype == torch.bool and gt.sum().item() > 0 and not gt[0, :, :10].any()
+
+
+def test_rank_accuracy_shares_tied_slots_in_proportion():
+    # top-2 of [1, 1, 1, 0]: both slots go to the three tied bins, one of which is in GT -> 2/3 of a hit
+    mask = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])
+    gt = torch.tensor([[[True, False, False, True]]])
+    assert localisation_metrics(mask, gt)["RRA"].item() == pytest.approx((2 / 3) / 2)
+
+
+def test_every_kind_of_grid_mismatch_is_refused():
+    gt = torch.zeros(2, 6, 4, dtype=torch.bool)
+    for mask, truth in (
+        (torch.zeros(6, 4), gt),  # mask not [B, T, F]
+        (torch.zeros(2, 6, 4), gt[0]),  # ground truth not [B, T, F]
+        (torch.zeros(1, 6, 4), gt),  # batch
+        (torch.zeros(2, 6, 3), gt),  # bins
+        (torch.zeros(2, 7, 4), gt),  # more frames than the ground truth
+    ):
+        with pytest.raises(ValueError, match="not on one grid"):
+            localisation_metrics(mask, truth)
+
+
+def test_a_shorter_mask_with_more_frames_than_bins_is_padded():
+    gt = torch.zeros(1, 12, 4, dtype=torch.bool)
+    gt[0, 11, 0] = True
+    short = torch.ones(1, 10, 4)
+    scores = localisation_metrics(short, gt)
+    # the padded frames carry no relevance: the GT bin in frame 11 gets none of the mass
+    assert scores["RMA"].item() == 0.0 and scores["IoU"].item() == 0.0
+
+
+def test_ground_truth_of_any_dtype_and_a_mask_on_the_threshold():
+    mask = torch.tensor([[[0.5, 0.2], [0.0, 0.0]]])
+    gt = torch.tensor([[[True, False], [False, False]]])
+    as_bool = localisation_metrics(mask, gt)
+    # 0.5 is on the default IoU threshold and counts as selected; a one-bin union gives IoU 1
+    assert as_bool["IoU"].item() == 1.0
+    for other in (gt.float(), gt.to(torch.uint8)):
+        got = localisation_metrics(mask, other)
+        assert {k: v.item() for k, v in got.items()} == {k: v.item() for k, v in as_bool.items()}
