@@ -23,6 +23,8 @@ def test_missing_event_masks_are_named_with_how_many_more():
     masks = {"a": np.zeros((2, 3), dtype=bool)}
     with pytest.raises(LmacError, match=re.escape("ground-truth masks: no mask for clip 'b'") + "$"):
         stack_event_masks(masks, ["a", "b"])
+    with pytest.raises(LmacError, match=re.escape("no mask for clip 'b' (and 1 more)") + "$"):
+        stack_event_masks(masks, ["b", "a", "c"])
     with pytest.raises(LmacError, match=re.escape("no mask for clip 'b' (and 2 more)") + "$"):
         stack_event_masks(masks, ["b", "a", "c", "d"])
 

@@ -35,6 +35,14 @@ def test_peak_normalisation_keeps_each_row_within_one():
         assert ((top(out) < 1) & (top(out) > 1 - 1e-6)).all()
 
 
+def test_rows_are_mixed_independently():
+    clean, noise = rows(6, b=3), rows(7, b=3)
+    clean[1, 100] = 400.0  # a spike: its row's peak is far above the others'
+    for peak in ("abs", "signed"):
+        one_by_one = torch.cat([mix(clean[i : i + 1], noise[i : i + 1], peak=peak) for i in range(3)])
+        torch.testing.assert_close(mix(clean, noise, peak=peak), one_by_one, rtol=1e-12, atol=0)
+
+
 def test_unknown_peak_lists_the_choices():
     with pytest.raises(LmacError, match=re.escape("noise.peak: unknown peak normalisation 'max' (abs, signed, none)")):
         mix(rows(0), rows(1), peak="max")
