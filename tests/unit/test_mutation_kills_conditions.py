@@ -70,7 +70,7 @@ def test_apply_names_the_shape_and_the_version_range():
         cond.apply(torch.zeros(1, L), ["a"], 2)
     pool, ids = torch.zeros(2, L), ["a", "b"]
     cond = make_condition("mixture", seed=0, pool=pool, pool_ids=ids, pool_labels=[0, 1], different_class=True)
-    with pytest.raises(ValueError, match=re.escape("condition mixture with different_class needs the clips' labels")):
+    with pytest.raises(ValueError, match=r"^condition mixture with different_class needs the clips' labels$"):
         cond.apply(torch.zeros(1, L), ["x"], 0)
 
 
@@ -128,3 +128,18 @@ def test_an_all_negative_row_falls_back_to_its_own_absolute_maximum():
     out = cond.apply(torch.stack([quiet, loud]), ["a", "b"], 0)
     assert out.wav[0].min().item() == pytest.approx(-1.0, abs=1e-6)
     assert out.wav[1].max().item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_missing_sources_pools_and_labels_are_named():
+    with pytest.raises(
+        LmacError,
+        match=r"^evaluation condition speech needs a speech source \(LJSpeech folder or the speech proxy\)$",
+    ):
+        make_condition("speech", seed=0)
+    for given in ({"pool": torch.zeros(2, L)}, {"pool_ids": ["a", "b"]}):
+        with pytest.raises(LmacError, match=r"^evaluation condition mixture needs a pool of clips and their ids$"):
+            make_condition("mixture", seed=0, **given)
+    with pytest.raises(
+        LmacError, match=r"^evaluation condition mixture: different_class needs one pool label per pool clip$"
+    ):
+        make_condition("mixture", seed=0, pool=torch.zeros(2, L), pool_ids=["a", "b"], different_class=True)

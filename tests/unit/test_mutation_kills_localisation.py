@@ -75,6 +75,7 @@ def test_every_kind_of_grid_mismatch_is_refused():
     gt = torch.zeros(2, 6, 4, dtype=torch.bool)
     for mask, truth in (
         (torch.zeros(6, 4), gt),  # mask not [B, T, F]
+        (torch.zeros(2, 4), gt),  # mask not [B, T, F], batch as the ground truth's
         (torch.zeros(2, 6, 4), gt[0]),  # ground truth not [B, T, F]
         (torch.zeros(1, 6, 4), gt),  # batch
         (torch.zeros(2, 6, 3), gt),  # bins

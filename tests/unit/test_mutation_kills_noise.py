@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
-from lmac.data.noise import GeneratedNoise, coloured_noise, describe, generated_noise, mix
+from lmac.data.noise import GeneratedNoise, coloured_noise, describe, generated_noise, mix, noise_source
 from lmac.errors import LmacError
 
 
@@ -85,3 +87,21 @@ def test_sources_describe_themselves_without_an_address():
     source = GeneratedNoise(3, 16000)
     assert repr(source) == describe(source) == "GeneratedNoise(seed=3, sample_rate=16000)"
     assert describe(object()) == "object"
+
+
+def test_noise_source_defaults_to_generated_noise():
+    for cfg in (None, {}, {"snr_db": 0.0}):
+        assert repr(noise_source(cfg, None, 16000, 4)) == "GeneratedNoise(seed=4, sample_rate=16000)"
+
+
+def test_noise_source_errors_name_the_value_and_the_choices():
+    with pytest.raises(LmacError, match=r"^noise\.source: 'wham' needs the extracted WHAM! folder \(resources/wham\)$"):
+        noise_source({"source": "wham"}, None, 16000, 0)
+    with pytest.raises(LmacError, match=r"^noise\.source: unknown value 'pink' \(generated or wham\)$"):
+        noise_source({"source": "pink"}, None, 16000, 0)
+
+
+def test_wham_noise_is_drawn_with_the_runs_seed(tmp_path):
+    (tmp_path / "tr").mkdir()
+    sf.write(tmp_path / "tr" / "a.wav", np.zeros(1600, np.float32), 16000)
+    assert noise_source({"source": "wham"}, tmp_path, 16000, 11).seed == 11
