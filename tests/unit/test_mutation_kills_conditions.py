@@ -121,12 +121,13 @@ def test_peak_normalised_contaminated_clips_stay_within_one():
 
 
 def test_an_all_negative_row_falls_back_to_its_own_absolute_maximum():
-    # row 0 mixes to an all-negative clip (no positive maximum to divide by), row 1 is louder
-    quiet = -torch.ones(L, dtype=torch.float64)
-    loud = clip(4).double() * 5
+    # row 0 mixes to an all-negative clip (no positive maximum to divide by): it is scaled by its own
+    # absolute maximum, one number for the whole row, whatever the other rows hold
+    quiet = -(1.0 + torch.rand(L, generator=torch.Generator().manual_seed(5), dtype=torch.float64))
     cond = make_condition("speech", seed=0, speech_source=Fixed(-torch.ones(L)))
-    out = cond.apply(torch.stack([quiet, loud]), ["a", "b"], 0)
-    assert out.wav[0].min().item() == pytest.approx(-1.0, abs=1e-6)
+    out = cond.apply(torch.stack([quiet, clip(4).double()]), ["a", "b"], 0)
+    mix0 = 0.8 * quiet / quiet.norm() + 0.2 * -torch.ones(L, dtype=torch.float64) / L**0.5
+    torch.testing.assert_close(out.wav[0], mix0 / mix0.abs().max(), rtol=1e-6, atol=0)
     assert out.wav[1].max().item() == pytest.approx(1.0, abs=1e-6)
 
 
