@@ -73,7 +73,7 @@ claims: $(STAMP)
 	$(BIN)/snakemake claims_seeds results/$(RUN)/figures/claims_seeds.png --cores $(CORES)
 
 # Mutation testing of the numerical core (docs/mutation.md): mutmut mutates the modules listed in pyproject's
-# [tool.mutmut] one change at a time and runs their fast unit tests against each; about half an hour on
+# [tool.mutmut] one change at a time and runs their fast unit tests against each; about 22 minutes on
 # 2 cores, so not part of CI. `mutmut results` lists the survivors, `mutmut show NAME` one mutant's diff.
 .PHONY: mutation
 
