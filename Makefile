@@ -72,6 +72,19 @@ checks: $(STAMP)
 claims: $(STAMP)
 	$(BIN)/snakemake claims_seeds results/$(RUN)/figures/claims_seeds.png --cores $(CORES)
 
+# Mutation testing of the numerical core (docs/mutation.md): mutmut mutates the modules listed in pyproject's
+# [tool.mutmut] one change at a time and runs their fast unit tests against each; about 22 minutes on
+# 2 cores, so not part of CI. `mutmut results` lists the survivors, `mutmut show NAME` one mutant's diff.
+.PHONY: mutation
+
+$(VENV)/.installed-mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+mutation: $(VENV)/.installed-mutation
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 1
+	$(BIN)/mutmut results
+
 # removes one run's folders (RUN=paper for config/paper.yaml's); other runs and the downloads stay
 clean-results:
 	rm -rf results/$(RUN) logs/$(RUN) benchmarks/$(RUN)
