@@ -51,8 +51,8 @@ function element(tag, attributes, children) {
   return node;
 }
 
-function player(uri) {
-  return element("audio", { controls: "", preload: "auto", src: uri });
+function player(uri, seconds) {
+  return element("audio", { controls: "", preload: "auto", src: uri, "data-seconds": String(seconds) });
 }
 
 function ratingControl(trialIndex, position, onRated) {
@@ -85,11 +85,11 @@ function buildTrial(trial, position, total, random) {
       if (rated.size === names.length) next.removeAttribute("disabled");
     });
     return element("div", { class: "stimulus", "data-stimulus-letter": letter }, [
-      element("div", {}, [letter]), player(trial.sounds[stimulus]), control]);
+      element("div", {}, [letter]), player(trial.sounds[stimulus], trial.seconds), control]);
   });
   const header = [element("h2", {}, [`Trial ${position + 1} of ${total}`])];
   if (KIT.mode === "mushra") {
-    header.push(element("div", { class: "reference" }, ["Reference: ", player(trial.sounds.reference)]));
+    header.push(element("div", { class: "reference" }, ["Reference: ", player(trial.sounds.reference, trial.seconds)]));
     header.push(element("p", { class: "scale" }, [SCALE_TEXT]));
   }
   const section = element("section", { class: "trial", "data-position": String(position) },

@@ -83,6 +83,7 @@ def build_trials(
                     "id": trial_id,
                     "condition": condition,
                     "clip": clip,
+                    "seconds": round(sounds[REFERENCE].shape[-1] / SAMPLE_RATE, 4),
                     "sounds": {name: data_uri(wav_bytes(wav), "audio/wav") for name, wav in sounds.items()},
                 }
             )
