@@ -58,6 +58,7 @@ rule listening_test:
         methods=LISTENING.test_methods,
         conditions=LISTENING.test_conditions,
         settings=lookup(within=config, dpath="listening/test"),
+        clips=LISTENING.test_clips,
     script:
         "../scripts/listening_test.py"
 

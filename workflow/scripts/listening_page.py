@@ -15,4 +15,6 @@ run_step(
         Path(sm.output.audio),
         seed=sm.params.seed,
     ),
+    # a rendering of the evaluation's files, which keep their own records (as the figures: example_figure.py)
+    provenance=False,
 )

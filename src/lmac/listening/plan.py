@@ -14,6 +14,7 @@ class ListeningPlan:
     page_clips: int
     test_methods: list[str]
     test_conditions: list[str]
+    test_clips: int
 
 
 def listening_plan(config: Mapping, methods: Sequence[str]) -> ListeningPlan:
@@ -22,10 +23,8 @@ def listening_plan(config: Mapping, methods: Sequence[str]) -> ListeningPlan:
     test = listening.get("test") or {}
     evaluated = list(config["evaluation"]["conditions"])
     n_examples = config["report"]["n_examples"]
-    for key, value in (
-        ("listening.page_clips", listening.get("page_clips", 1)),
-        ("listening.test.clips", test.get("clips", 3)),
-    ):
+    clips = test.get("clips") or n_examples
+    for key, value in (("listening.page_clips", listening.get("page_clips", 1)), ("listening.test.clips", clips)):
         if value > n_examples:
             raise LmacError(f"config key '{key}': {value} clips, but evaluations keep report.n_examples = {n_examples}")
     conditions = test.get("conditions") or [c for c in evaluated if c != "clean"] or evaluated
@@ -38,4 +37,4 @@ def listening_plan(config: Mapping, methods: Sequence[str]) -> ListeningPlan:
         raise LmacError(
             f"config key 'listening.test.methods': {unknown[0]} is not evaluated (evaluated: {', '.join(methods)})"
         )
-    return ListeningPlan(listening.get("page_clips", 1), list(rated), list(conditions))
+    return ListeningPlan(listening.get("page_clips", 1), list(rated), list(conditions), clips)
