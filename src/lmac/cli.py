@@ -194,6 +194,12 @@ def _explain(args, cfg):
     )
 
 
+def _listening_analyse(args, cfg):
+    from .listening.analysis import Claim, write_analysis
+
+    write_analysis(args.ratings, _out(args), args.n_boot, args.seed, Claim(args.method, args.versus))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad option reported as lmac reports every error: one line, exit status 2.
 
@@ -304,6 +310,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="default: the config's dataset.<name>.url")
     p.add_argument("--sha256", help="default: the config's dataset.<name>.sha256")
     p.set_defaults(run=_download_dataset)
+
+    p = sub.add_parser(
+        "listening-analyse",
+        help="analyse listening-test ratings: post-screening, mean scores with 95 %% CIs, paired comparisons, verdict",
+    )
+    p.add_argument("ratings", nargs="+", metavar="RATINGS", help="ratings CSV files saved by the listening test's page")
+    p.add_argument(
+        "--out", required=True, help="output folder (listening.md/.html, scores/comparisons/verdict CSV, scores.png)"
+    )
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument(
+        "--method", default="lmac_td", help="the claim's method, or the prefix of its variants (default: lmac_td)"
+    )
+    p.add_argument("--versus", default="lmac", help="the method it should be rated above (default: lmac)")
+    p.set_defaults(run=_listening_analyse, needs_config=False)
     return parser
 
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -56,6 +57,8 @@ REPORTED = {
     # the claims on the run's seed, part of `all`
     "results/tiny/tables/claims.html": "claims",
     "results/tiny/figures/claims.png": "claims_figure",
+    # the listening page (docs/listening.md), part of `all`
+    "results/tiny/listening/page.html": "listening_page",
 }
 
 
@@ -128,7 +131,7 @@ def test_report_holds_every_figure_and_table_with_its_caption(run):
         "example": "1",
     }
     categories = json.loads(re.search(r"var categories = (\{.*?\});\n", text, re.S).group(1))
-    assert set(categories) == {"Metrics", "Training", "Examples", "Beyond the papers"}
+    assert set(categories) == {"Metrics", "Training", "Examples", "Beyond the papers", "Listening"}
     assert set(categories["Examples"]) == set(CONDITIONS)
     assert "lmac: L-MAC and LMAC-TD explanations, reproduced end to end." in text
 
@@ -163,3 +166,27 @@ def test_figures_target_after_deleting_figures_runs_only_figure_jobs(run):
         ).is_file()
     again = snakemake(workdir, configfile, "-n", timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)
+
+
+@pytest.mark.slow
+def test_listening_test_target_builds_the_kit_and_the_analysis_reads_its_ratings(run):
+    from listening_fixture import simulated_ratings
+
+    workdir, configfile = run
+    proc = snakemake(workdir, configfile, "listening_test", "--cores", 1, timeout=300)
+    assert proc.returncode == 0, show(proc)
+    trials = pd.read_csv(workdir / "results/tiny/listening/test/trials.csv")
+    # the default: every learned method, every condition but clean, report.n_examples clips each
+    assert set(trials["condition"]) == {"mixture"} and trials["trial"].nunique() == N_EXAMPLES
+    assert set(trials["stimulus"]) == {"reference", "anchor", "lmac", "lmac_td_a0", "lmac_td_a1"}
+    assert all((workdir / "results/tiny/listening/test" / f).is_file() for f in trials["file"])
+    assert (workdir / "results/tiny/listening/test/index.html").stat().st_size > 10_000
+    ratings = workdir / "results/tiny/listening/ratings"
+    ratings.mkdir(parents=True)
+    true_means = {"reference": 100, "anchor": 15, "lmac": 40, "lmac_td_a0": 65, "lmac_td_a1": 70}
+    simulated_ratings(ratings, true_means, participants=10, trials=N_EXAMPLES)
+    proc = snakemake(workdir, configfile, "listening_analysis", "--cores", 1, timeout=300)
+    assert proc.returncode == 0, show(proc)
+    verdict = pd.read_csv(workdir / "results/tiny/listening/analysis/verdict.csv")
+    assert verdict["verdict"].iloc[-1] == "PASS", verdict
+    assert (workdir / "results/tiny/listening/analysis/scores.png").stat().st_size > 5_000

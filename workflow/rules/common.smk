@@ -1,4 +1,5 @@
 # Config validation and target helpers (no rules here).
+import glob
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from lmac.config import synthetic_id
 from lmac.config_rules import check_device, plan_workflow, runs_on_gpu as gpu_for
 from lmac.errors import LmacError
 from lmac.explainers.registry import is_learned
+from lmac.listening.plan import listening_plan
 from torch.cuda import device_count as cuda_count, is_available as cuda_available
 
 # The config checked (schema, then the cross-key rules of lmac.config_rules) and completed with the schema's
@@ -366,3 +368,25 @@ def gpu_job_threads(wildcards):
 def classifier_threads(wildcards):
     """The classifier trains alone (every later job waits for it): on a CPU it takes every core."""
     return 4 if runs_on_gpu() else max(1, workflow.cores)
+
+
+# listening page, test and analysis (workflow/rules/listening.smk): the page's clips, the test's methods and conditions
+try:
+    LISTENING = listening_plan(config, METHODS)
+except LmacError as err:
+    raise WorkflowError(str(err)) from None
+
+
+def listening_explanations(conditions, methods):
+    """The first seed's explanation files, condition by condition, each in ``methods`` order."""
+    return expand(
+        results("explanations/{condition}/{method}/seed{seed}.npz"),
+        condition=conditions,
+        method=methods,
+        seed=SEEDS[0],
+    )
+
+
+def listening_ratings(wildcards):
+    """Every ratings file participants sent back; none: the analysis says where to put them."""
+    return sorted(glob.glob(results("listening/ratings/*.csv")))
