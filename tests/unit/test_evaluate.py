@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -292,7 +293,7 @@ def test_tables_have_one_block_per_condition_with_cis():
 def test_write_tables_round_trip(tmp_path: Path):
     per_sample = tmp_path / "scores.csv"
     _per_sample().to_csv(per_sample, index=False)
-    write_tables(
+    table = write_tables(
         [str(per_sample)],
         str(tmp_path / "t.csv"),
         str(tmp_path / "t.md"),
@@ -301,5 +302,15 @@ def test_write_tables_round_trip(tmp_path: Path):
         n_boot=100,
         out_tex=str(tmp_path / "t.tex"),
     )
-    for name in ("t.csv", "t.md", "t.json", "t.tex"):
-        assert (tmp_path / name).stat().st_size > 0
+    # each file is the table of the per-sample rows it read back, in its format
+    expected = aggregate(_per_sample(), n_boot=100, seed=0)
+    written = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(table, expected)
+    ai = written[(written.metric == "AI") & (written.method == "lmac") & (written.condition == "mixture")]
+    assert ai["mean"].tolist() == [41.5] and ai["n"].tolist() == [4]
+    assert (tmp_path / "t.md").read_text() == to_markdown(expected, accuracy=0.9)
+    assert (tmp_path / "t.tex").read_text() == to_latex(expected)
+    nested = json.loads((tmp_path / "t.json").read_text())
+    assert nested == json.loads(json.dumps(to_nested(expected, accuracy=0.9)))
+    assert nested["mixture"]["lmac"]["AI"] == 41.5 and nested["classifier_test_accuracy"] == 0.9
