@@ -2,8 +2,8 @@
 
 Tests must never touch the network, so downloads are exercised against ``serve_files`` on
 127.0.0.1 (an ephemeral port).  The server can misbehave on purpose -- 503 answers, bodies cut
-short, no Range support -- to test retry and resume.  Import with ``sys.path`` pointing at
-``tests/`` (the test modules do this themselves).
+short, no Range support -- to test retry and resume.  pyproject's pytest ``pythonpath`` makes it
+importable as a top-level module.
 """
 
 from __future__ import annotations
