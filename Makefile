@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make reproduce   run the whole workflow on the embedded default (config/config.yaml)
-#   make test        run the test suite
+#   make test        run the test suite (make test-fast: the unit tests only, without the workflow runs)
 # Both create the virtual environment .venv on first use.
 
 PYTHON ?= python3
@@ -11,7 +11,7 @@ CORES ?= all
 # the run folder of config/config.yaml (its `run` key): results/embedded/, logs/embedded/, benchmarks/embedded/
 RUN ?= embedded
 
-.PHONY: reproduce test lint format dryrun clean-results venv
+.PHONY: reproduce test test-fast lint format dryrun clean-results venv
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ reproduce: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# every test but the slow ones: tests/workflow/conftest.py marks all workflow tests slow
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # every check CI runs before the tests; `make format` rewrites the code the way they want it
 lint: $(STAMP)

@@ -2,8 +2,8 @@
 
 Tests must never touch the network, so downloads are exercised against ``serve_files`` on
 127.0.0.1 (an ephemeral port).  The server can misbehave on purpose -- 503 answers, bodies cut
-short, no Range support -- to test retry and resume.  Import with ``sys.path`` pointing at
-``tests/`` (the test modules do this themselves).
+short, no Range support -- to test retry and resume.  pyproject's pytest ``pythonpath`` makes it
+importable as a top-level module.
 """
 
 from __future__ import annotations
@@ -238,9 +238,8 @@ TINY_SYNTH = {
 def make_tiny_prepared(root: Path) -> dict[str, str]:
     """15 one-second clips (3 classes, folds 1-3 train / 4 valid / 5 test), prepared, plus a random-weight
     width-1/16 classifier (``classifier.pt``, seed 0) and an L-MAC explainer for it (``lmac.pt``)."""
-    import torch
+    from model_fixture import tiny_classifier
 
-    from lmac.classifier.model import AudioClassifier
     from lmac.data.prepare import prepare_dataset
     from lmac.data.synthetic import generate_synthetic_dataset
     from lmac.explainers.lmac import LmacExplainer
@@ -254,12 +253,12 @@ def make_tiny_prepared(root: Path) -> dict[str, str]:
         clip_seconds=1.0,
         splits={"train": [1, 2, 3], "valid": [4], "test": [5]},
     )
-    torch.manual_seed(0)
-    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
+    classifier = tiny_classifier()
     classifier.save(root / "classifier.pt")
     LmacExplainer(classifier).save(root / "lmac.pt")
     return {
         "root": str(root),
+        "raw": str(root / "raw"),
         "prepared": str(root / "prepared"),
         "classifier": str(root / "classifier.pt"),
         "lmac": str(root / "lmac.pt"),

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+from model_fixture import tiny_classifier
 
-from lmac.classifier.model import AudioClassifier
 from lmac.cli import main
 from lmac.explainers.lmac import LmacExplainer
 from lmac.explainers.lmac_td import build_lmac_td
@@ -33,8 +32,7 @@ TINY_TD = {
 def make_models(root: Path, clip_seconds: float | None = None) -> dict[str, Path]:
     """A width-1/16 classifier (recording ``clip_seconds`` if given), L-MAC, L-MAC FT and LMAC-TD (α 0.75)."""
     root.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    classifier = AudioClassifier(CLASSES, width=0.0625)
+    classifier = tiny_classifier(CLASSES)
     classifier.clip_seconds = clip_seconds
     classifier.save(root / "classifier.pt")
     lmac = LmacExplainer(classifier)

@@ -7,9 +7,10 @@ import re
 
 import pytest
 import torch
+from model_fixture import tiny_classifier
 
 from lmac.checkpoints import load_checkpoint, save_checkpoint
-from lmac.classifier.model import AudioClassifier, load_classifier
+from lmac.classifier.model import load_classifier
 from lmac.classifier.train import _initialise
 from lmac.errors import LmacError
 from lmac.explainers.lmac import LmacExplainer
@@ -73,8 +74,7 @@ TINY_TD = {
 def models(tmp_path_factory):
     """Random tiny models saved as lmac checkpoints: {name: (path, loader)}."""
     root = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    clf = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
+    clf = tiny_classifier()
     clf.save(root / "classifier.pt")
     LmacExplainer(clf).save(root / "lmac.pt", meta={"method": "lmac"})
     td = build_lmac_td(clf, TINY_TD, "nov2024", 0.75)
@@ -253,7 +253,7 @@ def test_speechbrain_embedding_with_an_unexpected_key(models, tmp_path):
     clf = models["clf"]
     emb = {k: v for k, v in clf.net.embedding_model.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(emb, tmp_path / "embedding_model.ckpt")
-    fresh = AudioClassifier(["a", "b", "c"], width=0.0625, frontend=FrontEndConfig())
+    fresh = tiny_classifier(frontend=FrontEndConfig())
     _initialise(fresh, str(tmp_path / "embedding_model.ckpt"), None)
     assert torch.equal(fresh.net.embedding_model.state_dict()["norm0.weight"], emb["norm0.weight"])
     torch.save({**emb, "fc9.weight": torch.zeros(3)}, tmp_path / "embedding_model.ckpt")
@@ -266,7 +266,7 @@ def test_speechbrain_head_that_does_not_fit_names_both_files(models, tmp_path):
     clf = models["clf"]
     torch.save(clf.net.embedding_model.state_dict(), tmp_path / "embedding_model.ckpt")
     torch.save({"w.weight": torch.zeros(3, 7), "w.bias": torch.zeros(3)}, tmp_path / "classifier.ckpt")
-    fresh = AudioClassifier(["a", "b", "c"], width=0.0625)
+    fresh = tiny_classifier()
     with pytest.raises(LmacError) as err:
         _initialise(fresh, str(tmp_path / "embedding_model.ckpt"), str(tmp_path / "classifier.ckpt"))
     one_line(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
+from esc50_fixture import TINY_SR
 
 from lmac.classifier.train import ClassifierJob, cyclic_scheduler
 from lmac.errors import LmacError
@@ -39,18 +39,13 @@ def test_constant_rate_has_no_scheduler():
     assert opt.param_groups[0]["lr"] == 2e-4
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return make_tiny_prepared(tmp_path_factory.mktemp("tiny"))
-
-
-def train(tmp_path, tiny, name, **cfg_extra):
+def train(tmp_path, tiny_prepared, name, **cfg_extra):
     cfg = {"width": 0.0625, "epochs": 2, "batch_size": 2, "lr": 1e-3, "weight_decay": 0.0, **cfg_extra}
     noise, wham_dir = cfg.pop("noise_cfg", None), cfg.pop("wham_dir", None)
     config = {"classifier": cfg, "frontend": FrontEndConfig(sample_rate=TINY_SR).to_dict(), "noise": noise, "seed": 0}
     out = tmp_path / name
     ClassifierJob.from_config(
-        config, prepared_dir=tiny["prepared"], outputs=Outputs.in_folder(out), device="cpu", wham_dir=wham_dir
+        config, prepared_dir=tiny_prepared["prepared"], outputs=Outputs.in_folder(out), device="cpu", wham_dir=wham_dir
     ).run()
     return pd.read_csv(out / "history.csv"), json.loads((out / "metrics.json").read_text())
 
@@ -60,25 +55,25 @@ def clr(k: int, base=1e-6, peak=1e-3, size=4) -> float:
     return base + (peak - base) * max(0.0, 1 - abs(k / size - 2 * cycle + 1))
 
 
-def test_the_schedule_counts_validation_batches_only_when_asked(tmp_path, tiny):
+def test_the_schedule_counts_validation_batches_only_when_asked(tmp_path, tiny_prepared):
     # 9 training clips -> 5 batches of 2, 3 validation clips -> 2 batches per epoch
-    plain, _ = train(tmp_path, tiny, "plain", scheduler=CYCLIC)
-    recipe, _ = train(tmp_path, tiny, "recipe", scheduler={**CYCLIC, "count_valid_batches": True})
+    plain, _ = train(tmp_path, tiny_prepared, "plain", scheduler=CYCLIC)
+    recipe, _ = train(tmp_path, tiny_prepared, "recipe", scheduler={**CYCLIC, "count_valid_batches": True})
     assert plain["lr"].tolist() == pytest.approx([clr(5), clr(10)])
     assert recipe["lr"].tolist() == pytest.approx([clr(7), clr(14)])
 
 
-def test_classifier_noise_comes_from_the_wham_folder(tmp_path, tiny, caplog):
+def test_classifier_noise_comes_from_the_wham_folder(tmp_path, tiny_prepared, caplog):
     tr = tmp_path / "wham" / "tr"
     tr.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(3):  # 8 kHz files: resampled to the classifier's rate on load
         sf.write(tr / f"noise{i}.wav", rng.normal(size=8000).astype(np.float32), 8000)
-    clean, _ = train(tmp_path, tiny, "clean")
+    clean, _ = train(tmp_path, tiny_prepared, "clean")
     caplog.set_level("INFO", logger="lmac.classifier")
     noisy, metrics = train(
         tmp_path,
-        tiny,
+        tiny_prepared,
         "wham",
         noise={"enabled": True, "snr_db": 0.0},
         noise_cfg={"source": "wham", "peak": "signed"},
@@ -89,6 +84,6 @@ def test_classifier_noise_comes_from_the_wham_folder(tmp_path, tiny, caplog):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
 
 
-def test_wham_noise_without_its_folder_is_a_clear_error(tmp_path, tiny):
+def test_wham_noise_without_its_folder_is_a_clear_error(tmp_path, tiny_prepared):
     with pytest.raises(LmacError, match="noise.source: 'wham' needs the extracted WHAM! folder"):
-        train(tmp_path, tiny, "nowham", noise={"enabled": True, "snr_db": 0.0}, noise_cfg={"source": "wham"})
+        train(tmp_path, tiny_prepared, "nowham", noise={"enabled": True, "snr_db": 0.0}, noise_cfg={"source": "wham"})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from esc50_fixture import make_tiny_prepared, serve_files, write_config  # noqa: E402
+from esc50_fixture import serve_files, write_config  # noqa: E402
 
 from lmac.classifier.model import load_classifier  # noqa: E402
 from lmac.cli import main  # noqa: E402
@@ -40,10 +40,10 @@ def _no_proxy(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> dict:
+def tiny(tiny_prepared, tmp_path_factory) -> dict:
     """A prepared dataset, a random classifier, and L-MAC / L-MAC FT / LMAC-TD checkpoints for it."""
     root = tmp_path_factory.mktemp("cli_errors")
-    paths = {k: Path(v) for k, v in make_tiny_prepared(root).items()}
+    paths = {**{k: Path(v) for k, v in tiny_prepared.items()}, "root": root}
     classifier = load_classifier(paths["classifier"])
     LmacExplainer(classifier).save(root / "lmac_trained.pt", meta={"method": "lmac"})
     LmacExplainer(classifier).save(root / "lmac_ft.pt", meta={"method": "lmac_ft"})
@@ -183,7 +183,7 @@ def test_log_file_that_cannot_be_written(capsys, tiny, tmp_path):
 def _commands(tiny, out) -> dict[str, list]:
     return {
         "synthesize": ["synthesize", "--out", out],
-        "prepare": ["prepare", "--raw", tiny["root"] / "raw", "--out", out],
+        "prepare": ["prepare", "--raw", tiny["raw"], "--out", out],
         "train-classifier": ["train-classifier", "--data", tiny["prepared"], "--out", out, "--device", "cpu"],
         "train-lmac": ["train-lmac", "--data", tiny["prepared"], "--classifier", tiny["classifier"], "--out", out],
         "train-lmac-ft": [
@@ -242,7 +242,7 @@ def _commands(tiny, out) -> dict[str, list]:
     }
 
 
-COMMANDS = list(_commands({k: Path() for k in ("root", "prepared", "classifier", "lmac_trained")}, Path("o")))
+COMMANDS = list(_commands({k: Path() for k in ("root", "raw", "prepared", "classifier", "lmac_trained")}, Path("o")))
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -160,9 +160,22 @@ def test_load_speechbrain_head_forms(width1_classifier, head_form):
 
 def test_load_speechbrain_accepts_checkpoint_without_bn_counters(width1_classifier):
     clf, emb_state = width1_classifier
+    torch.manual_seed(4)
     head = torch.nn.Linear(2048, 50).state_dict()
-    stripped = {k: v for k, v in emb_state.items() if not k.endswith("num_batches_tracked")}
+    # twice the weights loaded by the other tests, so that loading these shows in the model
+    stripped = {
+        k: 2 * v if v.is_floating_point() else v for k, v in emb_state.items() if not k.endswith("num_batches_tracked")
+    }
+    counters = {k: v.clone() for k, v in clf.embedding_model.state_dict().items() if k.endswith("num_batches_tracked")}
+    assert counters and len(stripped) + len(counters) == len(emb_state)
     clf.load_speechbrain(stripped, head)
+    loaded = clf.embedding_model.state_dict()
+    for key, value in stripped.items():
+        torch.testing.assert_close(loaded[key], value, rtol=0, atol=0)
+    for key, value in counters.items():  # absent from the checkpoint: left as they were
+        assert torch.equal(loaded[key], value), key
+    torch.testing.assert_close(clf.classifier.weight, head["weight"], rtol=0, atol=0)
+    torch.testing.assert_close(clf.classifier.bias, head["bias"], rtol=0, atol=0)
 
 
 def _one_line_error(excinfo) -> str:

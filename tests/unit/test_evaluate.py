@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
+from esc50_fixture import TINY_SR
+from model_fixture import tiny_classifier
 
-from lmac.classifier.model import AudioClassifier, load_classifier
+from lmac.classifier.model import load_classifier
 from lmac.data.noise import GeneratedNoise
 from lmac.data.speech import SyntheticSpeech
 from lmac.errors import LmacError
@@ -39,9 +41,9 @@ TINY_TD = {
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("eval")
-    return {**make_tiny_prepared(root), "root": root}
+def setup(tiny_prepared, tmp_path_factory) -> dict:
+    """The shared tiny data and models; this module's own outputs go to ``root``."""
+    return {**tiny_prepared, "root": tmp_path_factory.mktemp("eval")}
 
 
 def _run(setup, method: str, condition: str, **kw) -> tuple[pd.DataFrame, dict]:
@@ -55,14 +57,14 @@ def _run(setup, method: str, condition: str, **kw) -> tuple[pd.DataFrame, dict]:
         "event_masks": setup["events"],
         "noise_source": GeneratedNoise(1, SR),
         "speech_source": SyntheticSpeech(SR, 2),
-        "explainer_path": str(root / "lmac.pt") if is_learned(method) else None,
+        "explainer_path": setup["lmac"] if is_learned(method) else None,
         **kw,
     }
     job = EvalJob(**settings)
     out = root / condition / method
     frame = evaluate(
-        str(root / "prepared"),
-        str(root / "classifier.pt"),
+        setup["prepared"],
+        setup["classifier"],
         job,
         str(out / "scores.csv"),
         str(out / "explanations.npz"),
@@ -111,7 +113,6 @@ def test_all_masks_kept_on_request(setup):
 
 
 def _job(setup, method: str, condition: str, **kw) -> EvalJob:
-    root = setup["root"]
     return EvalJob(
         method=method,
         condition=condition,
@@ -121,14 +122,14 @@ def _job(setup, method: str, condition: str, **kw) -> EvalJob:
         event_masks=setup["events"],
         noise_source=GeneratedNoise(1, SR),
         speech_source=SyntheticSpeech(SR, 2),
-        explainer_path=str(root / "lmac.pt") if is_learned(method) else None,
+        explainer_path=setup["lmac"] if is_learned(method) else None,
         **kw,
     )
 
 
 def test_grouped_evaluation_writes_what_each_method_writes_alone(setup):
     root = Path(setup["root"])
-    classifier = load_classifier(root / "classifier.pt")
+    classifier = load_classifier(setup["classifier"])
     # an L-MAC on the recipe's frame count crops its logspec: it gets its own reference, not the shared one
     LmacExplainer(classifier, frames="reference").save(root / "lmac_cropped.pt")
     torch.manual_seed(1)  # LMAC-TD: its heard masked-in is its masked-in, classified once
@@ -142,16 +143,16 @@ def test_grouped_evaluation_writes_what_each_method_writes_alone(setup):
     ]
     out = root / "grouped"
     grouped = evaluate_methods(
-        str(root / "prepared"),
-        str(root / "classifier.pt"),
+        setup["prepared"],
+        setup["classifier"],
         jobs,
         [(str(out / f"{j.method}.csv"), str(out / f"{j.method}.npz")) for j in jobs],
         device="cpu",
     )
     for job, frame in zip(jobs, grouped):
         alone = evaluate(
-            str(root / "prepared"),
-            str(root / "classifier.pt"),
+            setup["prepared"],
+            setup["classifier"],
             job,
             str(root / "alone.csv"),
             str(root / "alone.npz"),
@@ -176,16 +177,15 @@ def test_grouped_evaluation_writes_what_each_method_writes_alone(setup):
 
 def test_grouped_methods_must_share_everything_but_the_method(setup):
     base = _job(setup, "all_ones", "clean")
-    root = setup["root"]
     with pytest.raises(LmacError, match="differ in 'condition'"):
         evaluate_methods(
-            str(root / "prepared"),
-            str(root / "classifier.pt"),
+            setup["prepared"],
+            setup["classifier"],
             [base, replace(base, method="random", condition="mixture")],
             [("a", "b"), ("c", "d")],
         )
     with pytest.raises(LmacError, match="listed twice"):
-        evaluate_methods(str(root / "prepared"), str(root / "classifier.pt"), [base, base], [("a", "b"), ("c", "d")])
+        evaluate_methods(setup["prepared"], setup["classifier"], [base, base], [("a", "b"), ("c", "d")])
     assert learned_checkpoints(["saliency", "lmac", "lmac_td_a0"], ["l.pt", "t.pt"]) == {
         "lmac": "l.pt",
         "lmac_td_a0": "t.pt",
@@ -195,8 +195,7 @@ def test_grouped_methods_must_share_everything_but_the_method(setup):
 
 
 def test_concatenated_forward_gives_the_separate_passes_logits():
-    torch.manual_seed(0)
-    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval().requires_grad_(False)
+    classifier = tiny_classifier().requires_grad_(False)
     x = torch.rand(3, 40, 513) * 2
     specs = {"in": x * 0.5, "out": x * 0.25, "dup": x * 0.5, "short": x[:, :33], "same": x.clone()}
     specs["same"][1] *= 0.1  # rows 0 and 2 are the reference's input, row 1 is not
@@ -216,7 +215,7 @@ def test_concatenated_forward_gives_the_separate_passes_logits():
 
 
 def test_learned_method_without_checkpoint_and_unknown_method_are_one_line_errors(setup):
-    classifier = AudioClassifier(["a", "b"], width=0.0625)
+    classifier = tiny_classifier(["a", "b"])
     with pytest.raises(LmacError, match="needs its checkpoint"):
         build_explainer("lmac_ft", classifier)
     with pytest.raises(LmacError, match="unknown explanation method 'nope'"):
@@ -225,7 +224,7 @@ def test_learned_method_without_checkpoint_and_unknown_method_are_one_line_error
 
 def test_a_learned_method_gets_its_own_checkpoint(setup, tmp_path):
     """Checkpoints given in another order than the methods would score one method under another's name."""
-    classifier = load_classifier(Path(setup["root"]) / "classifier.pt")
+    classifier = load_classifier(setup["classifier"])
     LmacExplainer(classifier).save(tmp_path / "lmac.pt", meta={"method": "lmac"})
     LmacExplainer(classifier).save(tmp_path / "ft.pt", meta={"method": "lmac_ft"})
     build_lmac_td(classifier, TINY_TD, "nov2024", 0.0).save(tmp_path / "td0.pt")
@@ -294,7 +293,7 @@ def test_tables_have_one_block_per_condition_with_cis():
 def test_write_tables_round_trip(tmp_path: Path):
     per_sample = tmp_path / "scores.csv"
     _per_sample().to_csv(per_sample, index=False)
-    write_tables(
+    table = write_tables(
         [str(per_sample)],
         str(tmp_path / "t.csv"),
         str(tmp_path / "t.md"),
@@ -303,5 +302,15 @@ def test_write_tables_round_trip(tmp_path: Path):
         n_boot=100,
         out_tex=str(tmp_path / "t.tex"),
     )
-    for name in ("t.csv", "t.md", "t.json", "t.tex"):
-        assert (tmp_path / name).stat().st_size > 0
+    # each file is the table of the per-sample rows it read back, in its format
+    expected = aggregate(_per_sample(), n_boot=100, seed=0)
+    written = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(table, expected)
+    ai = written[(written.metric == "AI") & (written.method == "lmac") & (written.condition == "mixture")]
+    assert ai["mean"].tolist() == [41.5] and ai["n"].tolist() == [4]
+    assert (tmp_path / "t.md").read_text() == to_markdown(expected, accuracy=0.9)
+    assert (tmp_path / "t.tex").read_text() == to_latex(expected)
+    nested = json.loads((tmp_path / "t.json").read_text())
+    assert nested == json.loads(json.dumps(to_nested(expected, accuracy=0.9)))
+    assert nested["mixture"]["lmac"]["AI"] == 41.5 and nested["classifier_test_accuracy"] == 0.9

@@ -14,8 +14,9 @@ import pytest
 import soundfile as sf
 import torch
 import torchaudio
+from model_fixture import tiny_classifier
 
-from lmac.classifier.model import AudioClassifier, load_classifier
+from lmac.classifier.model import load_classifier
 from lmac.classifier.train import training_clip_seconds
 from lmac.errors import LmacError
 from lmac.explain_input import BLOCK_FRAMES, WindowReader, resampler_bytes, scan
@@ -204,7 +205,7 @@ def test_stale_temporaries(tmp_path):
 
 
 def test_classifier_records_its_clip_length(tmp_path):
-    classifier = AudioClassifier(["a", "b"], width=0.0625)
+    classifier = tiny_classifier(["a", "b"])
     classifier.save(tmp_path / "old.pt")  # as checkpoints before clip_seconds was recorded
     assert load_classifier(tmp_path / "old.pt").clip_seconds is None
     classifier.clip_seconds = 2.0
@@ -221,14 +222,14 @@ def test_training_clip_seconds(tmp_path):
     assert training_clip_seconds(str(tmp_path), 32000, RATE) == 5.0
 
 
-def test_trained_classifier_records_the_prepared_clip_length(tmp_path):
-    from esc50_fixture import TINY_SR, make_tiny_prepared
+def test_trained_classifier_records_the_prepared_clip_length(tmp_path, tiny_prepared):
+    from esc50_fixture import TINY_SR
 
     from lmac.classifier.train import ClassifierJob
     from lmac.frontend import FrontEndConfig
     from lmac.jobs import Outputs
 
-    tiny = make_tiny_prepared(tmp_path / "tiny")  # 1-second clips
+    tiny = tiny_prepared  # 1-second clips
     out = tmp_path / "classifier"
     cfg = {"width": 0.0625, "epochs": 1, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0}
     ClassifierJob(

@@ -3,8 +3,8 @@
 import captum.attr
 import pytest
 import torch
+from model_fixture import tiny_classifier
 
-from lmac.classifier.model import AudioClassifier
 from lmac.errors import LmacError
 from lmac.explainers.attribution_maps import normalise_map
 from lmac.explainers.base import Explanation
@@ -25,12 +25,6 @@ FAST = {"ig": {"n_steps": 8}, "smoothgrad": {"n_samples": 4}, "shap": {"n_sample
 CASES = [(name, FAST.get(name, {})) for name in BASELINES] + [
     ("smoothgrad", {"n_samples": 4, "noise": "gaussian", "internal_batch_size": 3})
 ]
-
-
-@pytest.fixture(scope="module")
-def clf():
-    torch.manual_seed(0)
-    return AudioClassifier(["a", "b", "c"], width=0.0625).requires_grad_(False).eval()
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +87,7 @@ def test_default_target_is_the_prediction(clf, wav):
 
 
 def test_constructor_freezes_a_trainable_classifier(wav):
-    torch.manual_seed(1)
-    model = AudioClassifier(["a", "b"], width=0.0625).train()
+    model = tiny_classifier(["a", "b"], seed=1).train()
     exp = SaliencyExplainer(model).explain(wav)
     assert not model.training and not any(p.requires_grad for p in model.parameters())
     assert torch.isfinite(exp.mask).all()
@@ -201,12 +194,12 @@ def test_half_normal_smoothgrad_averages_max_normalised_draws(clf, wav, targets)
 
 
 def test_defaults_match_the_reference():
-    assert BASELINES["ig"](AudioClassifier(["a"], width=0.0625)).n_steps == 50
-    sg = SmoothGradExplainer(AudioClassifier(["a"], width=0.0625))
+    assert BASELINES["ig"](tiny_classifier(["a"])).n_steps == 50
+    sg = SmoothGradExplainer(tiny_classifier(["a"]))
     assert (sg.n_samples, sg.noise_level, sg.noise) == (50, 0.15, "half_normal")
-    shap = BASELINES["shap"](AudioClassifier(["a"], width=0.0625))
+    shap = BASELINES["shap"](tiny_classifier(["a"]))
     assert (shap.n_baselines, shap.n_samples) == (3, 5)
-    assert GradCamExplainer(AudioClassifier(["a"], width=0.0625)).relu is False
+    assert GradCamExplainer(tiny_classifier(["a"])).relu is False
 
 
 def test_all_ones_keeps_the_input(clf, wav):

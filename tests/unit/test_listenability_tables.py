@@ -9,6 +9,7 @@ import pytest
 from lmac.errors import LmacError
 from lmac.evaluation.extras import EXTRAS, extra_columns
 from lmac.evaluation.metrics import FAITHFULNESS_METRICS
+from lmac.reporting import beyond_figures
 from lmac.reporting.beyond_figures import FIGURES, write_figure
 from lmac.reporting.beyond_tables import WRITERS, write_listenability, write_robustness, write_roundtrip, write_table
 from lmac.reporting.clip_stats import read_per_sample, summarise
@@ -47,6 +48,23 @@ def csvs(tmp_path) -> list[str]:
     return paths
 
 
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """The figures ``write_figure`` saves (PNG and PDF as usual), kept for their matplotlib objects."""
+    figures, save = [], beyond_figures.save_figure
+
+    def keep(fig, png, pdf=None):
+        figures.append(fig)
+        save(fig, png, pdf)
+
+    monkeypatch.setattr(beyond_figures, "save_figure", keep)
+    return figures
+
+
+def assert_png_and_pdf(png, pdf) -> None:
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
+
+
 def test_summaries_average_each_clip_before_bootstrapping():
     rows = frame("lmac", "mixture", 0.0, clips=4)
     out = summarise(rows, ["AI"], n_boot=200).iloc[0]
@@ -55,7 +73,7 @@ def test_summaries_average_each_clip_before_bootstrapping():
     assert out["ci_low"] <= out["mean"] <= out["ci_high"]
 
 
-def test_listenability_table_keeps_conditions_with_a_clean_target(csvs, tmp_path):
+def test_listenability_table_keeps_conditions_with_a_clean_target(csvs, tmp_path, drawn):
     table = write_listenability(csvs, tmp_path / "l.csv", tmp_path / "l.md", tmp_path / "l.tex", n_boot=200)
     assert set(table["condition"]) == {"mixture"}
     md = (tmp_path / "l.md").read_text()
@@ -70,10 +88,20 @@ def test_listenability_table_keeps_conditions_with_a_clean_target(csvs, tmp_path
         "target_kept · mixture",
     ]
     write_figure("listenability", tmp_path / "l.csv", tmp_path / "l.png", tmp_path / "l.pdf")
-    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "l.pdf").read_bytes()[:4] == b"%PDF"
+    assert_png_and_pdf(tmp_path / "l.png", tmp_path / "l.pdf")
+    # one panel per score (all but `silent`) of the one condition, a bar per method at the table's mean
+    (fig,) = drawn
+    written = pd.read_csv(tmp_path / "l.csv")
+    scores = ["SI_SDR", "LSD", "interferer_kept", "target_kept"]
+    assert len(fig.axes) == len(scores)
+    for ax, score in zip(fig.axes, scores):
+        assert ax.get_title().startswith(score) and ax.get_title().endswith("· mixture")
+        means = written[written["metric"] == score].set_index("method")["mean"]
+        assert [bar.get_height() for bar in ax.patches] == pytest.approx([means["lmac"], means["saliency"]])
+    assert [t.get_text() for t in fig.axes[-1].get_xticklabels()] == ["lmac", "saliency"]
 
 
-def test_roundtrip_table_puts_both_domains_side_by_side(csvs, tmp_path):
+def test_roundtrip_table_puts_both_domains_side_by_side(csvs, tmp_path, drawn):
     table = write_roundtrip(csvs, tmp_path / "r.csv", tmp_path / "r.md", tmp_path / "r.tex", n_boot=200)
     assert set(table["domain"]) == {"spectrogram", "heard"} and set(table["metric"]) == set(FAITHFULNESS_METRICS)
     assert "| AI ↑ spec | AI ↑ heard |" in (tmp_path / "r.md").read_text()
@@ -81,10 +109,23 @@ def test_roundtrip_table_puts_both_domains_side_by_side(csvs, tmp_path):
     labelled = [ax for ax in fig.axes if ax.get_xlabel()]
     assert [ax.get_xlabel() for ax in labelled] == [f"{m} on the spectrogram" for m in FAITHFULNESS_METRICS]
     write_figure("roundtrip", tmp_path / "r.csv", tmp_path / "r.png", tmp_path / "r.pdf")
-    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert_png_and_pdf(tmp_path / "r.png", tmp_path / "r.pdf")
+    # a panel per faithfulness metric, a point per method × condition at (spectrogram mean, heard mean)
+    (fig,) = drawn
+    written = pd.read_csv(tmp_path / "r.csv")
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_xlabel() for ax in panels] == [f"{m} on the spectrogram" for m in FAITHFULNESS_METRICS]
+    for ax, metric in zip(panels, FAITHFULNESS_METRICS):
+        means = written[written["metric"] == metric].pivot_table(
+            index=["condition", "method"], columns="domain", values="mean"
+        )
+        expected = np.array(sorted(map(tuple, means[["spectrogram", "heard"]].to_numpy())))
+        points = np.array(sorted(tuple(bars.lines[0].get_xydata()[0]) for bars in ax.containers))
+        assert points.shape == (4, 2) and points == pytest.approx(expected)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["lmac", "saliency", "clean", "mixture"]
 
 
-def test_robustness_table_has_every_operator_and_the_rank_stability(csvs, tmp_path):
+def test_robustness_table_has_every_operator_and_the_rank_stability(csvs, tmp_path, drawn):
     table, ranks = write_robustness(
         csvs, tmp_path / "o.csv", tmp_path / "or.csv", tmp_path / "o.md", tmp_path / "o.tex", n_boot=200
     )
@@ -98,7 +139,16 @@ def test_robustness_table_has_every_operator_and_the_rank_stability(csvs, tmp_pa
     assert [t.get_text() for t in heat.texts] == ["1.00"] * (len(FAITHFULNESS_METRICS) * 6)
     assert [t.get_text() for t in heat.get_yticklabels()] == list(FAITHFULNESS_METRICS)
     write_figure("robustness", tmp_path / "or.csv", tmp_path / "o.png", tmp_path / "o.pdf")
-    assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
+    assert_png_and_pdf(tmp_path / "o.png", tmp_path / "o.pdf")
+    # a heat map of τ, metrics × pairs of sources: every ranking agrees here, so every cell is 1
+    (fig,) = drawn
+    heat = fig.axes[0]
+    pairs = list(dict.fromkeys(ranks["source_a"] + " vs " + ranks["source_b"]))
+    assert [t.get_text() for t in heat.get_yticklabels()] == list(FAITHFULNESS_METRICS)
+    assert [t.get_text() for t in heat.get_xticklabels()] == pairs
+    assert heat.images[0].get_array().shape == (len(FAITHFULNESS_METRICS), len(pairs))
+    assert (heat.images[0].get_array() == 1).all()
+    assert [t.get_text() for t in heat.texts] == ["1.00"] * len(FAITHFULNESS_METRICS) * len(pairs)
 
 
 def test_tables_and_figures_are_chosen_by_their_extra(csvs, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from model_fixture import tiny_classifier
 
 from lmac.classifier.model import AudioClassifier
 from lmac.errors import LmacError
@@ -29,18 +30,6 @@ TINY = {
     "d_ffn": 16,
 }
 SR = 16000
-
-
-def tiny_classifier(seed: int = 0) -> AudioClassifier:
-    torch.manual_seed(seed)
-    clf = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
-    clf.requires_grad_(False)
-    return clf
-
-
-@pytest.fixture(scope="module")
-def clf() -> AudioClassifier:
-    return tiny_classifier()
 
 
 def tiny_td(clf, alpha: float, preset: str = "nov2024", seed: int = 1) -> LmacTDExplainer:
@@ -112,7 +101,7 @@ def test_fit_length_pads_with_zeros_and_crops():
 def test_masker_input_at_alpha_0_ignores_the_classifier_and_at_1_the_encoder(clf):
     wav = torch.randn(2, SR) * 0.1
     hs = clf(wav)[1]
-    other_hs = tiny_classifier(seed=5)(wav)[1]
+    other_hs = tiny_classifier(seed=5).requires_grad_(False)(wav)[1]
     enc = torch.rand(2, 8, (SR - 16) // 8 + 1)
     other_enc = torch.rand_like(enc)
     with torch.no_grad():
@@ -133,7 +122,7 @@ def test_masker_input_at_alpha_0_ignores_the_classifier_and_at_1_the_encoder(clf
 def test_mask_at_alpha_0_does_not_depend_on_the_classifier(clf, alpha, expect_same):
     wav = torch.randn(2, SR) * 0.1
     model = tiny_td(clf, alpha)
-    twin = LmacTDExplainer(tiny_classifier(seed=7), model.arch, alpha).eval()
+    twin = LmacTDExplainer(tiny_classifier(seed=7).requires_grad_(False), model.arch, alpha).eval()
     twin.load_state_dict(model.state_dict())
     with torch.no_grad():
         same = torch.equal(model(wav).mask, twin(wav).mask)

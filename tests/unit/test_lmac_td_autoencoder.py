@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from model_fixture import tiny_classifier
 
 from lmac.checkpoints import load_checkpoint
-from lmac.classifier.model import AudioClassifier
 from lmac.data.noise import GeneratedNoise
 from lmac.errors import LmacError
 from lmac.explainers.lmac_td_autoencoder import KIND, AutoencoderJob, EncoderDecoder, settings
@@ -102,7 +102,7 @@ def test_pretraining_resumes_to_the_uninterrupted_result(prepared, tmp_path):
 
 def test_lmac_td_loads_the_pretrained_pair_frozen(prepared, tmp_path):
     _, payload = run(prepared, tmp_path, epochs=1)
-    classifier = AudioClassifier(["a", "b"], width=0.0625)
+    classifier = tiny_classifier(["a", "b"])
     cfg = {
         "preset": "nov2024",
         "scale": SCALE,

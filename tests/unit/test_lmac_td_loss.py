@@ -8,19 +8,10 @@ import pytest
 import torch
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
-from lmac.classifier.model import AudioClassifier
 from lmac.errors import LmacError
 from lmac.explainers.lmac_td_loss import TDLossWeights, lmac_td_loss, si_snr
 
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def clf() -> AudioClassifier:
-    torch.manual_seed(0)
-    model = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
-    model.requires_grad_(False)
-    return model
 
 
 def terms(clf, i, o, x):

@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from lmac.classifier.model import AudioClassifier
 from lmac.evaluation.metrics import (
     HIGHER_IS_BETTER,
     METRICS,
@@ -163,9 +162,7 @@ def test_metrics_on_gpu_equal_cpu():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    clf = AudioClassifier(["a", "b", "c"], width=0.0625).requires_grad_(False).eval()
+def tiny(clf):
     gen = torch.Generator().manual_seed(1)
     t = torch.arange(8000) / 16000
     wav = torch.stack([0.5 * torch.sin(2 * torch.pi * 440 * t), 0.3 * torch.randn(8000, generator=gen)])

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from model_fixture import tiny_classifier
 from scipy.stats import kendalltau
 
-from lmac.classifier.model import AudioClassifier
 from lmac.data.prepare import prepare_dataset
 from lmac.data.synthetic import generate_synthetic_dataset
 from lmac.errors import LmacError
@@ -25,13 +25,6 @@ from lmac.reporting.beyond_tables import rank_stability
 from lmac.reporting.rank_stability import bootstrap_tau, kendall_tau_b, rank_agreement
 
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def clf() -> AudioClassifier:
-    torch.manual_seed(0)
-    model = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
-    return model.requires_grad_(False)
 
 
 def clips(n: int = 3, seed: int = 0) -> torch.Tensor:
@@ -188,8 +181,7 @@ def prepared(tmp_path_factory):
         clip_seconds=1.0,
         splits={"train": [1, 2, 3], "valid": [4], "test": [5]},
     )
-    torch.manual_seed(0)
-    AudioClassifier(["a", "b", "c"], width=0.0625).eval().save(root / "classifier.pt")
+    tiny_classifier().save(root / "classifier.pt")
     return root
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from esc50_fixture import make_tiny_prepared  # noqa: E402
+from model_fixture import tiny_classifier
 
-from lmac.classifier.model import AudioClassifier
 from lmac.data.batches import split
 from lmac.data.prepare import load_prepared
 from lmac.errors import LmacError
@@ -20,12 +18,11 @@ CASCADING_COLUMNS = ["method", "seed", "decoder", "step", "block", "id", "spearm
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("sanity")
-    paths = make_tiny_prepared(root)
-    torch.manual_seed(1)
-    AudioClassifier(["a", "b", "c"], width=0.0625).eval().save(root / "other.pt")
-    return {**paths, "root": root, "other": str(root / "other.pt")}
+def setup(tiny_prepared, tmp_path_factory) -> dict:
+    """The shared tiny data and models, and another classifier of the same classes."""
+    other = tmp_path_factory.mktemp("sanity") / "other.pt"
+    tiny_classifier(seed=1).save(other)
+    return {**tiny_prepared, "other": str(other)}
 
 
 def _cascading(setup, method: str, tmp_path, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -113,7 +110,7 @@ def test_data_randomisation_rows_and_known_answers(setup, tmp_path):
 
 
 def test_data_randomisation_refuses_another_label_set(setup, tmp_path):
-    AudioClassifier(["x", "y", "z"], width=0.0625).save(tmp_path / "renamed.pt")
+    tiny_classifier(["x", "y", "z"]).save(tmp_path / "renamed.pt")
     job = SanityJob(method="all_ones", seed=5)
     with pytest.raises(LmacError, match="classes differ"):
         data_randomisation(
@@ -124,7 +121,7 @@ def test_data_randomisation_refuses_another_label_set(setup, tmp_path):
 
 
 def test_class_conditional_capability(setup):
-    classifier = AudioClassifier(["a", "b", "c"], width=0.0625).eval()
+    classifier = tiny_classifier()
     assert build_explainer("saliency", classifier).class_conditional
     assert not build_explainer("all_ones", classifier).class_conditional
     assert not build_explainer("lmac", classifier, setup["lmac"]).class_conditional

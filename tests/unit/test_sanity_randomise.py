@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_fixture import tiny_classifier
 
 from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.classifier.train import permute_labels
@@ -14,8 +15,7 @@ from lmac.sanity.randomise import BLOCKS, N_STEPS, block_name, randomised_classi
 
 @pytest.fixture(scope="module")
 def trained() -> AudioClassifier:
-    torch.manual_seed(0)
-    model = AudioClassifier(["a", "b", "c"], width=0.0625)
+    model = tiny_classifier()
     # stand-in for training: weights and BatchNorm statistics away from their initial values
     with torch.no_grad():
         for name, tensor in model.state_dict().items():

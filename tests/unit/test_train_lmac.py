@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from model_fixture import tiny_classifier
 
 import lmac.explainers.train_lmac as train_module
 from lmac.checkpoints import load_checkpoint
-from lmac.classifier.model import AudioClassifier, load_classifier
+from lmac.classifier.model import load_classifier
 from lmac.cli import main as cli_main
 from lmac.errors import LmacError
 from lmac.explainers.lmac import LmacExplainer
@@ -64,8 +65,7 @@ def setup(tmp_path_factory):
         }
     ).to_csv(data / "manifest.csv", index=False)
     (data / "classes.txt").write_text("k0\nk1\nk2\n")
-    torch.manual_seed(0)
-    AudioClassifier(["k0", "k1", "k2"], width=0.0625).save(root / "classifier.pt")
+    tiny_classifier(["k0", "k1", "k2"]).save(root / "classifier.pt")
     return root
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from model_fixture import tiny_classifier
 
 from lmac.checkpoints import load_checkpoint, load_torch_file
-from lmac.classifier.model import AudioClassifier, load_classifier
+from lmac.classifier.model import load_classifier
 from lmac.data.noise import GeneratedNoise
 from lmac.errors import LmacError
 from lmac.explainers.lmac_td import LmacTDExplainer
@@ -71,8 +72,7 @@ def data(tmp_path_factory):
         ]
     ).to_csv(prepared / "manifest.csv", index=False)
     (prepared / "classes.txt").write_text("a\nb\nc\n")
-    torch.manual_seed(0)
-    AudioClassifier(["a", "b", "c"], width=0.0625).save(root / "classifier.pt")
+    tiny_classifier().save(root / "classifier.pt")
     return root
 
 

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_runs import REPO, TINY, show, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 PY = sys.executable
 # the jobs a restore must never repeat; anything else (tables, figures, provenance) may be regenerated
 EXPENSIVE_LOGS = (
@@ -77,8 +76,11 @@ def offline_env(tmp: Path) -> dict:
     }
 
 
-def snakemake(cwd: Path, env: dict, *args, **kw) -> subprocess.CompletedProcess:
-    return run([PY, "-m", "snakemake", "--cores", 2, "--workflow-profile", "none", *args], cwd, env, **kw)
+def snakemake_project(project: Path, *args, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The workflow of the copy ``project`` (its own Snakefile and config/config.yaml), which must succeed."""
+    proc = snakemake(project, "--cores", 2, *args, snakefile=None, timeout=timeout, env=env)
+    assert proc.returncode == 0, show(proc, 6000)
+    return proc
 
 
 def lmac_versioning(cwd: Path, env: dict, *args) -> subprocess.CompletedProcess:
@@ -132,7 +134,7 @@ def roundtrip(tmp_path_factory):
     git(origin, env, "add", "-A")
     git(origin, env, "commit", "-q", "-m", "project")
 
-    made = snakemake(origin, env, timeout=1500)
+    made = snakemake_project(origin, env=env, timeout=1500)
     head = git(origin, env, "rev-parse", "HEAD")
 
     tracked = lmac_versioning(origin, env, "track")
@@ -148,16 +150,16 @@ def roundtrip(tmp_path_factory):
     run([PY, "-m", "dvc", "pull"], clone, env)
     # the negative: a pull gives every file a new time in DVC's checkout order (by path here, so
     # results/data/ ends up newer than results/classifier/); Snakemake would retrain
-    untouched = snakemake(clone, env, "-n")
+    untouched = snakemake_project(clone, "-n", env=env)
     restored = lmac_versioning(clone, env, "restore", "--cores", "2", "--", "--workflow-profile", "none")
-    after_restore = snakemake(clone, env, "-n")
+    after_restore = snakemake_project(clone, "-n", env=env)
     logs_after_restore = expensive_logs(clone)
 
     # regenerate the figures (and the tables they read) from the pulled results
     target = "figures" if has_rule(clone, "figures") else "all"
     shutil.rmtree(clone / "results" / "embedded" / "figures")
     shutil.rmtree(clone / "results" / "embedded" / "tables")
-    regenerated = snakemake(clone, env, target)
+    regenerated = snakemake_project(clone, target, env=env)
     logs_after_regeneration = expensive_logs(clone)
     return dict(
         origin=origin,
@@ -178,9 +180,6 @@ def roundtrip(tmp_path_factory):
         logs_after_regeneration=logs_after_regeneration,
         env=env,
     )
-
-
-pytestmark = pytest.mark.slow
 
 
 def test_track_adds_results_and_generated_data_but_not_work_state(roundtrip):
@@ -272,4 +271,4 @@ def test_restore_rebuilds_data_left_out_of_dvc_without_retraining(roundtrip):
     restored = lmac_versioning(clone, env, "restore", "--no-pull", "--cores", "2", "--", "--workflow-profile", "none")
     assert "results/embedded/data/synthetic/audio.npy" in restored.output
     assert expensive_logs(clone) == ["logs/embedded/data/prepare_synthetic.log"]  # the only expensive job that ran
-    assert "Nothing to be done" in snakemake(clone, env, "-n").output
+    assert "Nothing to be done" in snakemake_project(clone, "-n", env=env).output

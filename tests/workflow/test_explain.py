@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from explain_fixture import assert_one_line_error  # noqa: E402
+from explain_fixture import TINY_TD, assert_one_line_error  # noqa: E402
+from model_fixture import tiny_classifier
 
 from lmac.classifier.model import AudioClassifier, load_classifier
 from lmac.cli import main
@@ -43,26 +44,12 @@ def tone(seconds: float, sr: int, freq: float, amp: float, rng: np.random.Genera
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    classifier = AudioClassifier(CLASSES, width=0.0625)
+    classifier = tiny_classifier(CLASSES)
     classifier.save(root / "classifier.pt")
     LmacExplainer(classifier).save(root / "lmac.pt")
     other = AudioClassifier(CLASSES, width=0.125)  # an explainer trained for a different classifier
     LmacExplainer(other).save(root / "lmac_width_0.125.pt")
-    build_lmac_td(
-        classifier,
-        {
-            "n_filters": 8,
-            "chunk_size": 50,
-            "num_blocks": 1,
-            "intra_layers": 1,
-            "intra_heads": 1,
-            "inter_layers": 1,
-            "inter_heads": 1,
-            "d_ffn": 16,
-        },
-        alpha=0.75,
-    ).save(root / "lmac_td.pt")
+    build_lmac_td(classifier, TINY_TD, alpha=0.75).save(root / "lmac_td.pt")
     return {
         "classifier": root / "classifier.pt",
         "explainer": root / "lmac.pt",

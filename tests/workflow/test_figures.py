@@ -1,7 +1,5 @@
-"""Figures, the HTML report and the `figures` target on a run of the whole DAG.
-
-The run (module fixture) uses ``tests/workflow/tiny.yaml`` shrunk to three methods (L-MAC, LMAC-TD at
-α 0 and 1, all-ones) in a temporary ``--directory``, so the repository's results/ are never touched.
+"""Figures, the HTML report and the `figures` target on the shared run of the whole DAG (``tiny_run``,
+``tests/workflow/tiny.yaml``); the test that deletes figures does so in a copy of it.
 """
 
 from __future__ import annotations
@@ -9,23 +7,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
-import pytest
-import yaml
+from snakemake_runs import REPO, TINY, copy_run, job_counts, show, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
-from snakemake_runs import job_counts, run_snakemake, show  # noqa: E402
-
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 CAPTIONS = REPO / "workflow" / "report"
 
 CONDITIONS = ["clean", "mixture"]
 N_EXAMPLES = 2
-TRAINED = ["classifier", "lmac", "lmac_td_a0", "lmac_td_a1"]
+TRAINED = ["classifier", "lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75"]
 # every figure (PNG + PDF); examples: N_EXAMPLES clips on the first condition, one on the others
 FIGURES = [
     "metrics_faithfulness",
@@ -62,40 +53,8 @@ REPORTED = {
 }
 
 
-def snakemake(workdir: Path, configfile: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        workdir,
-        "--configfile",
-        configfile,
-        "--workflow-profile",
-        "none",
-        *args,
-        cwd=workdir,
-        timeout=timeout,
-    )
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> tuple[Path, Path]:
-    workdir = tmp_path_factory.mktemp("figures_run")
-    config = yaml.safe_load(TINY.read_text())
-    config["evaluation"]["methods"] = ["lmac", "lmac_td", "all_ones"]
-    config["evaluation"]["conditions"] = CONDITIONS
-    config["lmac_td"]["alphas"] = [0, 1]
-    config["report"]["n_examples"] = N_EXAMPLES
-    configfile = workdir / "figures.yaml"
-    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = snakemake(workdir, configfile, "--cores", 2, timeout=1200)
-    assert proc.returncode == 0, show(proc)
-    return workdir, configfile
-
-
-@pytest.mark.slow
-def test_every_figure_is_a_png_and_a_pdf(run):
-    workdir, _ = run
+def test_every_figure_is_a_png_and_a_pdf(tiny_run):
+    workdir = tiny_run
     for name in FIGURES:
         png, pdf = workdir / f"results/tiny/figures/{name}.png", workdir / f"results/tiny/figures/{name}.pdf"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000, name
@@ -105,16 +64,14 @@ def test_every_figure_is_a_png_and_a_pdf(run):
     for log in [
         "logs/tiny/report/faithfulness_bars.log",
         "logs/tiny/report/example_figure/mixture/example1.log",
-        "logs/tiny/report/training_curves/lmac_td_a1.log",
+        "logs/tiny/report/training_curves/lmac_td_a0.75.log",
     ]:
         assert "finished in" in (workdir / log).read_text(), log
 
 
-@pytest.mark.slow
-def test_report_holds_every_figure_and_table_with_its_caption(run):
-    workdir, configfile = run
-    out = workdir / "report.html"
-    proc = snakemake(workdir, configfile, "--report", out, timeout=300)
+def test_report_holds_every_figure_and_table_with_its_caption(tiny_run, tmp_path):
+    out = tmp_path / "report.html"
+    proc = snakemake(tiny_run, "--report", out, configfile=TINY, timeout=300)
     assert proc.returncode == 0, show(proc)
     text = out.read_text()
     results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S).group(1))
@@ -136,14 +93,12 @@ def test_report_holds_every_figure_and_table_with_its_caption(run):
     assert "lmac: L-MAC and LMAC-TD explanations, reproduced end to end." in text
 
 
-@pytest.mark.slow
-def test_make_figures_forcerun_list_reruns_only_figures_and_tables(run):
-    workdir, configfile = run
+def test_make_figures_forcerun_list_reruns_only_figures_and_tables(tiny_run):
     makefile = (REPO / "Makefile").read_text()
     assert "$(BIN)/snakemake figures --cores $(CORES) --rerun-triggers mtime --forcerun $(FIGURE_RULES)" in makefile
     rules = re.search(r"^FIGURE_RULES := (.*?)(?<!\\)$", makefile, re.S | re.M).group(1).replace("\\\n", " ").split()
     proc = snakemake(
-        workdir, configfile, "figures", "--rerun-triggers", "mtime", "--forcerun", *rules, "-n", timeout=120
+        tiny_run, "figures", "--rerun-triggers", "mtime", "--forcerun", *rules, "-n", configfile=TINY, timeout=120
     )
     assert proc.returncode == 0, show(proc)
     counts = job_counts(proc.output)
@@ -152,11 +107,10 @@ def test_make_figures_forcerun_list_reruns_only_figures_and_tables(run):
     assert counts["training_curves"] == len(TRAINED)
 
 
-@pytest.mark.slow
-def test_figures_target_after_deleting_figures_runs_only_figure_jobs(run):
-    workdir, configfile = run
+def test_figures_target_after_deleting_figures_runs_only_figure_jobs(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run, tmp_path / "run")
     shutil.rmtree(workdir / "results/tiny/figures")
-    proc = snakemake(workdir, configfile, "figures", "--cores", 2, timeout=600)
+    proc = snakemake(workdir, "figures", "--cores", 2, configfile=TINY, timeout=600)
     assert proc.returncode == 0, show(proc)
     counts = job_counts(proc.output)
     assert set(counts) == FIGURE_RULES - {"metrics_table_html"}, show(proc)
@@ -164,28 +118,27 @@ def test_figures_target_after_deleting_figures_runs_only_figure_jobs(run):
         assert (workdir / f"results/tiny/figures/{name}.png").is_file() and (
             workdir / f"results/tiny/figures/{name}.pdf"
         ).is_file()
-    again = snakemake(workdir, configfile, "-n", timeout=120)
+    again = snakemake(workdir, "-n", configfile=TINY, timeout=120)
     assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)
 
 
-@pytest.mark.slow
-def test_listening_test_target_builds_the_kit_and_the_analysis_reads_its_ratings(run):
+def test_listening_test_target_builds_the_kit_and_the_analysis_reads_its_ratings(tiny_run, tmp_path):
     from listening_fixture import simulated_ratings
 
-    workdir, configfile = run
-    proc = snakemake(workdir, configfile, "listening_test", "--cores", 1, timeout=300)
+    workdir = copy_run(tiny_run, tmp_path / "run")
+    proc = snakemake(workdir, "listening_test", "--cores", 1, configfile=TINY, timeout=300)
     assert proc.returncode == 0, show(proc)
     trials = pd.read_csv(workdir / "results/tiny/listening/test/trials.csv")
     # the default: every learned method, every condition but clean, report.n_examples clips each
     assert set(trials["condition"]) == {"mixture"} and trials["trial"].nunique() == N_EXAMPLES
-    assert set(trials["stimulus"]) == {"reference", "anchor", "lmac", "lmac_td_a0", "lmac_td_a1"}
+    assert set(trials["stimulus"]) == {"reference", "anchor", "lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75"}
     assert all((workdir / "results/tiny/listening/test" / f).is_file() for f in trials["file"])
     assert (workdir / "results/tiny/listening/test/index.html").stat().st_size > 10_000
     ratings = workdir / "results/tiny/listening/ratings"
     ratings.mkdir(parents=True)
-    true_means = {"reference": 100, "anchor": 15, "lmac": 40, "lmac_td_a0": 65, "lmac_td_a1": 70}
+    true_means = {"reference": 100, "anchor": 15, "lmac": 40, "lmac_ft": 45, "lmac_td_a0": 65, "lmac_td_a0.75": 70}
     simulated_ratings(ratings, true_means, participants=10, trials=N_EXAMPLES)
-    proc = snakemake(workdir, configfile, "listening_analysis", "--cores", 1, timeout=300)
+    proc = snakemake(workdir, "listening_analysis", "--cores", 1, configfile=TINY, timeout=300)
     assert proc.returncode == 0, show(proc)
     verdict = pd.read_csv(workdir / "results/tiny/listening/analysis/verdict.csv")
     assert verdict["verdict"].iloc[-1] == "PASS", verdict

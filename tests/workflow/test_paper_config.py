@@ -12,39 +12,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import yaml
+from esc50_fixture import serve_files, sha256_of
+from snakemake_runs import REPO, TINY, show, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
-from snakemake_runs import run_snakemake, show  # noqa: E402
-
-SNAKEFILE = REPO / "workflow" / "Snakefile"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 PAPER = REPO / "config" / "paper.yaml"
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 LOOPBACK = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-
-from esc50_fixture import serve_files, sha256_of  # noqa: E402
-
-
-def snakemake(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        cwd,
-        "--workflow-profile",
-        "none",
-        *args,
-        cwd=cwd,
-        timeout=timeout,
-        env=LOOPBACK,
-    )
 
 
 def load(path: Path) -> dict:
@@ -120,7 +99,7 @@ def test_paper_lmac_td_is_the_published_size():
 @pytest.fixture(scope="module")
 def paper_dry_run(tmp_path_factory) -> tuple[Path, str]:
     workdir = tmp_path_factory.mktemp("paper_dag")
-    proc = snakemake("--configfile", PAPER, "-n", cwd=workdir, timeout=300)
+    proc = snakemake(workdir, "-n", configfile=PAPER, env=LOOPBACK)
     assert proc.returncode == 0, show(proc)
     return workdir, proc.output
 
@@ -220,11 +199,13 @@ def test_classifier_starts_from_checkpoints_fetched_by_url(tmp_path):
     with serve_files(tmp_path / "served") as (url, stats):
         # a learning rate of 1e-12 leaves the weights where the checkpoints put them
         configfile = url_config(tmp_path, url, init_checkpoint_sha256=sha256_of(served["emb"]), epochs=1, lr=1e-12)
-        proc = snakemake("--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", cwd=tmp_path)
+        proc = snakemake(
+            tmp_path, "--cores", 2, "results/tiny/classifier/model.pt", configfile=configfile, env=LOOPBACK
+        )
         assert proc.returncode == 0, show(proc)
         assert sorted(path for path, _, _ in stats.requests) == ["/hub/classifier.ckpt", "/hub/embedding_model.ckpt"]
         again = snakemake(
-            "--configfile", configfile, "--cores", 2, "results/tiny/classifier/model.pt", "-n", cwd=tmp_path
+            tmp_path, "--cores", 2, "results/tiny/classifier/model.pt", "-n", configfile=configfile, env=LOOPBACK
         )
         assert "Nothing to be done" in again.output, show(again)
         assert stats.count == 2  # nothing fetched twice
@@ -251,14 +232,14 @@ def test_wrong_checkpoint_digest_fails_in_one_line(tmp_path):
     with serve_files(tmp_path / "served") as (url, _):
         configfile = url_config(tmp_path, url, init_checkpoint_sha256="0" * 64)
         proc = snakemake(
-            "--configfile",
-            configfile,
+            tmp_path,
             "--cores",
             1,
             "--retries",
             0,
             "resources/checkpoints/classifier/embedding_model.ckpt",
-            cwd=tmp_path,
+            configfile=configfile,
+            env=LOOPBACK,
         )
     assert proc.returncode != 0, show(proc)
     assert "Error in rule download_classifier" in proc.output and "Traceback" not in proc.output, show(proc)
@@ -272,7 +253,7 @@ def test_two_checkpoint_urls_with_one_file_name_stop_before_any_job(tmp_path):
     config["classifier"].update(init_checkpoint="https://a.org/model.ckpt", init_head="https://b.org/model.ckpt")
     configfile = tmp_path / "dup.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    proc = snakemake("--configfile", configfile, "-n", cwd=tmp_path)
+    proc = snakemake(tmp_path, "-n", configfile=configfile, env=LOOPBACK)
     assert proc.returncode != 0 and "both URLs name the file model.ckpt" in proc.output, show(proc)
     assert "Traceback" not in proc.output, show(proc)
 
@@ -310,7 +291,7 @@ def test_paper_tables_rule_renders_on_the_tiny_config(tmp_path):
     (tmp_path / "results" / "tiny" / "classifier" / "metrics.json").write_text(json.dumps({"test_accuracy": 0.75}))
     outputs = [f"results/tiny/tables/paper_vs_ours.{ext}" for ext in ("md", "tex", "csv")]
     # targets first: --allowed-rules takes every following word
-    proc = snakemake(*outputs, "--configfile", TINY, "--cores", 1, "--allowed-rules", "paper_tables", cwd=tmp_path)
+    proc = snakemake(tmp_path, *outputs, "--cores", 1, "--allowed-rules", "paper_tables", configfile=TINY, env=LOOPBACK)
     assert proc.returncode == 0, show(proc)
     md = (tmp_path / outputs[0]).read_text()
     assert "Not the paper protocol" in md  # the tiny/embedded data are not ESC-50
@@ -332,14 +313,14 @@ def test_bad_published_file_stops_the_rule_in_one_line(tmp_path):
     config["report"]["published"] = str(tmp_path / "published.yaml")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(
+        tmp_path,
         "results/tiny/tables/paper_vs_ours.md",
-        "--configfile",
-        tmp_path / "config.yaml",
         "--cores",
         1,
         "--allowed-rules",
         "paper_tables",
-        cwd=tmp_path,
+        configfile=tmp_path / "config.yaml",
+        env=LOOPBACK,
     )
     assert proc.returncode != 0 and "Traceback" not in proc.output, show(proc)
     last = (tmp_path / "logs" / "tiny" / "report" / "paper_tables.log").read_text().strip().splitlines()[-1]

@@ -13,27 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_runs import TINY, copy_run, show, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
-from snakemake_runs import run_snakemake, show  # noqa: E402
-
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 TARGET = "classifier/model.pt"
-
-
-def snakemake(workdir: Path, *args, timeout: float = 300):
-    return run_snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        workdir,
-        "--workflow-profile",
-        "none",
-        *args,
-        cwd=workdir,
-        timeout=timeout,
-    )
 
 
 def digest(path: Path) -> str:
@@ -41,17 +23,16 @@ def digest(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> dict:
-    """The tiny configuration's classifier, then a second configuration's (other epochs, no `run` key) in one folder."""
-    workdir = tmp_path_factory.mktemp("two_runs")
+def two_runs(tiny_run, tmp_path_factory) -> dict:
+    """The tiny run (a copy of the shared one), then a second configuration's classifier (other epochs, no `run`
+    key) in the same folder."""
+    workdir = copy_run(tiny_run, tmp_path_factory.mktemp("two_runs") / "run")
     other = yaml.safe_load(TINY.read_text())
     del other["run"]  # named by its file: longer.yaml -> results/longer/
     other["classifier"]["epochs"] += 1
     (workdir / "longer.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
-    first = snakemake(workdir, f"results/tiny/{TARGET}", "--configfile", TINY, "--cores", 2)
-    assert first.returncode == 0, show(first)
     before = digest(workdir / "results" / "tiny" / TARGET)
-    second = snakemake(workdir, f"results/longer/{TARGET}", "--configfile", workdir / "longer.yaml", "--cores", 2)
+    second = snakemake(workdir, f"results/longer/{TARGET}", "--cores", 2, configfile=workdir / "longer.yaml")
     assert second.returncode == 0, show(second)
     return {"workdir": workdir, "first_digest": before, "second": second}
 
@@ -67,7 +48,7 @@ def test_the_second_configuration_trains_its_own_classifier(two_runs):
 def test_the_first_configuration_is_kept_and_still_up_to_date(two_runs):
     workdir = two_runs["workdir"]
     assert digest(workdir / "results" / "tiny" / TARGET) == two_runs["first_digest"]
-    again = snakemake(workdir, f"results/tiny/{TARGET}", "--configfile", TINY, "-n")
+    again = snakemake(workdir, f"results/tiny/{TARGET}", "-n", configfile=TINY)
     assert again.returncode == 0 and "Nothing to be done" in again.output, show(again)
 
 
@@ -79,7 +60,7 @@ def test_without_snakemake_metadata_another_configuration_is_not_satisfied(two_r
     third["run"] = "third"
     third["classifier"]["epochs"] += 2
     (copy / "third.yaml").write_text(yaml.safe_dump(third, sort_keys=False))
-    proc = snakemake(copy, "--configfile", copy / "third.yaml", "-n")
+    proc = snakemake(copy, "-n", configfile=copy / "third.yaml")
     assert proc.returncode == 0, show(proc)
     assert "Nothing to be done" not in proc.output and "results/third/classifier/model.pt" in proc.output, show(proc)
     assert "results/tiny/" not in proc.output, show(proc)
@@ -87,14 +68,14 @@ def test_without_snakemake_metadata_another_configuration_is_not_satisfied(two_r
 
 def test_config_overrides_run_in_their_own_folder(two_runs):
     workdir = two_runs["workdir"]
-    proc = snakemake(workdir, "--configfile", TINY, "--config", "classifier={epochs: 2}", "-n")
+    proc = snakemake(workdir, "--config", "classifier={epochs: 2}", "-n", configfile=TINY)
     assert proc.returncode == 0, show(proc)
     assert "results/tiny-" in proc.output and f"results/tiny/{TARGET}" not in proc.output, show(proc)
-    named = snakemake(workdir, "--configfile", TINY, "--config", "run=quick", "classifier={epochs: 2}", "-n")
+    named = snakemake(workdir, "--config", "run=quick", "classifier={epochs: 2}", "-n", configfile=TINY)
     assert named.returncode == 0 and f"results/quick/{TARGET}" in named.output, show(named)
 
 
 def test_a_bad_run_name_stops_before_any_job(tmp_path):
-    proc = snakemake(tmp_path, "--configfile", TINY, "--config", "run=../elsewhere", "-n")
+    proc = snakemake(tmp_path, "--config", "run=../elsewhere", "-n", configfile=TINY)
     assert proc.returncode != 0 and "config key 'run'" in proc.output, show(proc)
     assert not (tmp_path / "results").exists()

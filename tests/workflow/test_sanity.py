@@ -1,25 +1,20 @@
-"""`snakemake sanity` on a shrunk tiny configuration, in a temporary working directory.
+"""`snakemake sanity` on a shrunk tiny configuration.
 
-The dry-run test checks the DAG of every retrained decoder (cheap); the slow test runs the
-target (tiny: 3 test clips, 2 explained; L-MAC retrained at steps 0 and 7 and on the permuted
-classifier) and checks every output and its ranges.
+The dry-run test checks the DAG of every retrained decoder (cheap); ``sanity_run`` runs the target in a
+copy of the shared tiny run, whose classifier and L-MAC it reuses (tiny: 3 test clips, 2 explained; L-MAC
+retrained at steps 0 and 7 and on the permuted classifier), and the tests check every output and its ranges.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_runs import TINY, copy_run, show, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
-from snakemake_runs import run_snakemake  # noqa: E402
-
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 STEPS = list(range(8))
 METHODS = ["lmac", "saliency", "all_ones"]
 N_CLIPS = 2
@@ -36,22 +31,6 @@ def shrunk(tmp_path: Path, **sanity) -> Path:
     return path
 
 
-def snakemake(workdir: Path, config: Path, *args, timeout: float = 1200) -> subprocess.CompletedProcess:
-    return run_snakemake(
-        *args,
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        workdir,
-        "--configfile",
-        config,
-        "--workflow-profile",
-        "none",
-        cwd=workdir,
-        timeout=timeout,
-    )
-
-
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -62,8 +41,8 @@ def test_dry_run_retrains_each_learned_method_per_step_and_on_the_permuted_class
     config["evaluation"]["methods"] = ["lmac", "lmac_ft", "lmac_td", "saliency"]
     config["sanity"].update(retrain_methods=["lmac", "lmac_ft", "lmac_td"], retrain_steps=[0, 3])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake(tmp_path, tmp_path / "config.yaml", "sanity", "-n", "--cores", "2")
-    assert proc.returncode == 0, proc.output
+    proc = snakemake(tmp_path, "sanity", "-n", "--cores", "2", configfile=tmp_path / "config.yaml")
+    assert proc.returncode == 0, show(proc)
     out = proc.output
     for method in ("lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75"):
         for variant in ("step0", "step3", "permuted"):
@@ -78,14 +57,15 @@ def test_dry_run_retrains_each_learned_method_per_step_and_on_the_permuted_class
 
 
 @pytest.fixture(scope="module")
-def sanity_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("sanity_run")
-    proc = snakemake(workdir, shrunk(workdir), "sanity", "--cores", "2")
-    assert proc.returncode == 0, proc.output
+def sanity_run(tiny_run, tmp_path_factory) -> Path:
+    workdir = copy_run(tiny_run, tmp_path_factory.mktemp("sanity") / "run")
+    proc = snakemake(workdir, "sanity", "--cores", "2", configfile=shrunk(workdir), timeout=1200)
+    assert proc.returncode == 0, show(proc)
+    # the run's classifier and L-MAC are reused: only the sanity checks' own jobs ran
+    assert not {"train_classifier", "train_lmac"} & set(re.findall(r"^rule (\w+):", proc.output, re.M)), show(proc)
     return workdir
 
 
-@pytest.mark.slow
 def test_every_sanity_output_is_made(sanity_run):
     for check in ("cascading", "data_randomisation", "random_logit"):
         for suffix in (".csv", "_summary.csv", "_summary.md", "_summary.tex", "_summary.html"):
@@ -97,7 +77,6 @@ def test_every_sanity_output_is_made(sanity_run):
     assert metrics["permuted_labels"] is True and 0 <= metrics["train_accuracy"] <= 1
 
 
-@pytest.mark.slow
 def test_cascading_rows(sanity_run):
     rows = read_csv(sanity_run / "results/tiny/sanity/cascading.csv")
     assert list(rows[0]) == ["method", "seed", "decoder", "step", "block", "id", "spearman", "ssim"]
@@ -122,7 +101,6 @@ def test_cascading_rows(sanity_run):
             assert lo - 1e-9 <= mean <= hi + 1e-9, row
 
 
-@pytest.mark.slow
 def test_data_randomisation_and_random_logit_rows(sanity_run):
     rows = read_csv(sanity_run / "results/tiny/sanity/data_randomisation.csv")
     assert {(r["method"], r["decoder"]) for r in rows} == {
@@ -143,13 +121,12 @@ def test_retraining_a_method_that_is_not_evaluated_is_a_one_line_error(tmp_path)
     config = yaml.safe_load(shrunk(tmp_path).read_text())
     config["sanity"]["retrain_methods"] = ["lmac_td_a0.5"]  # tiny's alphas: 0 and 0.75
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake(tmp_path, tmp_path / "config.yaml", "sanity", "-n", "--cores", "1")
+    proc = snakemake(tmp_path, "sanity", "-n", "--cores", "1", configfile=tmp_path / "config.yaml")
     assert proc.returncode != 0
     assert "sanity.retrain_methods': lmac_td_a0.5 is not a learned method of this configuration" in proc.output
     assert "Traceback" not in proc.output
 
 
-@pytest.mark.slow
 def test_sanity_logs_benchmarks_and_a_second_run_has_nothing_to_do(sanity_run):
     logs = {
         p.relative_to(sanity_run / "logs" / "tiny" / "sanity").as_posix()
@@ -168,5 +145,5 @@ def test_sanity_logs_benchmarks_and_a_second_run_has_nothing_to_do(sanity_run):
         assert "finished in" in text and "Traceback" not in text, log
     for method in METHODS:
         assert (sanity_run / f"benchmarks/tiny/sanity/checks/{method}/seed1234.tsv").is_file()
-    proc = snakemake(sanity_run, sanity_run / "config.yaml", "sanity", "-n", "--cores", "2")
+    proc = snakemake(sanity_run, "sanity", "-n", "--cores", "2", configfile=sanity_run / "config.yaml")
     assert proc.returncode == 0 and "Nothing to be done" in proc.output, proc.output

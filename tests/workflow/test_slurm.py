@@ -29,12 +29,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from snakemake_runs import run_snakemake as snakemake
+from snakemake_runs import REPO, TINY, snakemake
 from snakemake_runs import show as show_tail
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 FAKE_BIN = REPO / "tests" / "fakeslurm" / "bin"
 
@@ -69,20 +66,7 @@ def dry_run_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
 
 def slurm_dry_run(workdir: Path, *args) -> list[tuple[str, dict[str, str]]]:
     # targets first: --default-resources takes every word after it
-    proc = snakemake(
-        "all",
-        "sanity",
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        workdir,
-        "-n",
-        "--workflow-profile",
-        PROFILE,
-        *args,
-        cwd=workdir,
-        timeout=300,
-    )
+    proc = snakemake(workdir, "all", "sanity", "-n", *args, profile=PROFILE)
     assert proc.returncode == 0, show(proc)
     assert f"workflow specific profile {PROFILE}" in proc.output, show(proc)
     jobs = dry_run_jobs(proc.output)
@@ -240,24 +224,18 @@ def fake_slurm_run(tmp_path_factory):
     env = _fake_slurm_env(state)
     try:
         proc = snakemake(
+            workdir,
             "all",
             "resources/esc50",
             "resources/wham",
             "resources/ljspeech",
-            "--snakefile",
-            SNAKEFILE,
-            "--directory",
-            workdir,
-            "--configfile",
-            configfile,
-            "--workflow-profile",
-            PROFILE,
             "--slurm-init-seconds-before-status-checks",
             1,
             "--default-resources",
             f"slurm_account={ACCOUNT}",
             f"slurm_partition={PARTITION}",
-            cwd=workdir,
+            configfile=configfile,
+            profile=PROFILE,
             timeout=1500,
             env=env,
         )
@@ -295,7 +273,6 @@ def _submissions(run) -> dict[str, list[dict[str, str]]]:
     return by_rule
 
 
-@pytest.mark.slow
 def test_fake_slurm_run_completes(fake_slurm_run):
     proc, workdir = fake_slurm_run["proc"], fake_slurm_run["workdir"]
     assert proc.returncode == 0, show(proc)
@@ -314,7 +291,6 @@ def test_fake_slurm_run_completes(fake_slurm_run):
     assert {r["method"] for r in rows} == {"lmac", "all_ones"}
 
 
-@pytest.mark.slow
 def test_fake_slurm_submissions_carry_the_resources(fake_slurm_run):
     assert fake_slurm_run["proc"].returncode == 0, show(fake_slurm_run["proc"])
     submitted = _submissions(fake_slurm_run)
@@ -338,7 +314,6 @@ def test_fake_slurm_submissions_carry_the_resources(fake_slurm_run):
     )
 
 
-@pytest.mark.slow
 def test_fake_slurm_local_rules_stay_on_the_login_node(fake_slurm_run):
     proc = fake_slurm_run["proc"]
     assert proc.returncode == 0, show(proc)
@@ -348,7 +323,6 @@ def test_fake_slurm_local_rules_stay_on_the_login_node(fake_slurm_run):
     assert not set(LOCAL_RULES) & set(_submissions(fake_slurm_run)), sorted(_submissions(fake_slurm_run))
 
 
-@pytest.mark.slow
 def test_fake_slurm_timeout_is_retried_longer_and_resumes(fake_slurm_run):
     proc, workdir, state = fake_slurm_run["proc"], fake_slurm_run["workdir"], fake_slurm_run["state"]
     assert proc.returncode == 0, show(proc)

@@ -1,9 +1,8 @@
 """End-to-end checks of the Snakemake workflow, run in temporary working directories.
 
-The whole DAG runs once (module fixture) on ``tests/workflow/tiny.yaml`` with
-``--directory <tmp>``, so the repository's own results/, logs/ and benchmarks/ are never touched;
-``configfile: "config/config.yaml"`` resolves against that working directory, where it is absent,
-which Snakemake accepts because ``--configfile`` is given.
+The whole DAG runs once per session (``tiny_run``, tests/workflow/conftest.py) on ``tests/workflow/tiny.yaml``;
+``configfile: "config/config.yaml"`` resolves against its working directory, where it is absent, which
+Snakemake accepts because ``--configfile`` is given.
 """
 
 from __future__ import annotations
@@ -15,20 +14,14 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_runs import REPO, TINY, show, snakemake
 
 from lmac.evaluation import catalogue
-
-REPO = Path(__file__).resolve().parents[2]
-from snakemake_runs import run_snakemake, show  # noqa: E402
-
-SNAKEFILE = REPO / "workflow" / "Snakefile"
-TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 
 METRICS = list(catalogue.PAPER_METRICS)
 LOCALISATION = list(catalogue.LOCALISATION.columns)
@@ -112,10 +105,6 @@ BENCHMARKS = [
 ]
 
 
-def snakemake(*args, cwd: Path = REPO, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run_snakemake(*args, cwd=cwd, timeout=timeout, env=env)
-
-
 def tiny_config() -> dict:
     return yaml.safe_load(TINY.read_text())
 
@@ -146,31 +135,7 @@ def job_blocks(output: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
-# the whole DAG on the tiny configuration, once
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        workdir,
-        "--configfile",
-        TINY,
-        "--cores",
-        2,
-        "--workflow-profile",
-        "none",
-        cwd=workdir,
-        timeout=900,
-    )
-    if proc.returncode != 0:
-        print(proc.output)
-    assert proc.returncode == 0, show(proc)
-    (workdir / "snakemake.out").write_text(proc.output)
-    return workdir
+# the whole DAG on the tiny configuration (tiny_run)
 
 
 def test_tiny_config_is_valid():
@@ -179,7 +144,6 @@ def test_tiny_config_is_valid():
     check_config(tiny_config(), REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
-@pytest.mark.slow
 def test_metrics_csv(tiny_run):
     rows = read_csv(tiny_run / "results/tiny/tables/metrics.csv")
     blocks = {(r["condition"], r["method"]) for r in rows}
@@ -198,7 +162,6 @@ def test_metrics_csv(tiny_run):
             assert int(row["n"]) == TINY_ITEMS[row["condition"]], row
 
 
-@pytest.mark.slow
 def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
     rows = read_csv(tiny_run / "results/tiny/tables/metrics.csv")
     for condition in TINY_CONDITIONS:
@@ -212,7 +175,6 @@ def test_metrics_csv_agrees_with_per_sample_scores(tiny_run):
                 assert table[metric] == pytest.approx(sum(values) / len(values), rel=1e-6, abs=1e-9), metric
 
 
-@pytest.mark.slow
 def test_metrics_markdown(tiny_run):
     text = (tiny_run / "results/tiny/tables/metrics.md").read_text()
     lines = text.splitlines()
@@ -230,7 +192,6 @@ def test_metrics_markdown(tiny_run):
     assert tex.count(r"\begin{tabular}") == len(TINY_CONDITIONS)
 
 
-@pytest.mark.slow
 def test_metrics_json(tiny_run):
     nested = json.loads((tiny_run / "results/tiny/tables/metrics.json").read_text())
     for condition in TINY_CONDITIONS:
@@ -239,7 +200,6 @@ def test_metrics_json(tiny_run):
     assert 0 <= nested["classifier_test_accuracy"] <= 1
 
 
-@pytest.mark.slow
 def test_example_figure_is_a_png(tiny_run):
     png = tiny_run / "results/tiny/figures/examples/mixture/example1.png"
     data = png.read_bytes()
@@ -249,7 +209,6 @@ def test_example_figure_is_a_png(tiny_run):
     assert width >= 200 and height >= 200, (width, height)
 
 
-@pytest.mark.slow
 def test_per_sample_rows_are_the_test_fold(tiny_run):
     manifest = read_csv(tiny_run / "results/tiny/data/synthetic/manifest.csv")
     test_ids = {r["id"] for r in manifest if r["split"] == "test"}
@@ -266,7 +225,6 @@ def test_per_sample_rows_are_the_test_fold(tiny_run):
         assert all(r["RMA"] != "" for r in rows)
 
 
-@pytest.mark.slow
 def test_every_rule_logged_and_gpu_rules_benchmarked(tiny_run):
     logs = sorted(p.relative_to(tiny_run).as_posix() for p in (tiny_run / "logs").rglob("*") if p.is_file())
     assert logs == sorted(log for paths in LOGS.values() for log in paths)
@@ -284,7 +242,6 @@ def test_every_rule_logged_and_gpu_rules_benchmarked(tiny_run):
         assert len(values) == len(header) and float(values[0]) > 0, bench
 
 
-@pytest.mark.slow
 def test_training_logs_show_progress_with_eta(tiny_run):
     for log, epochs in (
         (LOGS["train_classifier"][0], 2),
@@ -298,7 +255,6 @@ def test_training_logs_show_progress_with_eta(tiny_run):
             assert any(f"epoch {epoch}/{epochs}" in line for line in progress), log
 
 
-@pytest.mark.slow
 def test_listenable_explanations_for_every_method(tiny_run):
     import numpy as np
 
@@ -308,23 +264,8 @@ def test_listenable_explanations_for_every_method(tiny_run):
         assert np.isfinite(data["waveform"]).all() and np.abs(data["waveform"]).max() > 0, method
 
 
-@pytest.mark.slow
 def test_second_dry_run_has_nothing_to_do(tiny_run):
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tiny_run,
-        "--configfile",
-        TINY,
-        "--cores",
-        2,
-        "--workflow-profile",
-        "none",
-        "-n",
-        cwd=tiny_run,
-        timeout=120,
-    )
+    proc = snakemake(tiny_run, "--cores", 2, "-n", configfile=TINY, timeout=120)
     assert proc.returncode == 0, show(proc)
     assert "Nothing to be done" in proc.output, show(proc)
 
@@ -334,7 +275,7 @@ def test_second_dry_run_has_nothing_to_do(tiny_run):
 
 
 def test_lint_is_clean():
-    proc = snakemake("--lint", cwd=REPO, timeout=120)
+    proc = snakemake(REPO, "--lint", snakefile=None, profile=None, timeout=120)
     assert proc.returncode == 0, show(proc)
     assert "Lints for" not in proc.output, show(proc)
 
@@ -349,10 +290,7 @@ def clean_clone_dir(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("profile", ["none", "default"])
 def test_default_dry_run_lists_every_rule(clean_clone_dir, profile):
-    args = ["--snakefile", SNAKEFILE, "--directory", clean_clone_dir, "-n"]
-    if profile == "none":
-        args += ["--workflow-profile", "none"]
-    proc = snakemake(*args, cwd=clean_clone_dir, timeout=120)
+    proc = snakemake(clean_clone_dir, "-n", profile="none" if profile == "none" else None, timeout=120)
     assert proc.returncode == 0, show(proc)
     assert ("Using workflow specific profile" in proc.output) == (profile == "default"), show(proc)
     blocks = job_blocks(proc.output)
@@ -369,7 +307,6 @@ def test_default_dry_run_lists_every_rule(clean_clone_dir, profile):
         assert "mem_mb=" in resources and "runtime=" in resources, f"{rule}: {resources!r}"
 
 
-@pytest.mark.slow
 def test_local_cpu_run_schedules_gpu_rules_side_by_side(tiny_run):
     """On this CPU-only machine no job holds the `gpu` resource and each takes one thread, so --cores 2
     runs two at once (a dry run and a cluster job keep the GPU request: see the dry-run test)."""
@@ -384,19 +321,7 @@ def test_local_cpu_run_schedules_gpu_rules_side_by_side(tiny_run):
 def test_each_seed_trains_and_evaluates_its_own_explainers(tmp_path):
     config = {**tiny_config(), "seeds": [7, 11]}
     configfile = write_config(tmp_path / "seeds.yaml", config)
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--configfile",
-        configfile,
-        "--workflow-profile",
-        "none",
-        "-n",
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = snakemake(tmp_path, "-n", configfile=configfile, timeout=120)
     assert proc.returncode == 0, show(proc)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
     assert counts["train_classifier"] == "1"  # one classifier: the explainers of every seed explain it
@@ -413,19 +338,7 @@ def test_evaluation_group_method_spreads_one_job_per_method(tmp_path):
     config = tiny_config()
     config["evaluation"]["group"] = "method"
     configfile = write_config(tmp_path / "per_method.yaml", config)
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--configfile",
-        configfile,
-        "--workflow-profile",
-        "none",
-        "-n",
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = snakemake(tmp_path, "-n", configfile=configfile, timeout=120)
     assert proc.returncode == 0, show(proc)
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.output, flags=re.M))
     assert counts["evaluate"] == str(len(TINY_METHODS) * len(TINY_CONDITIONS))
@@ -438,20 +351,7 @@ def test_evaluation_group_method_spreads_one_job_per_method(tmp_path):
 
 def _assert_config_rejected(tmp_path: Path, config: dict, needle: str) -> None:
     configfile = write_config(tmp_path / "bad.yaml", config)
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--configfile",
-        configfile,
-        "--cores",
-        2,
-        "--workflow-profile",
-        "none",
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = snakemake(tmp_path, "--cores", 2, configfile=configfile, timeout=120)
     assert proc.returncode != 0, show(proc)
     assert needle in proc.output, show(proc)
     assert "Traceback" not in proc.output, show(proc)
@@ -499,23 +399,7 @@ def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
     config["dataset"]["esc50"]["url"] = f"{http_404}/x.zip"
     configfile = write_config(tmp_path / "esc50.yaml", config)
     env = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--configfile",
-        configfile,
-        "--cores",
-        2,
-        "--workflow-profile",
-        "none",
-        "--retries",
-        0,
-        cwd=tmp_path,
-        timeout=180,
-        env=env,
-    )
+    proc = snakemake(tmp_path, "--cores", 2, "--retries", 0, configfile=configfile, timeout=180, env=env)
     assert proc.returncode != 0, show(proc)
     assert "Error in rule download_esc50" in proc.output, show(proc)
     assert "Traceback" not in proc.output, show(proc)
@@ -529,7 +413,6 @@ def test_failing_download_ends_with_one_line_error(tmp_path, http_404):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
 def test_explanations_hold_a_mask_for_every_evaluated_clip(tiny_run):
     import numpy as np
     import pandas as pd
@@ -550,21 +433,7 @@ def test_readme_quick_look_command_plans(tmp_path):
     override = re.search(r"--config (evaluation='\{[^']*\}')", readme).group(1)
     value = override.split("=", 1)[1].strip("'")
     shutil.copytree(REPO / "config", tmp_path / "config")
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--cores",
-        2,
-        "--workflow-profile",
-        "none",
-        "--config",
-        f"evaluation={value}",
-        "-n",
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = snakemake(tmp_path, "--cores", 2, "--config", f"evaluation={value}", "-n", timeout=120)
     assert proc.returncode == 0, show(proc)
     assert "train_lmac_td" not in proc.output and "evaluate" in proc.output, show(proc)
     # its own run folder: the narrowed tables never overwrite the full run's
@@ -573,20 +442,7 @@ def test_readme_quick_look_command_plans(tmp_path):
 
 def test_claims_only_seeds_train_only_what_the_claims_compare(tmp_path):
     """`make claims`: seeds 1235 and 1236 evaluate the claims' methods only, so no LMAC-TD α = 0 is trained for them."""
-    proc = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--configfile",
-        TINY,
-        "--workflow-profile",
-        "none",
-        "claims_seeds",
-        "-n",
-        cwd=tmp_path,
-        timeout=120,
-    )
+    proc = snakemake(tmp_path, "claims_seeds", "-n", configfile=TINY, timeout=120)
     assert proc.returncode == 0, show(proc)
     blocks = re.findall(r"rule (\w+):\n((?:    .*\n)+)", proc.output)
     trained_td = sorted(
@@ -602,17 +458,6 @@ def test_claims_only_seeds_train_only_what_the_claims_compare(tmp_path):
     assert len(claims_jobs) == 2 and all("lmac_td_a0/" not in body for body in claims_jobs), show(proc)
     # any other method of such a seed is still evaluated on demand, by the rule that runs every method
     other = snakemake(
-        "--snakefile",
-        SNAKEFILE,
-        "--directory",
-        tmp_path,
-        "--configfile",
-        TINY,
-        "--workflow-profile",
-        "none",
-        "results/tiny/evaluation/mixture/lmac_td_a0/seed1235.csv",
-        "-n",
-        cwd=tmp_path,
-        timeout=120,
+        tmp_path, "results/tiny/evaluation/mixture/lmac_td_a0/seed1235.csv", "-n", configfile=TINY, timeout=120
     )
     assert other.returncode == 0 and "rule evaluate:" in other.output, show(other)
