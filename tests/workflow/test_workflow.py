@@ -50,6 +50,7 @@ RULES = [
     "provenance",
     "claims",
     "claims_figure",
+    "listening_page",
 ]
 # the rules that can use a GPU (resources gpu and threads depend on the device)
 GPU_RULES = (
@@ -94,6 +95,8 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     # the claims on the run's seed (part of `all`) and their figure
     "claims": ["logs/tiny/checks/claims.log"],
     "claims_figure": ["logs/tiny/checks/claims_figure.log"],
+    # the report's listening page (part of `all`)
+    "listening_page": ["logs/tiny/listening/page.log"],
 }
 BENCHMARKS = [
     "benchmarks/tiny/classifier/train_classifier.tsv",
