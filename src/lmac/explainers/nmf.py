@@ -54,7 +54,7 @@ def fit_nmf(frames: torch.Tensor, n_components: int, iterations: int, seed: int)
     for it in range(1, iterations + 1):
         h *= (w.T @ frames) / (w.T @ w @ h + EPS)
         w *= (frames @ h.T) / (w @ (h @ h.T) + EPS)
-        peak = w.amax(0).clamp_min(EPS)
+        peak = w.amax(0).clamp_min(EPS)  # W·H unchanged
         w, h = w / peak, h * peak[:, None]
         history.append({"iteration": it, "mse": float(((w @ h - frames) ** 2).mean())})
     return w.cpu(), history
