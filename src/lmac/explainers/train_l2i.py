@@ -55,6 +55,7 @@ def l2i_loss(
 
 class L2ITrainer(ExplainerTrainer):
     TRAIN_KEYS = ("train_nmf_mse", "train_theta_fid")
+    FIDELITY_KEY = "valid_theta_fid"  # θ agreeing with the classifier (the reference watches its top-3 version)
 
     def check(self) -> None:
         if not Path(self.job.dictionary_path).is_file():
