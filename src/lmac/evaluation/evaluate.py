@@ -293,7 +293,7 @@ class _Run:
     def explain(self, explainer: Explainer, batch: _Batch) -> tuple[Explanation, float]:
         """The explanation of ``batch`` and its time per item in seconds."""
         start = time.perf_counter()
-        exp = explainer.explain(batch.x, batch.predicted)
+        exp = explainer.explain(batch.x, explainer.decision(batch.x, batch.predicted))
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return exp, (time.perf_counter() - start) / len(batch.ids)
