@@ -73,6 +73,9 @@ class EvalJob:
     noise_source: object = None  # in_domain: anything with sample(length, generator)
     speech_source: object = None  # speech: the same protocol
     extras: tuple = EXTRAS  # listenability, roundtrip, robustness (lmac.evaluation.extras)
+    # p for a map on a cropped grid (L-MAC with frames: reference): "cropped", the classifier on the same
+    # cropped spectrogram, or "full", on the whole input as the reference
+    cropped_p: str = "cropped"
 
     @classmethod
     def from_config(
@@ -108,6 +111,7 @@ class EvalJob:
             noise_source=noise,
             speech_source=speech,
             extras=tuple(ev.get("extras", EXTRAS)),
+            cropped_p=ev.get("cropped_p", "cropped"),
         )
 
     @classmethod
@@ -302,7 +306,8 @@ class _Run:
         """Every metric column for one explanation of ``batch``."""
         job = self.job
         with torch.no_grad():
-            # a method whose logspec is not the input's (a cropped grid) gets its own reference
+            # a method whose logspec is not the input's (a cropped grid) gets its own reference; its p
+            # comes from that cropped spectrogram, or (cropped_p: full) from the whole input's
             ref = (
                 batch.ref
                 if batch.ref.matches(exp.logspec)
@@ -317,6 +322,8 @@ class _Run:
                     max_rows=self.max_rows,
                 )
             )
+            if ref is not batch.ref and job.cropped_p == "full":
+                ref = replace(ref, p_logits=batch.ref.logits)
             scores = score_explanation(
                 job.extras, self.classifier, exp, batch.x, batch.target, batch.interferer, ref, self.max_rows
             )

@@ -48,6 +48,13 @@ class Reference:
     heard: torch.Tensor | None = None
     heard_logits: torch.Tensor | None = None
     fills: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: f(X) the faithfulness metrics compare with, when not ``logits`` (a cropped grid scored against the
+    #: full input's decision, ``evaluation.cropped_p: full``); ``logits`` stays f(logspec) for :meth:`known`
+    p_logits: torch.Tensor | None = None
+
+    @property
+    def p(self) -> torch.Tensor:
+        return self.logits if self.p_logits is None else self.p_logits
 
     def known(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(spectrogram, logits) pairs :func:`classify` can take rows from."""
@@ -115,12 +122,12 @@ def score_explanation(
     pairs = masked_inputs(extras, classifier, exp, wav, ref)
     specs = {side + suffix: spec for suffix, pair in pairs.items() for side, spec in zip(SIDES, pair)}
     logits = classify(classifier, specs, ref.known(), max_rows)
-    out = all_metrics(ref.logits, logits["in"], logits["out"], exp.mask, exp.target)
+    out = all_metrics(ref.p, logits["in"], logits["out"], exp.mask, exp.target)
     if "listenability" in extras:
         out.update(listenability(classifier.frontend, exp.waveform, target, interferer))
     for suffix in pairs:
         if suffix:
-            base = ref.heard_logits if suffix == ROUNDTRIP_SUFFIX else ref.logits
+            base = ref.heard_logits if suffix == ROUNDTRIP_SUFFIX else ref.p
             scores = faithfulness(base, logits["in" + suffix], logits["out" + suffix], exp.target)
             out.update({m + suffix: scores[m] for m in FAITHFULNESS_METRICS})
     return out
