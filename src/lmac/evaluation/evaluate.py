@@ -76,6 +76,7 @@ class EvalJob:
     # p for a map on a cropped grid (L-MAC with frames: reference): "cropped", the classifier on the same
     # cropped spectrogram, or "full", on the whole input as the reference
     cropped_p: str = "cropped"
+    distinct_interferers: bool = False  # mixture: a clip's versions mix in distinct pool clips (the reference)
 
     @classmethod
     def from_config(
@@ -112,6 +113,7 @@ class EvalJob:
             speech_source=speech,
             extras=tuple(ev.get("extras", EXTRAS)),
             cropped_p=ev.get("cropped_p", "cropped"),
+            distinct_interferers=ev.get("distinct_interferers", False),
         )
 
     @classmethod
@@ -256,6 +258,7 @@ class _Run:
             peak=job.peak,
             pool=torch.from_numpy(np.ascontiguousarray(pool.audio[pool.rows])) if pool is not None else None,
             pool_ids=pool.ids if pool is not None else None,
+            distinct=job.distinct_interferers,
         )
         return cls(
             job,
