@@ -23,7 +23,7 @@ import torch
 from ..classifier.model import AudioClassifier, load_classifier
 from ..data.batches import split
 from ..data.download import sha256_file
-from ..data.noise import mix
+from ..data.noise import mixed
 from ..data.prepare import load_prepared
 from ..errors import LmacError
 from ..io import write_csv
@@ -78,12 +78,6 @@ def plateau_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None, mode: 
         factor=sched_cfg.get("factor", 0.5),
         patience=sched_cfg.get("patience", 3),
     )
-
-
-def mixed(source, clean: torch.Tensor, generator: torch.Generator, snr_db: float, peak: str) -> torch.Tensor:
-    """``clean`` [B, L] with one clip of ``source``'s noise per row, drawn from ``generator``, mixed in."""
-    noise = torch.stack([source.sample(clean.shape[1], generator) for _ in range(clean.shape[0])])
-    return mix(clean, noise.to(clean), snr_db, peak)
 
 
 def noise_level(noise_cfg: dict) -> tuple[float, str]:
