@@ -77,6 +77,7 @@ class EvalJob:
     # cropped spectrogram, or "full", on the whole input as the reference
     cropped_p: str = "cropped"
     distinct_interferers: bool = False  # mixture: a clip's versions mix in distinct pool clips (the reference)
+    sps_comp_on: str = "mask"  # or masked_in: SPS/COMP on the masked-in spectrogram, as PR #2838
 
     @classmethod
     def from_config(
@@ -114,6 +115,7 @@ class EvalJob:
             extras=tuple(ev.get("extras", EXTRAS)),
             cropped_p=ev.get("cropped_p", "cropped"),
             distinct_interferers=ev.get("distinct_interferers", False),
+            sps_comp_on=ev.get("sps_comp_on", "mask"),
         )
 
     @classmethod
@@ -328,7 +330,15 @@ class _Run:
             if ref is not batch.ref and job.cropped_p == "full":
                 ref = replace(ref, p_logits=batch.ref.logits)
             scores = score_explanation(
-                job.extras, self.classifier, exp, batch.x, batch.target, batch.interferer, ref, self.max_rows
+                job.extras,
+                self.classifier,
+                exp,
+                batch.x,
+                batch.target,
+                batch.interferer,
+                ref,
+                self.max_rows,
+                job.sps_comp_on,
             )
             scores.update(localisation_metrics(exp.mask, batch.gt, job.iou_threshold))
         return scores
