@@ -1,42 +1,25 @@
 """evaluation.cropped_p: for a map on a cropped grid, p comes from the cropped spectrogram or (the reference) the full input."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from esc50_fixture import make_tiny_prepared  # noqa: E402
 
-from lmac.classifier.model import AudioClassifier
+from lmac.classifier.model import load_classifier
 from lmac.evaluation.evaluate import EvalJob, evaluate
 from lmac.explainers.lmac import LmacExplainer
-
-SR, N = 16000, 6
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """Six 1 s test clips, a random tiny classifier and an L-MAC on the reference's frames whose mask is all ones."""
-    root = tmp_path_factory.mktemp("cropped_p")
-    data = root / "prepared"
-    data.mkdir()
-    g = np.random.default_rng(0)
-    np.save(data / "audio.npy", (0.3 * g.standard_normal((N, SR))).astype(np.float32))
-    pd.DataFrame(
-        {
-            "index": range(N),
-            "id": [f"c{i}" for i in range(N)],
-            "filename": [f"c{i}.wav" for i in range(N)],
-            "fold": 5,
-            "split": "test",
-            "label": [i % 3 for i in range(N)],
-            "category": [f"k{i % 3}" for i in range(N)],
-            "duration_s": 1.0,
-        }
-    ).to_csv(data / "manifest.csv", index=False)
-    (data / "classes.txt").write_text("k0\nk1\nk2\n")
-    torch.manual_seed(0)
-    classifier = AudioClassifier(["k0", "k1", "k2"], width=0.0625)
+    """The tiny prepared dataset, a classifier whose decision depends on its input, and an L-MAC on the
+    reference's frames whose mask is all ones."""
+    root = Path(make_tiny_prepared(tmp_path_factory.mktemp("cropped_p"))["root"])
+    classifier = load_classifier(root / "classifier.pt")
     with torch.no_grad():  # an untrained CNN14's embedding is tiny: scaled up, the decision depends on the input
         classifier.net.classifier.weight.mul_(1e4)
     classifier.save(root / "classifier.pt")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
+from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
 
 from lmac.checkpoints import load_checkpoint
-from lmac.classifier.model import AudioClassifier, load_classifier
+from lmac.classifier.model import load_classifier
 from lmac.cli import main as cli_main
 from lmac.errors import LmacError
 from lmac.explainers.l2i import L2IExplainer
@@ -21,7 +22,7 @@ from lmac.explainers.train_l2i import L2IJob, l2i_loss, loss_weights
 from lmac.frontend import FrontEndConfig
 from lmac.jobs import Outputs
 
-SR, SECONDS, CLASSES = 16000, 1.0, ["k0", "k1", "k2"]
+SR, CLASSES = TINY_SR, ["a", "b", "c"]
 FRONTEND = {"n_fft": 1024, "hop_ms": 11.6099, "win_ms": 23.2199, "n_mels": 80}
 L2I_CFG = {
     "epochs": 2,
@@ -49,33 +50,9 @@ def config(l2i=L2I_CFG) -> dict:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """6 train and 3 valid clips of 1 s (a tone per class in noise), a random tiny classifier, a dictionary."""
-    root = tmp_path_factory.mktemp("l2i")
-    data = root / "prepared"
-    data.mkdir()
-    g = np.random.default_rng(0)
-    n, length = 9, int(SR * SECONDS)
-    t = np.arange(length) / SR
-    audio = np.stack(
-        [np.sin(2 * np.pi * (300 + 900 * (i % 3)) * t) * (t > 0.3) + 0.05 * g.standard_normal(length) for i in range(n)]
-    ).astype(np.float32)
-    np.save(data / "audio.npy", audio)
-    pd.DataFrame(
-        {
-            "index": range(n),
-            "id": [f"c{i}" for i in range(n)],
-            "filename": [f"c{i}.wav" for i in range(n)],
-            "fold": [1] * 6 + [4] * 3,
-            "split": ["train"] * 6 + ["valid"] * 3,
-            "label": [i % 3 for i in range(n)],
-            "category": [f"k{i % 3}" for i in range(n)],
-            "duration_s": SECONDS,
-        }
-    ).to_csv(data / "manifest.csv", index=False)
-    (data / "classes.txt").write_text("\n".join(CLASSES) + "\n")
-    torch.manual_seed(0)
-    AudioClassifier(CLASSES, width=0.0625, frontend=FrontEndConfig.from_dict(FRONTEND)).save(root / "classifier.pt")
-    NmfJob.from_config(config(), prepared_dir=data, outputs=Outputs.in_folder(root / "nmf")).run()
+    """The tiny prepared dataset (9 train, 3 valid clips of 1 s), its random classifier, and a dictionary."""
+    root = Path(make_tiny_prepared(tmp_path_factory.mktemp("l2i"))["root"])
+    NmfJob.from_config(config(), prepared_dir=root / "prepared", outputs=Outputs.in_folder(root / "nmf")).run()
     return root
 
 
