@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", help="classifier checkpoint (default: results/embedded/classifier/model.pt)")
     p.add_argument(
         "--explainer",
-        help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
+        help="explainer checkpoint: L-MAC, L-MAC FT, LMAC-TD or L2I "
         "(default: results/embedded/explainers/lmac/seed1234/model.pt), or a baseline's "
         "name (saliency, ig, smoothgrad, gradcam, ...) with its default settings",
     )

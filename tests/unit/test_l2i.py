@@ -209,3 +209,31 @@ def test_cli_commands_train_nmf_and_l2i(setup, tmp_path):
     )
     assert code in (0, None)
     assert load_checkpoint(tmp_path / "l2i" / "model.pt")["kind"] == "l2i"
+
+
+def test_lmac_explain_takes_an_l2i_checkpoint(explainer, setup, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, (0.3 * torch.randn(SR)).numpy(), SR)
+    out = tmp_path / "out"
+    code = cli_main(
+        [
+            "explain",
+            str(wav),
+            "--out",
+            str(out),
+            "--classifier",
+            str(setup / "classifier.pt"),
+            "--explainer",
+            str(setup / "explained" / "model.pt"),
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code in (0, None)
+    record = json.loads((out / "clip.json").read_text())
+    assert record["explainer"]["method"] == "l2i" and record["explainer"]["kind"] == "l2i"
+    assert (out / "clip.explanation.wav").is_file()
