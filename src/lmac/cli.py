@@ -138,12 +138,19 @@ TRAININGS = {
         ".explainers.train_lmac_td:LmacTDJob",
         {"classifier_path": "classifier", "alpha": "alpha", "encoder_decoder": "encoder_decoder"},
     ),
+    "train-nmf": ("L2I: learn the NMF dictionary on the training split", ".explainers.nmf:NmfJob", {}),
+    "train-l2i": (
+        "L2I: train ψ and θ on a frozen classifier and an NMF dictionary",
+        ".explainers.train_l2i:L2IJob",
+        {"classifier_path": "classifier", "dictionary_path": "dictionary"},
+    ),
 }
 # the options beyond --data, --wham, --out and --device: {option: (add_argument keywords)}
 TRAINING_OPTIONS = {
     "classifier": {"required": True, "help": "classifier checkpoint"},
     "init": {"required": True, "help": "trained L-MAC checkpoint to start from"},
     "alpha": {"required": True, "type": float, "help": "the mixing weight α (one of lmac_td.alphas, or any)"},
+    "dictionary": {"required": True, "help": "NMF dictionary (lmac train-nmf)"},
     "encoder_decoder": {
         "help": "pre-trained encoder/decoder (lmac pretrain-lmac-td-ed), needed when "
         "lmac_td.encoder_decoder.pretrain is true"
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         required=True,
         nargs="+",
-        help="lmac, lmac_ft, lmac_td_a<α> or a baseline (saliency, ig, …); several are "
+        help="lmac, lmac_ft, lmac_td_a<α>, l2i or a baseline (saliency, ig, …); several are "
         "evaluated in one pass over the data, each written to OUT/<method>.csv and .npz",
     )
     p.add_argument("--explainer", nargs="+", help="trained checkpoints of the learned methods, in their order")
@@ -270,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", help="classifier checkpoint (default: results/embedded/classifier/model.pt)")
     p.add_argument(
         "--explainer",
-        help="explainer checkpoint: L-MAC, L-MAC FT or LMAC-TD "
+        help="explainer checkpoint: L-MAC, L-MAC FT, LMAC-TD or L2I "
         "(default: results/embedded/explainers/lmac/seed1234/model.pt), or a baseline's "
         "name (saliency, ig, smoothgrad, gradcam, ...) with its default settings",
     )

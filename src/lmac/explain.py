@@ -308,7 +308,7 @@ def _explainer_argument(given: str | None) -> Path | str:
 
 def _load_explainer(arg: Path | str, classifier: AudioClassifier):
     """The explainer and what the JSON records about it: method, α, checkpoint and its sha256."""
-    from .explainers.registry import build_explainer, load_explainer
+    from .explainers.registry import build_explainer, checkpoint_method, load_explainer
 
     if isinstance(arg, str):
         return build_explainer(arg, classifier), {
@@ -324,10 +324,10 @@ def _load_explainer(arg: Path | str, classifier: AudioClassifier):
     record = {"kind": payload["kind"], "checkpoint": str(arg), "sha256": sha256_file(arg)}
     if payload["kind"] == "lmac_td":
         return explainer, {"method": "lmac_td", "alpha": float(config["alpha"]), **record, "method_from": "checkpoint"}
-    method, origin = meta.get("method"), "checkpoint"
-    if method not in ("lmac", "lmac_ft") and isinstance(meta.get("finetuned"), bool):
+    method, origin = checkpoint_method(payload), "checkpoint"
+    if method is None and isinstance(meta.get("finetuned"), bool):
         method = "lmac_ft" if meta["finetuned"] else "lmac"
-    if method not in ("lmac", "lmac_ft"):
+    if method is None:
         method, origin = _method_from_provenance(arg)
     return explainer, {"method": method, **record, "method_from": origin}
 

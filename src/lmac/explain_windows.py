@@ -99,7 +99,7 @@ def explain_window(wav: torch.Tensor, classifier: AudioClassifier, explainer, to
     with torch.no_grad():
         logits = classifier(x)[0]
     # the prediction is what is explained (as in evaluation); no outer no_grad: gradient methods need autograd
-    exp = explainer.explain(x, logits.argmax(-1))
+    exp = explainer.explain(x, explainer.decision(x, logits.argmax(-1)))
     with torch.no_grad():
         logits_in = classifier.classify_logspec(exp.masked_in)
         logits_out = classifier.classify_logspec(exp.masked_out)

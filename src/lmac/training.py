@@ -95,6 +95,8 @@ class LoopSpec:
     mode: str = "min"  # "min" or "max"
     select: str = "best"  # "best" or "last" (the reference keeps the last epoch)
     history_keys: list[str] = field(default_factory=list)
+    # what the plateau scheduler watches, when not the selection score: (key, "min" or "max")
+    plateau: tuple[str, str] | None = None
 
 
 def _better(a: float, b: float | None, mode: str) -> bool:
@@ -145,7 +147,7 @@ def run_training(
     ``train_batches(epoch)`` yields the epoch's batches (seeded by epoch, so a resumed run sees
     the same order); ``train_step(batch)`` does forward/backward/step and returns the loss;
     ``validate()`` returns a dict of validation scores that contains ``spec.monitor``.
-    ``scheduler`` steps once per epoch on the monitored score, ``step_scheduler`` after every
+    ``scheduler`` steps once per epoch on the monitored score (or ``spec.plateau``'s), ``step_scheduler`` after every
     training step; both are checkpointed with the optimiser, so a resumed run continues the schedule.
     """
     work = Path(work_dir)
@@ -202,7 +204,10 @@ def run_training(
             with atomic_path(best_path) as tmp:
                 torch.save({"model": module.state_dict(), "epoch": epoch, "score": best}, tmp)
         if scheduler is not None:
-            scheduler.step(scores[spec.monitor] if spec.mode == "min" else -scores[spec.monitor])
+            key, mode = spec.plateau or (spec.monitor, spec.mode)
+            # a min-mode plateau gets a maximised score negated (its relative threshold then misreads
+            # ties among negative scores as gains: a max-mode plateau takes the score itself)
+            scheduler.step(scores[key] if mode == getattr(scheduler, "mode", "min") else -scores[key])
         log.info(
             "epoch %d/%d done in %.1fs: %s%s",
             epoch,

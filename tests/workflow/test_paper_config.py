@@ -122,6 +122,8 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "train_lmac": seeds * bool({"lmac", "lmac_ft"} & set(methods)),  # L-MAC FT starts from L-MAC
         "train_lmac_ft": seeds * ("lmac_ft" in methods),
         "train_lmac_td": seeds * len(alphas),
+        "train_nmf": int("l2i" in methods),  # one dictionary for every seed
+        "train_l2i": seeds * ("l2i" in methods),
         # evaluation.group: one job per method, or one per condition that runs every method
         "evaluate": seeds * len(ev["conditions"]) * (len(methods) if ev.get("group", "condition") == "method" else 1),
         "metrics_table": 1,
@@ -134,7 +136,7 @@ def test_paper_dry_run_has_every_job_kind_with_the_expected_count(paper_dry_run)
     workdir, output = paper_dry_run
     counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M)}
     expected = expected_jobs(load(PAPER))
-    assert expected["evaluate"] == 14 * 5 * 3 and expected["train_lmac_td"] == 9  # the sum above, spelt out once
+    assert expected["evaluate"] == 15 * 5 * 3 and expected["train_lmac_td"] == 9  # the sum above, spelt out once
     for rule, n in expected.items():
         assert counts.get(rule, 0) == n, f"{rule}: {counts.get(rule, 0)} jobs, expected {n}\n{output}"
     assert "synthesize_dataset" not in counts

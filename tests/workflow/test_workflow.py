@@ -38,6 +38,8 @@ RULES = [
     "train_lmac_ft",
     "pretrain_lmac_td_encoder_decoder",
     "train_lmac_td",
+    "train_nmf",
+    "train_l2i",
     "evaluate",
     "metrics_table",
     "paper_tables",
@@ -59,10 +61,12 @@ GPU_RULES = (
     "train_lmac_ft",
     "pretrain_lmac_td_encoder_decoder",
     "train_lmac_td",
+    "train_nmf",
+    "train_l2i",
     "evaluate",
 )
 # what tests/workflow/tiny.yaml evaluates: lmac_td expands to one method per α (0 and 0.75)
-TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "all_ones"]
+TINY_METHODS = ["lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "l2i", "saliency", "all_ones"]
 TINY_CONDITIONS = ["clean", "mixture"]
 TINY_ITEMS = {"clean": 3, "mixture": 6}  # 3 test clips; mixtures have 2 versions per clip
 LOGS = {  # rule -> its logs under the working directory, for the tiny run
@@ -76,6 +80,8 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
         "logs/tiny/explainers/lmac_td_a0/seed1234.log",
         "logs/tiny/explainers/lmac_td_a0.75/seed1234.log",
     ],
+    "train_nmf": ["logs/tiny/explainers/l2i_nmf.log"],
+    "train_l2i": ["logs/tiny/explainers/l2i/seed1234.log"],
     # evaluation.group: condition (the default): one job per condition evaluates every method
     "evaluate": [f"logs/tiny/evaluate/{c}/seed1234.log" for c in TINY_CONDITIONS],
     "metrics_table": ["logs/tiny/report/metrics_table.log"],
@@ -84,7 +90,7 @@ LOGS = {  # rule -> its logs under the working directory, for the tiny run
     "faithfulness_bars": ["logs/tiny/report/faithfulness_bars.log"],
     "localisation_bars": ["logs/tiny/report/localisation_bars.log"],
     "alpha_ablation": ["logs/tiny/report/alpha_ablation.log"],
-    "training_curves": [f"logs/tiny/report/training_curves/{m}.log" for m in ["classifier", *TINY_METHODS[:4]]],
+    "training_curves": [f"logs/tiny/report/training_curves/{m}.log" for m in ["classifier", *TINY_METHODS[:5]]],
     # report.n_examples (2) clips on the first condition, one on the others
     "example_figure": [
         "logs/tiny/report/example_figure/clean/example1.log",
@@ -104,6 +110,8 @@ BENCHMARKS = [
     "benchmarks/tiny/explainers/lmac_td_encoder_decoder.tsv",
     "benchmarks/tiny/explainers/lmac_ft/seed1234.tsv",
     "benchmarks/tiny/explainers/lmac_td_a0/seed1234.tsv",
+    "benchmarks/tiny/explainers/l2i_nmf.tsv",
+    "benchmarks/tiny/explainers/l2i/seed1234.tsv",
     *(f"benchmarks/tiny/evaluate/{c}/seed1234.tsv" for c in TINY_CONDITIONS),
 ]
 

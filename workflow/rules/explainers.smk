@@ -4,6 +4,7 @@
 # WHAM! is an input of the L-MAC trainings only when they mix noise and its source is WHAM!
 LMAC_WHAM = WHAM if config["lmac"]["noise"] else {}
 LMAC_TD_WHAM = WHAM if config.get("lmac_td", {}).get("noise") else {}
+L2I_WHAM = WHAM if config.get("l2i", {}).get("noise") else {}
 # the lmac_td keys the pre-training reads: only their changes rerun it (not the masker's loss, lr or α)
 LMAC_TD_ED_CFG = {k: config.get("lmac_td", {}).get(k) for k in ("preset", "scale", "encoder_decoder", "noise")}
 # LMAC-TD starts from the pre-trained encoder/decoder when asked to and no other pair is given
@@ -141,3 +142,64 @@ rule train_lmac_td:
         device=lookup(within=config, dpath="device"),
     script:
         "../scripts/train_lmac_td.py"
+
+
+# L2I's NMF dictionary: learned once on the training split, shared by every seed (docs/reproducibility_notes.md#l2i).
+rule train_nmf:
+    input:
+        audio=prepared("audio.npy"),
+        manifest=prepared("manifest.csv"),
+    output:
+        model=results("explainers/l2i_nmf/model.pt"),
+        history=results("explainers/l2i_nmf/history.csv"),
+    log:
+        logs("explainers/l2i_nmf.log"),
+    benchmark:
+        benchmarks("explainers/l2i_nmf.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    params:
+        work=results("work/explainers/l2i_nmf"),
+        cfg=lookup(within=config, dpath="nmf"),
+        frontend=lookup(within=config, dpath="frontend"),
+        seed=lookup(within=config, dpath="seed"),
+        device=lookup(within=config, dpath="device"),
+    script:
+        "../scripts/train_nmf.py"
+
+
+# L2I: ψ and θ trained on the frozen classifier and the NMF dictionary, one per seed.
+rule train_l2i:
+    input:
+        **L2I_WHAM,
+        audio=prepared("audio.npy"),
+        manifest=prepared("manifest.csv"),
+        classifier=results("classifier/model.pt"),
+        dictionary=results("explainers/l2i_nmf/model.pt"),
+    output:
+        model=results("explainers/l2i/seed{seed}/model.pt"),
+        history=results("explainers/l2i/seed{seed}/history.csv"),
+    log:
+        logs("explainers/l2i/seed{seed}.log"),
+    benchmark:
+        benchmarks("explainers/l2i/seed{seed}.tsv")
+    conda:
+        "../envs/lmac.yaml"
+    threads: gpu_job_threads
+    resources:
+        gpu=gpu_jobs,
+        mem_mb=lambda wc, attempt: 16000 * attempt,
+        runtime=lambda wc, attempt: 600 * attempt,
+    params:
+        work=results("work/explainers/l2i/seed{seed}"),
+        cfg=lookup(within=config, dpath="l2i"),
+        noise=lookup(within=config, dpath="noise"),
+        seed=run_seed,
+        device=lookup(within=config, dpath="device"),
+    script:
+        "../scripts/train_l2i.py"

@@ -27,9 +27,10 @@ import torch.nn.functional as F
 
 from ..checkpoints import load_torch_file, load_weights
 from ..data.batches import split
-from ..data.noise import mix
+from ..data.noise import mix, mixed
 from ..data.prepare import load_prepared
 from ..errors import LmacError
+from ..explainers.loss_steps import stream_seed
 from ..frontend import FrontEndConfig
 from ..io import write_csv, write_json
 from ..jobs import TrainingJob
@@ -209,10 +210,18 @@ def train_classifier(job: ClassifierJob) -> dict:
         opt.step()
         return loss.item()
 
-    def evaluate(data) -> dict:
+    def heard(wav: torch.Tensor, stage: str, b: int) -> torch.Tensor:
+        """A validation or test batch as classified: clean, or (noise.eval_stages) mixed with noise seeded
+        by (seed, stage, batch), the same every epoch."""
+        if noise is None or not own_noise.get("eval_stages", False):
+            return wav
+        g = torch.Generator().manual_seed(stream_seed(seed, "classifier", stage, b))
+        return mixed(noise, wav, g, own_noise.get("snr_db", 0.0), noise_cfg.get("peak", "abs"))
+
+    def evaluate(data, stage: str) -> dict:
         losses, correct = [], 0
-        for wav, labels, _ in data.batches(bs):
-            logits, _ = model(wav.to(dev))
+        for b, (wav, labels, _) in enumerate(data.batches(bs)):
+            logits, _ = model(heard(wav, stage, b).to(dev))
             losses.append(F.cross_entropy(logits, labels.to(dev), reduction="sum").item())
             correct += (logits.argmax(-1).cpu() == labels).sum().item()
         return {"valid_loss": sum(losses) / len(data), "valid_acc": correct / len(data)}
@@ -221,7 +230,7 @@ def train_classifier(job: ClassifierJob) -> dict:
         if scheduler is not None and sched_cfg.get("count_valid_batches", False):
             for _ in range(valid.n_batches(bs)):  # the recipe advances its schedule on validation batches too
                 scheduler.step()
-        return evaluate(valid)
+        return evaluate(valid, "valid")
 
     settings = {
         "cfg": cfg,
@@ -247,9 +256,9 @@ def train_classifier(job: ClassifierJob) -> dict:
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        scores = {"valid": evaluate(valid), "test": evaluate(test)}
+        scores = {"valid": evaluate(valid, "valid"), "test": evaluate(test, "test")}
         if permuted:  # memorisation of the permuted labels it was trained on
-            scores["train"] = evaluate(train)
+            scores["train"] = evaluate(train, "train")
     metrics = {
         "valid_accuracy": scores["valid"]["valid_acc"],
         "test_accuracy": scores["test"]["valid_acc"],

@@ -84,6 +84,12 @@ class GeneratedNoise:
         return generated_noise(batch, length, self.generator)
 
 
+def mixed(source, clean: torch.Tensor, generator: torch.Generator, snr_db: float, peak: str) -> torch.Tensor:
+    """``clean`` [B, L] with one clip of ``source``'s noise per row, drawn from ``generator``, mixed in."""
+    noise = torch.stack([source.sample(clean.shape[1], generator) for _ in range(clean.shape[0])])
+    return mix(clean, noise.to(clean), snr_db, peak)
+
+
 def noise_source(cfg_noise: dict, wham_dir: str | os.PathLike | None, sample_rate: int, seed: int):
     """The noise source the top-level ``noise`` section names: GeneratedNoise or WHAM!'s ``tr/``.
 

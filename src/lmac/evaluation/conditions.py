@@ -107,8 +107,10 @@ class Condition:
         pool_ids: Sequence[str] | None = None,
         pool_labels: Sequence[int] | None = None,
         different_class: bool = False,
+        distinct: bool = False,
     ):
         self.name = name
+        self.distinct = distinct
         self.seed = seed
         self.versions = versions
         self.peak = peak
@@ -144,7 +146,7 @@ class Condition:
         if source is not None:
             out["source"] = repr(source)
         if self.name == "mixture":
-            out.update(pool_size=len(self.pool_ids), different_class=self.different_class)
+            out.update(pool_size=len(self.pool_ids), different_class=self.different_class, distinct=self.distinct)
         return out
 
     def item_ids(self, ids: Sequence[str], version: int) -> list[str]:
@@ -173,11 +175,12 @@ class Condition:
         noise = []
         for i, item in enumerate(item_ids):
             g = item_generator(self.seed, self.name, version, str(item))
-            noise.append(self._interferer(length, g, str(item), None if labels is None else labels[i]))
+            label = None if labels is None else labels[i]
+            noise.append(self._interferer(length, g, str(item), label, version))
         n = torch.stack(noise).to(device=wav.device, dtype=wav.dtype)
         return self._mix(wav, n)
 
-    def _interferer(self, length: int, g: torch.Generator, item: str, label) -> torch.Tensor:
+    def _interferer(self, length: int, g: torch.Generator, item: str, label, version: int = 0) -> torch.Tensor:
         if self.name == "white_noise":
             return torch.randn(length, generator=g)
         if self.name == "mixture":
@@ -190,7 +193,17 @@ class Condition:
                     f"condition mixture: the pool holds no clip to mix with '{item}'"
                     + (" of another class" if self.different_class else "")
                 )
-            j = int(candidates[int(torch.randint(candidates.size, (1,), generator=g))])
+            if self.distinct:
+                # one draw without replacement per clip, shared by its versions (the reference's random.sample)
+                if candidates.size < self.versions:
+                    raise LmacError(
+                        f"condition mixture: {self.versions} distinct interferers asked for '{item}', "
+                        f"the pool holds {candidates.size}"
+                    )
+                order = torch.randperm(candidates.size, generator=item_generator(self.seed, self.name, -1, item))
+                j = int(candidates[int(order[version])])
+            else:
+                j = int(candidates[int(torch.randint(candidates.size, (1,), generator=g))])
             row = self.pool[j]
             row = row.detach().cpu() if isinstance(row, torch.Tensor) else torch.from_numpy(np.array(row))
             return _fit(row.float(), length)
@@ -223,6 +236,7 @@ def make_condition(
     peak: str = "signed",
     pool_labels: Sequence[int] | None = None,
     different_class: bool = False,
+    distinct: bool = False,
 ) -> Condition:
     """Build a condition, checking that what it needs was given (``LmacError`` naming what is missing).
 
@@ -231,7 +245,9 @@ def make_condition(
     ``pool`` [N, L'] (a tensor, or a NumPy array such as the memory-mapped prepared audio, read a row
     at a time) and ``pool_ids`` (N ids) feed ``mixture``; pool clips are cropped or zero-padded to
     the target length. ``different_class`` (with ``pool_labels``; not in the reference, which
-    does not check the class) restricts the contaminant to another class.
+    does not check the class) restricts the contaminant to another class. ``distinct``: the versions
+    of a clip mix in distinct pool clips (the reference samples them without replacement); otherwise
+    each version draws on its own, so two may share an interferer.
     """
     if name not in CONDITIONS:
         raise LmacError(f"evaluation condition '{name}': unknown (known: {', '.join(CONDITIONS)})")
@@ -269,4 +285,5 @@ def make_condition(
         pool_ids=pool_ids,
         pool_labels=pool_labels,
         different_class=different_class and name == "mixture",
+        distinct=distinct and name == "mixture",
     )

@@ -73,6 +73,11 @@ class EvalJob:
     noise_source: object = None  # in_domain: anything with sample(length, generator)
     speech_source: object = None  # speech: the same protocol
     extras: tuple = EXTRAS  # listenability, roundtrip, robustness (lmac.evaluation.extras)
+    # p for a map on a cropped grid (L-MAC with frames: reference): "cropped", the classifier on the same
+    # cropped spectrogram, or "full", on the whole input as the reference
+    cropped_p: str = "cropped"
+    distinct_interferers: bool = False  # mixture: a clip's versions mix in distinct pool clips (the reference)
+    sps_comp_on: str = "mask"  # or masked_in: SPS/COMP on the masked-in spectrogram, as PR #2838
 
     @classmethod
     def from_config(
@@ -108,6 +113,9 @@ class EvalJob:
             noise_source=noise,
             speech_source=speech,
             extras=tuple(ev.get("extras", EXTRAS)),
+            cropped_p=ev.get("cropped_p", "cropped"),
+            distinct_interferers=ev.get("distinct_interferers", False),
+            sps_comp_on=ev.get("sps_comp_on", "mask"),
         )
 
     @classmethod
@@ -252,6 +260,7 @@ class _Run:
             peak=job.peak,
             pool=torch.from_numpy(np.ascontiguousarray(pool.audio[pool.rows])) if pool is not None else None,
             pool_ids=pool.ids if pool is not None else None,
+            distinct=job.distinct_interferers,
         )
         return cls(
             job,
@@ -293,7 +302,7 @@ class _Run:
     def explain(self, explainer: Explainer, batch: _Batch) -> tuple[Explanation, float]:
         """The explanation of ``batch`` and its time per item in seconds."""
         start = time.perf_counter()
-        exp = explainer.explain(batch.x, batch.predicted)
+        exp = explainer.explain(batch.x, explainer.decision(batch.x, batch.predicted))
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return exp, (time.perf_counter() - start) / len(batch.ids)
@@ -302,7 +311,8 @@ class _Run:
         """Every metric column for one explanation of ``batch``."""
         job = self.job
         with torch.no_grad():
-            # a method whose logspec is not the input's (a cropped grid) gets its own reference
+            # a method whose logspec is not the input's (a cropped grid) gets its own reference; its p
+            # comes from that cropped spectrogram, or (cropped_p: full) from the whole input's
             ref = (
                 batch.ref
                 if batch.ref.matches(exp.logspec)
@@ -317,8 +327,18 @@ class _Run:
                     max_rows=self.max_rows,
                 )
             )
+            if ref is not batch.ref and job.cropped_p == "full":
+                ref = replace(ref, p_logits=batch.ref.logits)
             scores = score_explanation(
-                job.extras, self.classifier, exp, batch.x, batch.target, batch.interferer, ref, self.max_rows
+                job.extras,
+                self.classifier,
+                exp,
+                batch.x,
+                batch.target,
+                batch.interferer,
+                ref,
+                self.max_rows,
+                job.sps_comp_on,
             )
             scores.update(localisation_metrics(exp.mask, batch.gt, job.iou_threshold))
         return scores

@@ -12,7 +12,7 @@ input, q = softmax f((1−M)⊙X) on the masked-out input, a = the map (mask) wi
 |--------|------------------------------------------------------|--------|-------|
 | AI     | 100 · 1[o_c > p_c]                                   | ↑ | Increase in Confidence (Grad-CAM++) |
 | AD     | 100 · max(0, p_c − o_c) / p_c                         | ↓ | textbook Average Drop; 0 for an all-ones mask |
-| AD_ref | AD on p̃ = softmax(p), õ = softmax(o)                  | ↓ | the reference's ``compute_AD`` applies softmax to probabilities again; only for comparing with published AD (capped near 61 % at 50 classes) |
+| AD_ref | AD on p̃ = softmax(p), õ = softmax(o)                  | ↓ | the reference's ``compute_AD`` applies softmax to probabilities again; only for comparing with published AD (bounded by 100·(1 − 1/e) ≈ 63.2 %) |
 | AG     | 100 · max(0, o_c − p_c) / (1 − p_c)                    | ↑ | Average Gain (Opti-CAM) |
 | FF     | p_c − q_c                                            | ↑ | faithfulness on spectra (L2I), on probabilities as the reference |
 | FidIn  | 1[argmax o = c]                                      | ↑ | input fidelity, a fraction (not %) as published |

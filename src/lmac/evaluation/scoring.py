@@ -30,7 +30,7 @@ import torch
 from ..classifier.model import AudioClassifier
 from ..explainers.base import Explanation
 from .listenability import listenability
-from .metrics import FAITHFULNESS_METRICS, all_metrics, faithfulness
+from .metrics import FAITHFULNESS_METRICS, all_metrics, complexity, faithfulness, sparseness
 from .operators import FILL_OPERATORS, fill, masked_pair
 from .roundtrip import SUFFIX as ROUNDTRIP_SUFFIX
 from .roundtrip import heard_explanation, heard_input
@@ -48,6 +48,13 @@ class Reference:
     heard: torch.Tensor | None = None
     heard_logits: torch.Tensor | None = None
     fills: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: f(X) the faithfulness metrics compare with, when not ``logits`` (a cropped grid scored against the
+    #: full input's decision, ``evaluation.cropped_p: full``); ``logits`` stays f(logspec) for :meth:`known`
+    p_logits: torch.Tensor | None = None
+
+    @property
+    def p(self) -> torch.Tensor:
+        return self.logits if self.p_logits is None else self.p_logits
 
     def known(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(spectrogram, logits) pairs :func:`classify` can take rows from."""
@@ -106,8 +113,12 @@ def score_explanation(
     interferer: torch.Tensor,
     ref: Reference,
     max_rows: int | None = None,
+    sps_comp_on: str = "mask",
 ) -> dict[str, torch.Tensor]:
     """{column: [B]}: every metric of :data:`~lmac.evaluation.metrics.METRICS` and the ``extras``' columns.
+
+    SPS and COMP are computed on the map (``sps_comp_on: mask``) or, as PR #2838, on the masked-in
+    spectrogram (``masked_in``: M·log1p|X| for L-MAC, log1p|STFT(i)| for LMAC-TD).
 
     ``wav`` is the explained input [B, L], ``target`` / ``interferer`` its known components (zeros
     for no interferer), ``ref`` the batch's reference (its ``logspec`` must be ``exp.logspec``).
@@ -115,12 +126,14 @@ def score_explanation(
     pairs = masked_inputs(extras, classifier, exp, wav, ref)
     specs = {side + suffix: spec for suffix, pair in pairs.items() for side, spec in zip(SIDES, pair)}
     logits = classify(classifier, specs, ref.known(), max_rows)
-    out = all_metrics(ref.logits, logits["in"], logits["out"], exp.mask, exp.target)
+    out = all_metrics(ref.p, logits["in"], logits["out"], exp.mask, exp.target)
+    if sps_comp_on == "masked_in":
+        out.update(SPS=sparseness(exp.masked_in), COMP=complexity(exp.masked_in))
     if "listenability" in extras:
         out.update(listenability(classifier.frontend, exp.waveform, target, interferer))
     for suffix in pairs:
         if suffix:
-            base = ref.heard_logits if suffix == ROUNDTRIP_SUFFIX else ref.logits
+            base = ref.heard_logits if suffix == ROUNDTRIP_SUFFIX else ref.p
             scores = faithfulness(base, logits["in" + suffix], logits["out" + suffix], exp.target)
             out.update({m + suffix: scores[m] for m in FAITHFULNESS_METRICS})
     return out

@@ -38,6 +38,11 @@ class Explainer(ABC):
     #: (all_ones, random); the random-logit sanity check is not applicable to those.
     class_conditional: bool = True
 
+    def decision(self, wav: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        """The class explained by default: the classifier's ``prediction`` on ``wav``, unless the method
+        explains a decision taken on other features (LMAC-TD's ``target_from: features``)."""
+        return prediction
+
     @abstractmethod
     def explain(self, wav: torch.Tensor, target: torch.Tensor | None = None) -> Explanation:
         """Explain the classifier's decision (``target``; default its prediction) on ``wav`` [B, L]."""

@@ -89,12 +89,15 @@ class LmacDecoder(nn.Module):
         # deep path fitted to the skip tensor: a no-op where the reference itself runs
         return _fit_last2(deep, skip.shape[-2], skip.shape[-1]) + skip
 
-    def forward(self, hs) -> torch.Tensor:
+    def sum_paths(self, hs) -> torch.Tensor:
+        """The representations merged and upsampled through convt1..convt7 (shared with L2I's ψ)."""
         if len(hs) != 4:
-            raise LmacError(f"LmacDecoder expects 4 representations (x6, x5, x4, x3), got {len(hs)}")
+            raise LmacError(f"{type(self).__name__} expects 4 representations (x6, x5, x4, x3), got {len(hs)}")
         h = self._sum(self.nonl(self.convt1(hs[0])), self.nonl(self.convt2(hs[1])))  # a
         h = self._sum(self.nonl(self.convt3(h)), self.nonl(self.convt4(hs[2])))  # b
         h = self._sum(self.nonl(self.convt5(h)), self.nonl(self.convt6(hs[3])))  # c
-        h = self.nonl(self.convt7(h))  # d
-        h = self.convt8(h)  # e: no nonlinearity, as the reference
+        return self.nonl(self.convt7(h))  # d
+
+    def forward(self, hs) -> torch.Tensor:
+        h = self.convt8(self.sum_paths(hs))  # e: no nonlinearity, as the reference
         return self.convt9(h)[:, 0]  # f: [B, 1, T, F] → [B, T, F]

@@ -84,6 +84,9 @@ def kept_share(logspec_in: torch.Tensor, logspec_out: torch.Tensor) -> torch.Ten
     return torch.where(total > 0, logspec_in / total.clamp_min(torch.finfo(total.dtype).tiny), torch.zeros_like(total))
 
 
+TARGETS = ("classifier", "features")
+
+
 class LmacTD(nn.Module):
     """The LMAC-TD network around a frozen classifier; ``forward(wav, target) -> TDOutput``."""
 
@@ -94,8 +97,12 @@ class LmacTD(nn.Module):
         alpha: float = 1.0,
         feature_n_fft: int | None = None,
         preset_name: str = DEFAULT_PRESET,
+        target_from: str = "classifier",
     ):
         super().__init__()
+        if target_from not in TARGETS:
+            raise LmacError(f"lmac_td.target_from: unknown value '{target_from}' (classifier or features)")
+        self.target_from = target_from
         if not 0.0 <= float(alpha) <= 1.0:
             raise LmacError(f"lmac_td.alphas: α must be in [0, 1], got {alpha}")
         self.arch = (arch or TDArch()).validate()
@@ -186,6 +193,14 @@ class LmacTDExplainer(LmacTD, Explainer):
     name = "lmac_td"
     class_conditional = False  # the masker reads E(x) and hs, not a class: it explains the prediction
 
+    def decision(self, wav: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        """``target_from: features`` explains what the classifier decides on the feature front end's input
+        (pr2838: n_fft 2048, as the reference); ``classifier``, its decision on its own features."""
+        if self.target_from == "classifier":
+            return prediction
+        with torch.no_grad():
+            return self.classify(wav)[0].argmax(-1)
+
     def explain(self, wav: torch.Tensor, target: torch.Tensor | None = None) -> Explanation:
         with torch.no_grad():
             out = self(wav, target)
@@ -204,6 +219,7 @@ class LmacTDExplainer(LmacTD, Explainer):
             "arch": self.arch.to_dict(),
             "feature_n_fft": self.feature_n_fft,
             "width": self.classifier.width,
+            "target_from": self.target_from,
         }
 
     def save(self, path, meta: dict | None = None) -> None:
@@ -226,7 +242,15 @@ class LmacTDExplainer(LmacTD, Explainer):
                 f"this classifier has width {classifier.width}"
             )
         with building_from(path, WHAT):
-            model = cls(classifier, TDArch(**cfg["arch"]), cfg["alpha"], cfg["feature_n_fft"], cfg["preset"])
+            model = cls(
+                classifier,
+                TDArch(**cfg["arch"]),
+                cfg["alpha"],
+                cfg["feature_n_fft"],
+                cfg["preset"],
+                # checkpoints from before the switch explained the classifier's own decision
+                payload["config"].get("target_from", "classifier"),
+            )
         load_weights(path, model, payload.get("state_dict"), WHAT)
         return model.to(next(classifier.parameters()).device).eval()
 
@@ -237,6 +261,7 @@ def build_lmac_td(
     preset_name: str = DEFAULT_PRESET,
     alpha: float | None = None,
     feature_n_fft: int | None = None,
+    target_from: str = "classifier",
 ) -> LmacTDExplainer:
     """An untrained LMAC-TD explainer: ``scale`` is ``"embedded"``, ``"paper"`` (= the preset's
     values, as ``None``) or a ``lmac_td.scale`` dict; ``alpha``/``feature_n_fft`` default to the preset's."""
@@ -246,4 +271,5 @@ def build_lmac_td(
         scale = EMBEDDED_SCALE if scale == "embedded" else None
     arch = resolve_arch(preset_name, scale)
     alpha = preset(preset_name)["alpha"] if alpha is None else alpha
-    return LmacTDExplainer(classifier, arch, alpha, resolve_feature_n_fft(preset_name, feature_n_fft), preset_name)
+    n_fft = resolve_feature_n_fft(preset_name, feature_n_fft)
+    return LmacTDExplainer(classifier, arch, alpha, n_fft, preset_name, target_from)

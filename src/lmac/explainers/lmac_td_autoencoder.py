@@ -31,7 +31,7 @@ from speechbrain.lobes.models.dual_path import Decoder, Encoder
 
 from ..checkpoints import save_checkpoint
 from ..data.batches import Split, split
-from ..data.noise import describe
+from ..data.noise import describe, mixed
 from ..data.prepare import load_prepared
 from ..errors import LmacError
 from ..io import write_csv
@@ -40,7 +40,7 @@ from ..training import LoopSpec, pick_device, run_training, seed_everything
 from .lmac_td_loss import si_snr
 from .lmac_td_presets import DEFAULT_PRESET, TDArch, resolve_arch
 from .loss_steps import stream_seed
-from .trainer import mixed, noise_level
+from .trainer import noise_level
 
 log = logging.getLogger("lmac.explainers")
 

@@ -1,6 +1,6 @@
 """Every explanation method by name, and how to get a ready :class:`Explainer` for it.
 
-Learned methods (L-MAC, L-MAC FT, LMAC-TD at each α) come from a trained checkpoint whose
+Learned methods (L-MAC, L-MAC FT, LMAC-TD at each α, L2I) come from a trained checkpoint whose
 ``kind`` picks the class; baselines (gradient methods and sanity references) are built from
 their settings. Evaluation and ``lmac explain`` go through :func:`build_explainer` /
 :func:`load_explainer` only, so they never branch on the method.
@@ -18,9 +18,10 @@ from .lmac import LmacExplainer
 
 
 def _checkpoint_classes() -> dict[str, type]:
+    from .l2i import L2IExplainer
     from .lmac_td import LmacTDExplainer
 
-    return {LmacExplainer.name: LmacExplainer, LmacTDExplainer.name: LmacTDExplainer}
+    return {LmacExplainer.name: LmacExplainer, LmacTDExplainer.name: LmacTDExplainer, L2IExplainer.name: L2IExplainer}
 
 
 def _baselines() -> dict[str, type]:
@@ -35,7 +36,7 @@ def td_method(alpha: float) -> str:
 
 
 def is_learned(method: str) -> bool:
-    return method in ("lmac", "lmac_ft") or re.fullmatch(r"lmac_td_a[0-9.]+", method) is not None
+    return method in ("lmac", "lmac_ft", "l2i") or re.fullmatch(r"lmac_td_a[0-9.]+", method) is not None
 
 
 def expand_methods(methods: list[str], td_alphas: list[float]) -> list[str]:
@@ -50,8 +51,10 @@ def expand_methods(methods: list[str], td_alphas: list[float]) -> list[str]:
 
 
 def checkpoint_method(payload: dict) -> str | None:
-    """The method a learned checkpoint holds (``lmac``, ``lmac_ft``, ``lmac_td_a0.75``), when it records it."""
+    """The method a learned checkpoint holds (``lmac``, ``lmac_ft``, ``lmac_td_a0.75``, ``l2i``), when it records it."""
     config, meta = payload.get("config"), payload.get("meta")
+    if payload.get("kind") == "l2i":
+        return "l2i"
     if payload.get("kind") == "lmac_td" and isinstance(config, dict):
         alpha = config.get("alpha")
         return td_method(alpha) if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) else None
@@ -64,7 +67,7 @@ def _check_method(path, method: str, payload: dict) -> None:
     """``method``'s checkpoint must hold that method: checkpoints given in another order than the
     methods (``lmac evaluate --method lmac_ft lmac --explainer lmac.pt ft.pt``) would otherwise
     score one method under the other's name."""
-    need = "lmac_td" if method.startswith("lmac_td_a") else LmacExplainer.name
+    need = "lmac_td" if method.startswith("lmac_td_a") else method if method == "l2i" else LmacExplainer.name
     if payload["kind"] != need:
         raise LmacError(
             f"{path}: is a '{payload['kind']}' checkpoint, method '{method}' needs an '{need}' one "
@@ -106,7 +109,7 @@ def build_explainer(
     baselines = _baselines()
     if method not in baselines:
         raise LmacError(
-            f"unknown explanation method '{method}' (learned: lmac, lmac_ft, lmac_td_a<α>; "
+            f"unknown explanation method '{method}' (learned: lmac, lmac_ft, lmac_td_a<α>, l2i; "
             f"baselines: {', '.join(sorted(baselines))})"
         )
     from .gradient import build_baseline

@@ -7,7 +7,7 @@ WHAM! ``tr/``), seeded as :mod:`lmac.explainers.trainer` describes.
 
 Optimiser and schedule follow the recipe (Adam, ReduceLROnPlateau with factor 0.5, patience 3,
 not before ``start_epoch``: SpeechBrain's ``dont_halve_until_epoch``); the plateau is watched on
-the validation loss (the recipe watches −Fid-In on the validation fold). Checkpoint selection
+the validation loss, or with ``scheduler.monitor: fidelity`` on −Fid-In, as the recipe. Checkpoint selection
 is by validation loss (``select: best``); ``select: last`` reproduces the reference, which in
 effect always keeps the last epoch.
 

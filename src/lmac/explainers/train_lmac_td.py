@@ -39,7 +39,12 @@ NOT_FINGERPRINTED = ("epochs", "alphas")
 def build_from_config(classifier, cfg: dict, alpha: float) -> LmacTDExplainer:
     """The untrained explainer an ``lmac_td`` config section describes, for one α."""
     explainer = build_lmac_td(
-        classifier, cfg.get("scale") or {}, cfg.get("preset") or DEFAULT_PRESET, alpha, cfg.get("feature_n_fft")
+        classifier,
+        cfg.get("scale") or {},
+        cfg.get("preset") or DEFAULT_PRESET,
+        alpha,
+        cfg.get("feature_n_fft"),
+        cfg.get("target_from", "classifier"),
     )
     if cfg.get("pretrained_encoder_decoder"):
         explainer.load_encoder_decoder(cfg["pretrained_encoder_decoder"], cfg.get("freeze_encoder_decoder", True))

@@ -23,7 +23,7 @@ import torch
 from ..classifier.model import AudioClassifier, load_classifier
 from ..data.batches import split
 from ..data.download import sha256_file
-from ..data.noise import mix
+from ..data.noise import mixed
 from ..data.prepare import load_prepared
 from ..errors import LmacError
 from ..io import write_csv
@@ -53,23 +53,31 @@ class DelayedPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
         super().step(metrics)
 
 
-def plateau_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None) -> DelayedPlateau | None:
-    """The recipe's plateau schedule (``scheduler: {enabled, factor, patience, start_epoch}``); None when off."""
+PLATEAU_MONITORS = ("loss", "fidelity")
+
+
+def plateau_watch(sched_cfg: dict | None, fidelity_key: str) -> tuple[str, str] | None:
+    """What the plateau watches: None for the validation loss (``monitor: loss``, lmac's default), or the
+    validation fidelity ``fidelity_key``, maximised (``monitor: fidelity``: the reference's −Fid-In)."""
+    monitor = (sched_cfg or {}).get("monitor", "loss")
+    if monitor not in PLATEAU_MONITORS:
+        raise LmacError(f"scheduler.monitor: unknown value '{monitor}' (loss or fidelity)")
+    return (fidelity_key, "max") if monitor == "fidelity" else None
+
+
+def plateau_scheduler(opt: torch.optim.Optimizer, sched_cfg: dict | None, mode: str = "min") -> DelayedPlateau | None:
+    """The recipe's plateau schedule (``scheduler: {enabled, factor, patience, start_epoch}``) for a score to
+    minimise or maximise (``mode``); None when off."""
     sched_cfg = sched_cfg or {}
     if not sched_cfg.get("enabled", False):
         return None
     return DelayedPlateau(
         opt,
+        mode=mode,
         start_epoch=int(sched_cfg.get("start_epoch", 0)),
         factor=sched_cfg.get("factor", 0.5),
         patience=sched_cfg.get("patience", 3),
     )
-
-
-def mixed(source, clean: torch.Tensor, generator: torch.Generator, snr_db: float, peak: str) -> torch.Tensor:
-    """``clean`` [B, L] with one clip of ``source``'s noise per row, drawn from ``generator``, mixed in."""
-    noise = torch.stack([source.sample(clean.shape[1], generator) for _ in range(clean.shape[0])])
-    return mix(clean, noise.to(clean), snr_db, peak)
 
 
 def noise_level(noise_cfg: dict) -> tuple[float, str]:
@@ -111,6 +119,8 @@ class ExplainerTrainer:
     """
 
     TRAIN_KEYS: tuple[str, ...] | None = None
+    #: the validation score ``scheduler.monitor: fidelity`` watches (the classifier's decision kept)
+    FIDELITY_KEY = "valid_fid_in"
 
     def __init__(self, job: ExplainerJob):
         self.job = job
@@ -184,7 +194,8 @@ class ExplainerTrainer:
             self.dev,
         )
         opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-        scheduler = plateau_scheduler(opt, cfg.get("scheduler"))
+        plateau = plateau_watch(cfg.get("scheduler"), self.FIDELITY_KEY)
+        scheduler = plateau_scheduler(opt, cfg.get("scheduler"), plateau[1] if plateau else "min")
         bs, train = cfg["batch_size"], self.train_data
         steps = LossSteps(self.step_loss, opt, self.valid, bs, job.seed, self.noisy, train_keys=self.TRAIN_KEYS)
         self.classifier.eval()
@@ -195,7 +206,13 @@ class ExplainerTrainer:
             steps_per_epoch=train.n_batches(bs),
             train_step=steps.train_step,
             validate=steps.validate,
-            spec=LoopSpec(cfg["epochs"], monitor="valid_loss", mode="min", select=cfg.get("select", "best")),
+            spec=LoopSpec(
+                cfg["epochs"],
+                monitor="valid_loss",
+                mode="min",
+                select=cfg.get("select", "best"),
+                plateau=plateau,
+            ),
             work_dir=job.outputs.work,
             settings=self.settings(),
             scheduler=scheduler,
