@@ -55,6 +55,7 @@ def test_describe_records_every_setting():
         "interferer_gain": 0.2,
         "pool_size": 2,
         "different_class": True,
+        "distinct": False,
     }
     noise = Fixed(torch.ones(L))
     assert make_condition("in_domain", seed=1, noise_source=noise).describe()["source"] == repr(noise)
