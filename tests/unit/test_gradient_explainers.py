@@ -250,7 +250,6 @@ def test_registry_builds_baselines(clf):
 
 
 def test_config_schema_and_default_config_match_the_constructors():
-    import inspect
     from pathlib import Path
 
     import yaml
@@ -262,7 +261,7 @@ def test_config_schema_and_default_config_match_the_constructors():
     assert set(props) == set(BASELINES)
     assert set(BASELINES) <= set(schema["properties"]["evaluation"]["properties"]["methods"]["items"]["enum"])
     for name, cls in BASELINES.items():
-        params = inspect.signature(cls.__init__).parameters
+        params = cls.setting_parameters()
         keys = props[name].get("properties", {})
         assert set(keys) == set(cls.settings()), name
         for key, spec in keys.items():

@@ -27,9 +27,8 @@ def setup(tiny_prepared, tmp_path_factory) -> dict:
 
 def _cascading(setup, method: str, tmp_path, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
     job = SanityJob(method=method, seed=5, batch_size=2, **kw)
-    frames = run_checks(
-        setup["prepared"], setup["classifier"], job, str(tmp_path / "c.csv"), str(tmp_path / "r.csv"), device="cpu"
-    )
+    outputs = {"cascading": str(tmp_path / "c.csv"), "random_logit": str(tmp_path / "r.csv")}
+    frames = run_checks(setup["prepared"], setup["classifier"], job, outputs, device="cpu")
     assert set(frames) == {"cascading", "random_logit"}
     return frames["cascading"], frames["random_logit"]
 
@@ -96,14 +95,11 @@ def test_data_randomisation_rows_and_known_answers(setup, tmp_path):
         setup["prepared"],
         setup["classifier"],
         lmac,
-        str(tmp_path / "c.csv"),
-        str(tmp_path / "r.csv"),
-        str(tmp_path / "d.csv"),
-        permuted_path=setup["other"],
-        permuted_retrained=setup["lmac"],
+        {name: str(tmp_path / f"{name}.csv") for name in ("cascading", "random_logit", "data_randomisation")},
+        (setup["other"], setup["lmac"]),
         device="cpu",
     )
-    data = pd.read_csv(tmp_path / "d.csv")
+    data = pd.read_csv(tmp_path / "data_randomisation.csv")
     assert list(data["decoder"].unique()) == ["fixed", "retrained"] and len(frames["data_randomisation"]) == 4
     fixed, retrained = (data[data["decoder"] == d].reset_index(drop=True) for d in ("fixed", "retrained"))
     np.testing.assert_allclose(fixed[["spearman", "ssim"]], retrained[["spearman", "ssim"]])
@@ -117,7 +113,8 @@ def test_data_randomisation_refuses_another_label_set(setup, tmp_path):
             Context.load(setup["prepared"], setup["classifier"], job, device="cpu"), job, str(tmp_path / "renamed.pt")
         )
     with pytest.raises(LmacError, match="permuted-label classifier"):
-        run_checks(setup["prepared"], setup["classifier"], job, "c.csv", "r.csv", str(tmp_path / "d.csv"))
+        outputs = {"cascading": "c.csv", "random_logit": "r.csv", "data_randomisation": str(tmp_path / "d.csv")}
+        run_checks(setup["prepared"], setup["classifier"], job, outputs)
 
 
 def test_class_conditional_capability(setup):

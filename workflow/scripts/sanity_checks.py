@@ -17,11 +17,8 @@ def step():
         str(Path(inp.manifest).parent),
         inp.classifier,
         job,
-        out.cascading,
-        out.random_logit,
-        out.data_randomisation,
-        permuted_path=inp.permuted,
-        permuted_retrained=inp.get("permuted_retrained"),
+        {name: getattr(out, name) for name in ("cascading", "random_logit", "data_randomisation")},
+        (inp.permuted, inp.get("permuted_retrained")),
         device=sm.params.device,
     )
 

@@ -109,14 +109,24 @@ class MapExplainer(Explainer):
         self.calls = 0  # explain() calls so far: the per-call seed of random methods
 
     @classmethod
+    def setting_parameters(cls) -> dict[str, inspect.Parameter]:
+        """The keyword settings the constructor accepts (the ``baselines.<name>`` keys), with their defaults; a
+        constructor that passes ``**kwargs`` on to its base's accepts the base's too."""
+        named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        found: dict[str, inspect.Parameter] = {}
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            params = list(inspect.signature(klass.__init__).parameters.values())[2:]
+            found.update({p.name: p for p in params if p.kind in named and p.name not in found})
+            if all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in params):
+                break
+        return found
+
+    @classmethod
     def settings(cls) -> tuple[str, ...]:
-        """Names of the keyword settings the constructor accepts (the ``baselines.<name>`` keys)."""
-        params = list(inspect.signature(cls.__init__).parameters.values())[2:]
-        return tuple(
-            p.name
-            for p in params
-            if p.kind is inspect.Parameter.KEYWORD_ONLY or p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        )
+        """Names of the keyword settings the constructor accepts."""
+        return tuple(cls.setting_parameters())
 
     @abstractmethod
     def attribute(self, logspec: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -164,7 +164,8 @@ class IntegratedGradientsExplainer(GradientExplainer):
 class SampledExplainer(GradientExplainer):
     """A method averaging ``n_samples`` noisy passes, run ``internal_batch_size`` inputs at a time."""
 
-    def __init__(self, classifier: AudioClassifier, n_samples: int, internal_batch_size: int, seed: int):
+    # the subclasses pass internal_batch_size and seed through (``**run``)
+    def __init__(self, classifier: AudioClassifier, n_samples: int, internal_batch_size: int = 32, seed: int = 0):
         super().__init__(classifier)
         self.n_samples = positive_int(self.name, "n_samples", n_samples)
         self.internal_batch_size = positive_int(self.name, "internal_batch_size", internal_batch_size)
@@ -186,10 +187,9 @@ class SmoothGradExplainer(SampledExplainer):
         n_samples: int = 50,
         noise_level: float = 0.15,
         noise: str = "half_normal",
-        internal_batch_size: int = 32,
-        seed: int = 0,
+        **run,
     ):
-        super().__init__(classifier, n_samples, internal_batch_size, seed)
+        super().__init__(classifier, n_samples, **run)
         check_setting(
             isinstance(noise_level, (int, float)) and not isinstance(noise_level, bool) and noise_level > 0,
             self.name,
@@ -299,15 +299,8 @@ class GuidedGradCamExplainer(GradientExplainer):
 class GradientShapExplainer(SampledExplainer):
     name = "shap"
 
-    def __init__(
-        self,
-        classifier: AudioClassifier,
-        n_baselines: int = 3,
-        n_samples: int = 5,
-        internal_batch_size: int = 32,
-        seed: int = 0,
-    ):
-        super().__init__(classifier, n_samples, internal_batch_size, seed)
+    def __init__(self, classifier: AudioClassifier, n_baselines: int = 3, n_samples: int = 5, **run):
+        super().__init__(classifier, n_samples, **run)
         self.n_baselines = positive_int(self.name, "n_baselines", n_baselines)
 
     def attribute4d(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -268,26 +268,21 @@ def run_checks(
     prepared_dir: str,
     classifier_path: str,
     job: SanityJob,
-    out_cascading: str,
-    out_random_logit: str,
-    out_data: str | None = None,
-    *,
-    permuted_path: str | None = None,
-    permuted_retrained: str | None = None,
+    outputs: dict[str, str],
+    permuted: tuple[str, str | None] | None = None,
     device: str = "auto",
 ) -> dict[str, pd.DataFrame]:
-    """Every check for one method and seed, sharing the reference explanations; per-clip CSVs."""
-    if (out_data is None) != (permuted_path is None):
+    """Every check for one method and seed, sharing the reference explanations; per-clip CSVs.
+
+    ``outputs``: check name (cascading, random_logit, data_randomisation) -> its CSV; ``permuted``:
+    the permuted-label classifier and the decoder retrained on it (or None), which data randomisation needs.
+    """
+    if ("data_randomisation" in outputs) != (permuted is not None):
         raise LmacError("data randomisation needs both its output and the permuted-label classifier")
     ctx = Context.load(prepared_dir, classifier_path, job, device)
     frames = {"cascading": cascading(ctx, job), "random_logit": random_logit(ctx, job)}
-    if permuted_path is not None:
-        frames["data_randomisation"] = data_randomisation(ctx, job, permuted_path, permuted_retrained)
-    for name, path in (
-        ("cascading", out_cascading),
-        ("random_logit", out_random_logit),
-        ("data_randomisation", out_data),
-    ):
-        if name in frames:
-            write_csv(path, frames[name])
+    if permuted is not None:
+        frames["data_randomisation"] = data_randomisation(ctx, job, *permuted)
+    for name, frame in frames.items():
+        write_csv(outputs[name], frame)
     return frames
