@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from lmac.classifier.model import load_classifier
 from lmac.cli import main as cli_main
 from lmac.errors import LmacError
 from lmac.explainers.l2i import L2IExplainer
+from lmac.explainers.l2i_psi import Theta
 from lmac.explainers.nmf import NmfJob, fit_nmf, load_dictionary
 from lmac.explainers.registry import build_explainer, is_learned, load_explainer
 from lmac.explainers.train_l2i import L2IJob, l2i_loss, loss_weights
@@ -104,6 +106,37 @@ def test_loss_is_the_reference_objective():
     assert set(parts) == {"nmf_mse", "l1", "fidelity"}
     with pytest.raises(LmacError, match="l2i.loss.gamma"):
         loss_weights({"gamma": 1.0})
+
+
+def test_theta_learns_from_class_specific_activations():
+    """θ, trained on the fidelity term alone, reads the class from activations where it shows (one component
+    per class, active in a 10-frame window at a random position over a common offset): θ's code can learn what
+    the classifier decides once ψ's activations carry it (docs/reproducibility_notes.md#l2i)."""
+    gen = torch.Generator().manual_seed(0)
+    n, k, t, c = 60, 6, 40, 3
+    labels = torch.arange(n) % c
+    h = 0.5 + 0.05 * torch.rand(n, k, t, generator=gen)
+    start = torch.randint(0, t - 10, (n,), generator=gen)
+    for i in range(n):
+        h[i, labels[i], start[i] : start[i] + 10] += 1.0
+    logits = 5.0 * torch.nn.functional.one_hot(labels, c).float()
+    torch.manual_seed(0)
+    theta = Theta(k, t, c)
+    opt = torch.optim.Adam(theta.parameters(), lr=1e-2)
+    unused = torch.zeros(1)
+    weights = loss_weights({"alpha": 0.0, "beta": 0.0})
+
+    def agreement() -> float:
+        return float((theta(h).argmax(-1) == labels).float().mean())
+
+    assert agreement() < 0.9
+    for _ in range(100):
+        loss, parts = l2i_loss(unused, unused, unused, logits, theta(h), weights)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert agreement() == 1.0
+    assert parts["fidelity"] < 0.5 * math.log(c) / c  # well below chance, ln(C)/C
 
 
 def test_training_writes_a_resumable_run_and_a_loadable_explainer(setup):
