@@ -45,7 +45,11 @@ def test_claims_pool_three_seeds_and_report_every_verdict(checks_run):
     comparisons = pd.read_csv(checks_run / "results/tiny/tables/claims_seeds.csv")
     assert set(comparisons["verdict"]) <= {"PASS", "FAIL", "NOT RUN"}
     ran = comparisons[comparisons["verdict"] != "NOT RUN"]
-    assert len(ran) and (ran.loc[ran["rule"] != "randomisation_degrades", "n_seeds"] == 3).all()
+    pooled = ran[ran["rule"] != "randomisation_degrades"]
+    # L2I's tiny θ is at chance (docs/reproducibility_notes.md): a seed whose every test clip keeps no component
+    # has an empty mask, whose sparseness is undefined, so an L2I comparison may pool fewer seeds, and says so
+    l2i = pooled["versus"] == "l2i"
+    assert len(ran) and (pooled.loc[~l2i, "n_seeds"] == 3).all() and pooled.loc[l2i, "n_seeds"].between(1, 3).all()
     # ig, shap, ... are not evaluated in this configuration: their comparisons say so
     assert comparisons.loc[comparisons["versus"] == "ig", "note"].str.contains("not evaluated").all()
     # claims.randomisation is off: the randomisation claims are NOT RUN, and say why
@@ -66,7 +70,7 @@ def test_tables_and_figures_beyond_the_papers(checks_run):
             assert (checks_run / f"results/tiny/tables/{table}.{ext}").stat().st_size > 0
     listen = pd.read_csv(checks_run / "results/tiny/tables/listenability.csv")
     assert set(listen["condition"]) == {"mixture"}  # clean has no separate clean target
-    assert set(listen["method"]) == {"lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "saliency", "all_ones"}
+    assert set(listen["method"]) == {"lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "l2i", "saliency", "all_ones"}
     assert listen.loc[listen["metric"] == "SI_SDR", "mean"].notna().all()
     ranks = pd.read_csv(checks_run / "results/tiny/tables/robustness_ranks.csv")
     # τ is NaN where an operator scores every method the same (e.g. AI = 0 for all on tiny models)

@@ -16,7 +16,7 @@ CAPTIONS = REPO / "workflow" / "report"
 
 CONDITIONS = ["clean", "mixture"]
 N_EXAMPLES = 2
-TRAINED = ["classifier", "lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75"]
+TRAINED = ["classifier", "lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "l2i"]
 # every figure (PNG + PDF); examples: N_EXAMPLES clips on the first condition, one on the others
 FIGURES = [
     "metrics_faithfulness",
@@ -131,12 +131,20 @@ def test_listening_test_target_builds_the_kit_and_the_analysis_reads_its_ratings
     trials = pd.read_csv(workdir / "results/tiny/listening/test/trials.csv")
     # the default: every learned method, every condition but clean, report.n_examples clips each
     assert set(trials["condition"]) == {"mixture"} and trials["trial"].nunique() == N_EXAMPLES
-    assert set(trials["stimulus"]) == {"reference", "anchor", "lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75"}
+    assert set(trials["stimulus"]) == {"reference", "anchor", "lmac", "lmac_ft", "lmac_td_a0", "lmac_td_a0.75", "l2i"}
     assert all((workdir / "results/tiny/listening/test" / f).is_file() for f in trials["file"])
     assert (workdir / "results/tiny/listening/test/index.html").stat().st_size > 10_000
     ratings = workdir / "results/tiny/listening/ratings"
     ratings.mkdir(parents=True)
-    true_means = {"reference": 100, "anchor": 15, "lmac": 40, "lmac_ft": 45, "lmac_td_a0": 65, "lmac_td_a0.75": 70}
+    true_means = {
+        "reference": 100,
+        "anchor": 15,
+        "lmac": 40,
+        "lmac_ft": 45,
+        "lmac_td_a0": 65,
+        "lmac_td_a0.75": 70,
+        "l2i": 20,
+    }
     simulated_ratings(ratings, true_means, participants=10, trials=N_EXAMPLES)
     proc = snakemake(workdir, "listening_analysis", "--cores", 1, configfile=TINY, timeout=300)
     assert proc.returncode == 0, show(proc)
