@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD, tiny_classifier
 
 from lmac.cli import main
 from lmac.explainers.lmac import LmacExplainer
@@ -17,16 +17,6 @@ from lmac.explainers.lmac_td import build_lmac_td
 CLASSES = ["dog", "rain", "siren"]
 RATE = 16000
 OUTPUTS = (".explanation.wav", ".masked_out.wav", ".png", ".json")
-TINY_TD = {
-    "n_filters": 8,
-    "chunk_size": 50,
-    "num_blocks": 1,
-    "intra_layers": 1,
-    "intra_heads": 1,
-    "inter_layers": 1,
-    "inter_heads": 1,
-    "d_ffn": 16,
-}
 
 
 def make_models(root: Path, clip_seconds: float | None = None) -> dict[str, Path]:

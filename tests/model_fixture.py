@@ -13,3 +13,19 @@ def tiny_classifier(classes=("a", "b", "c"), seed: int = 0, **kwargs) -> AudioCl
     """A width-1/16 CNN14 over ``classes`` drawn after ``torch.manual_seed(seed)``, in eval mode."""
     torch.manual_seed(seed)
     return AudioClassifier(list(classes), width=TINY_WIDTH, **kwargs).eval()
+
+
+# LMAC-TD's masker at its smallest (one dual-path block, one layer and head each way, 8 filters of 16 samples)
+TINY_TD = {
+    "n_filters": 8,
+    "kernel_size": 16,
+    "chunk_size": 50,
+    "num_blocks": 1,
+    "intra_layers": 1,
+    "intra_heads": 1,
+    "inter_layers": 1,
+    "inter_heads": 1,
+    "d_ffn": 16,
+}
+# the same with two attention heads each way (multi-head paths exercised)
+TINY_TD_2HEADS = {**TINY_TD, "intra_heads": 2, "inter_heads": 2}

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD, tiny_classifier
 
 from lmac.checkpoints import load_checkpoint, save_checkpoint
 from lmac.classifier.model import load_classifier
@@ -56,18 +56,6 @@ def test_garbage_and_missing_files(tmp_path):
 
 # --------------------------------------------------------------------------------------------
 # a checkpoint of the right kind that does not fit the model: one line naming the file and the key
-
-TINY_TD = {
-    "n_filters": 8,
-    "kernel_size": 16,
-    "chunk_size": 50,
-    "num_blocks": 1,
-    "intra_layers": 1,
-    "intra_heads": 1,
-    "inter_layers": 1,
-    "inter_heads": 1,
-    "d_ffn": 16,
-}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from esc50_fixture import serve_files, write_config  # noqa: E402
+from model_fixture import TINY_TD
 
 from lmac.classifier.model import load_classifier  # noqa: E402
 from lmac.cli import main  # noqa: E402
@@ -20,17 +21,6 @@ from lmac.explainers.lmac import LmacExplainer  # noqa: E402
 from lmac.explainers.lmac_td import build_lmac_td  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "workflow" / "tiny.yaml"
-TINY_TD = {
-    "n_filters": 8,
-    "kernel_size": 16,
-    "chunk_size": 50,
-    "num_blocks": 1,
-    "intra_layers": 1,
-    "intra_heads": 1,
-    "inter_layers": 1,
-    "inter_heads": 1,
-    "d_ffn": 16,
-}
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from esc50_fixture import TINY_SR
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD_2HEADS, tiny_classifier
 
 from lmac.classifier.model import load_classifier
 from lmac.data.noise import GeneratedNoise
@@ -28,16 +28,7 @@ from lmac.explainers.registry import build_explainer, expand_methods, is_learned
 from lmac.reporting.tables import aggregate, to_latex, to_markdown, to_nested, write_tables
 
 SR = TINY_SR
-TINY_TD = {
-    "n_filters": 8,
-    "chunk_size": 50,
-    "num_blocks": 1,
-    "intra_layers": 1,
-    "intra_heads": 2,
-    "inter_layers": 1,
-    "inter_heads": 2,
-    "d_ffn": 16,
-}
+TINY_TD = TINY_TD_2HEADS
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD_2HEADS, tiny_classifier
 
 from lmac.classifier.model import AudioClassifier
 from lmac.errors import LmacError
@@ -19,22 +19,13 @@ from lmac.explainers.lmac_td_presets import EMBEDDED_SCALE, PRESETS, TDArch, res
 from lmac.frontend import FrontEnd, FrontEndConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = {
-    "n_filters": 8,
-    "chunk_size": 50,
-    "num_blocks": 1,
-    "intra_layers": 1,
-    "intra_heads": 2,
-    "inter_layers": 1,
-    "inter_heads": 2,
-    "d_ffn": 16,
-}
+
 SR = 16000
 
 
 def tiny_td(clf, alpha: float, preset: str = "nov2024", seed: int = 1) -> LmacTDExplainer:
     torch.manual_seed(seed)
-    return build_lmac_td(clf, TINY, preset, alpha).eval()
+    return build_lmac_td(clf, TINY_TD_2HEADS, preset, alpha).eval()
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.75, 1.0])
@@ -231,9 +222,9 @@ def test_bad_scale_is_a_one_line_error(scale, message):
 
 def test_unknown_preset_and_alpha_are_errors(clf):
     with pytest.raises(LmacError, match="unknown preset"):
-        build_lmac_td(clf, TINY, "icassp")
+        build_lmac_td(clf, TINY_TD_2HEADS, "icassp")
     with pytest.raises(LmacError, match=r"\[0, 1\]"):
-        build_lmac_td(clf, TINY, alpha=1.5)
+        build_lmac_td(clf, TINY_TD_2HEADS, alpha=1.5)
 
 
 def test_pr2838_feeds_the_classifier_n_fft_2048_features(clf):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD, tiny_classifier
 
 from lmac.checkpoints import load_checkpoint
 from lmac.data.noise import GeneratedNoise
@@ -17,17 +17,7 @@ from lmac.explainers.train_lmac_td import build_from_config
 from lmac.jobs import Outputs
 
 LENGTH = 8000
-SCALE = {
-    "n_filters": 8,
-    "kernel_size": 16,
-    "chunk_size": 50,
-    "num_blocks": 1,
-    "intra_layers": 1,
-    "intra_heads": 1,
-    "inter_layers": 1,
-    "inter_heads": 1,
-    "d_ffn": 16,
-}
+
 ED = {"pretrain": True, "epochs": 3, "steps_per_epoch": 40, "batch_size": 8, "crop_seconds": 0.05, "lr": 0.01}
 
 
@@ -62,7 +52,7 @@ def prepared(tmp_path_factory):
 
 
 def run(prepared, out, epochs=ED["epochs"], noise=None):
-    cfg = {"preset": "nov2024", "scale": SCALE, "encoder_decoder": {**ED, "epochs": epochs}}
+    cfg = {"preset": "nov2024", "scale": TINY_TD, "encoder_decoder": {**ED, "epochs": epochs}}
     AutoencoderJob(
         prepared_dir=str(prepared),
         outputs=Outputs.in_folder(out),
@@ -77,11 +67,11 @@ def run(prepared, out, epochs=ED["epochs"], noise=None):
 
 def test_pretraining_learns_to_resynthesise_the_audio(prepared, tmp_path):
     torch.manual_seed(1)
-    untrained = EncoderDecoder(resolve_arch("nov2024", SCALE))
+    untrained = EncoderDecoder(resolve_arch("nov2024", TINY_TD))
     history, payload = run(prepared, tmp_path, noise=GeneratedNoise(0, 16000))
     # validation SI-SNR of D(E(x)) to x, clean and noisy, rises well above the untrained pair's
     assert {"valid_sisnr", "valid_sisnr_clean", "valid_sisnr_noisy"} <= set(history.columns)
-    model = EncoderDecoder(resolve_arch("nov2024", SCALE))
+    model = EncoderDecoder(resolve_arch("nov2024", TINY_TD))
     model.load_state_dict(payload["state_dict"])
     x = torch.from_numpy(np.load(prepared / "audio.npy")[6:])
     from lmac.explainers.lmac_td_loss import si_snr
@@ -105,7 +95,7 @@ def test_lmac_td_loads_the_pretrained_pair_frozen(prepared, tmp_path):
     classifier = tiny_classifier(["a", "b"])
     cfg = {
         "preset": "nov2024",
-        "scale": SCALE,
+        "scale": TINY_TD,
         "pretrained_encoder_decoder": str(tmp_path / "model.pt"),
         "freeze_encoder_decoder": True,
     }

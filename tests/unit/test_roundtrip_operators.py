@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD_2HEADS, tiny_classifier
 from scipy.stats import kendalltau
 
 from lmac.data.prepare import prepare_dataset
@@ -70,16 +70,7 @@ def test_lmac_td_is_heard_as_it_is_scored(clf):
     torch.manual_seed(1)
     td = build_lmac_td(
         clf,
-        {
-            "n_filters": 8,
-            "chunk_size": 50,
-            "num_blocks": 1,
-            "intra_layers": 1,
-            "intra_heads": 2,
-            "inter_layers": 1,
-            "inter_heads": 2,
-            "d_ffn": 16,
-        },
+        TINY_TD_2HEADS,
         "nov2024",
         0.75,
     ).eval()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from model_fixture import tiny_classifier
+from model_fixture import TINY_TD, tiny_classifier
 
 from lmac.checkpoints import load_checkpoint, load_torch_file
 from lmac.classifier.model import load_classifier
@@ -25,16 +25,7 @@ N_TRAIN, N_VALID = 6, 3
 CFG = {
     "preset": "nov2024",
     "alphas": [0.75],
-    "scale": {
-        "n_filters": 8,
-        "chunk_size": 50,
-        "num_blocks": 1,
-        "intra_layers": 1,
-        "intra_heads": 1,
-        "inter_layers": 1,
-        "inter_heads": 1,
-        "d_ffn": 16,
-    },
+    "scale": TINY_TD,
     "loss": {"l_in": None, "l_out": None, "l1": None, "sisnr": None},
     "epochs": 1,
     "batch_size": 3,

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from explain_fixture import TINY_TD, assert_one_line_error  # noqa: E402
+from explain_fixture import TINY_TD, assert_one_line_error
 from model_fixture import tiny_classifier
 
 from lmac.classifier.model import AudioClassifier, load_classifier
