@@ -531,18 +531,13 @@ def test_train_lmac_classifier_checkpoints(capsys, tiny, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def train_argv(command: str, tiny: dict, out) -> list:
+    """A training command on the tiny data and classifier, writing to ``out`` on the CPU."""
+    return [command, "--data", tiny["prepared"], "--classifier", tiny["classifier"], "--out", out, "--device", "cpu"]
+
+
 def test_train_lmac_noise_folders(capsys, tiny, tmp_path):
-    argv = [
-        "train-lmac",
-        "--data",
-        tiny["prepared"],
-        "--classifier",
-        tiny["classifier"],
-        "--out",
-        tmp_path / "out",
-        "--device",
-        "cpu",
-    ]
+    argv = train_argv("train-lmac", tiny, tmp_path / "out")
     assert_error(capsys, f"--wham {tmp_path / 'wham'}: no such folder", *argv, "--wham", tmp_path / "wham")
     config = write_config(tmp_path / "wham.yaml", **{"noise.source": "wham"})
     assert_error(capsys, "noise.source: 'wham' needs the extracted WHAM! folder", *argv, config=config)
@@ -552,17 +547,7 @@ def test_train_lmac_noise_folders(capsys, tiny, tmp_path):
 
 
 def test_train_lmac_ft_init(capsys, tiny, tmp_path):
-    argv = [
-        "train-lmac-ft",
-        "--data",
-        tiny["prepared"],
-        "--classifier",
-        tiny["classifier"],
-        "--out",
-        tmp_path / "out",
-        "--device",
-        "cpu",
-    ]
+    argv = train_argv("train-lmac-ft", tiny, tmp_path / "out")
     lmac = tiny["lmac_trained"]
     cases = [
         (tmp_path / "missing.pt", "missing.pt: trained L-MAC checkpoint not found"),
@@ -589,17 +574,7 @@ def test_train_lmac_ft_init(capsys, tiny, tmp_path):
 
 
 def test_train_lmac_td_alpha_and_encoder_decoder(capsys, tiny, tmp_path):
-    argv = [
-        "train-lmac-td",
-        "--data",
-        tiny["prepared"],
-        "--classifier",
-        tiny["classifier"],
-        "--out",
-        tmp_path / "out",
-        "--device",
-        "cpu",
-    ]
+    argv = train_argv("train-lmac-td", tiny, tmp_path / "out")
     assert_error(capsys, "train-lmac-td: the following arguments are required: --alpha", *argv)
     assert_error(capsys, "argument --alpha: invalid float value: 'high'", *argv, "--alpha", "high")
     # the tiny config asks for the pre-trained pair (lmac_td.encoder_decoder.pretrain: true), as the workflow does

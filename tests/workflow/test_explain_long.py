@@ -201,6 +201,23 @@ def test_peak_memory_does_not_grow_with_the_file(runs):
     assert rss["long"] - rss["minute"] < 25 * 1024, rss
 
 
+def explain_all_ones(models: dict, audio, out, *extra) -> int:
+    """``lmac explain`` of ``audio`` into ``out`` with the all-ones map: the explanation is the input."""
+    return run_cli(
+        "explain",
+        audio,
+        "-o",
+        out,
+        "--classifier",
+        models["classifier"],
+        "--explainer",
+        "all_ones",
+        "--device",
+        "cpu",
+        *extra,
+    )
+
+
 def test_all_ones_overlap_add_gives_the_input_back(models, long_audio, tmp_path):
     """M = 1 keeps everything: the explanation is the input (overlap-added, at its level) and the
     masked-out part is silence, over 10 minutes with the default hop and over a minute with half a
@@ -208,22 +225,7 @@ def test_all_ones_overlap_add_gives_the_input_back(models, long_audio, tmp_path)
     x = long_audio["samples"]
     for audio, hop in ((long_audio["long"], []), (long_audio["minute"], ["--hop", WINDOW_S / 2])):
         out = tmp_path / f"hop{len(hop)}"
-        assert (
-            run_cli(
-                "explain",
-                audio,
-                "-o",
-                out,
-                "--classifier",
-                models["classifier"],
-                "--explainer",
-                "all_ones",
-                "--device",
-                "cpu",
-                *hop,
-            )
-            == 0
-        )
+        assert explain_all_ones(models, audio, out, *hop) == 0
         explanation = sf.read(out / f"{audio.stem}.explanation.wav", dtype="float32")[0]
         np.testing.assert_allclose(explanation, x[: len(explanation)], atol=1e-5)
         assert len(explanation) == sf.info(audio).frames
@@ -324,21 +326,7 @@ def test_resampled_long_input_matches_resampling_the_whole_file(models, long_aud
     rng = np.random.default_rng(3)
     stereo = (0.2 * rng.standard_normal((int(23.7 * 44100), 2))).astype(np.float32)
     sf.write(tmp_path / "cd.wav", stereo, 44100, subtype="FLOAT")
-    assert (
-        run_cli(
-            "explain",
-            tmp_path / "cd.wav",
-            "-o",
-            tmp_path / "out",
-            "--classifier",
-            models["classifier"],
-            "--explainer",
-            "all_ones",
-            "--device",
-            "cpu",
-        )
-        == 0
-    )
+    assert explain_all_ones(models, tmp_path / "cd.wav", tmp_path / "out") == 0
     whole = torchaudio.transforms.Resample(44100, RATE)(torch.from_numpy(stereo.mean(axis=1))[None])[0].numpy()
     written = sf.read(tmp_path / "out" / "cd.explanation.wav", dtype="float32")[0]
     assert len(written) == len(whole)
