@@ -21,6 +21,8 @@ import yaml
 from esc50_fixture import serve_files, sha256_of
 from snakemake_runs import REPO, TINY, show, snakemake
 
+from lmac.smoke.standins import speechbrain_checkpoints
+
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 PAPER = REPO / "config" / "paper.yaml"
 LOOPBACK = {**os.environ, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
@@ -168,19 +170,6 @@ def test_paper_dry_run_targets_every_method_condition_and_seed(paper_dry_run):
 # classifier checkpoints by URL, from a loopback server
 
 
-def speechbrain_like_checkpoints(folder: Path, n_classes: int, width: float) -> dict[str, Path]:
-    """A CNN14 embedding and a head saved as SpeechBrain does: plain state dicts, the head under 'w.'."""
-    from lmac.classifier.cnn14 import Cnn14Classifier
-
-    torch.manual_seed(7)
-    net = Cnn14Classifier(n_classes=n_classes, width=width)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {"emb": folder / "embedding_model.ckpt", "head": folder / "classifier.ckpt"}
-    torch.save(net.embedding_model.state_dict(), paths["emb"])
-    torch.save({f"w.{k}": v for k, v in net.classifier.state_dict().items()}, paths["head"])
-    return paths
-
-
 def url_config(tmp_path: Path, base_url: str, **classifier) -> Path:
     config = load(TINY)
     config["classifier"].update(
@@ -195,7 +184,7 @@ def url_config(tmp_path: Path, base_url: str, **classifier) -> Path:
 
 def test_classifier_starts_from_checkpoints_fetched_by_url(tmp_path):
     tiny = load(TINY)
-    served = speechbrain_like_checkpoints(
+    served = speechbrain_checkpoints(
         tmp_path / "served" / "hub", tiny["dataset"]["synthetic"]["n_classes"], tiny["classifier"]["width"]
     )
     with serve_files(tmp_path / "served") as (url, stats):
@@ -230,7 +219,7 @@ def test_classifier_starts_from_checkpoints_fetched_by_url(tmp_path):
 
 def test_wrong_checkpoint_digest_fails_in_one_line(tmp_path):
     tiny = load(TINY)
-    speechbrain_like_checkpoints(tmp_path / "served" / "hub", 3, tiny["classifier"]["width"])
+    speechbrain_checkpoints(tmp_path / "served" / "hub", 3, tiny["classifier"]["width"])
     with serve_files(tmp_path / "served") as (url, _):
         configfile = url_config(tmp_path, url, init_checkpoint_sha256="0" * 64)
         proc = snakemake(
