@@ -21,6 +21,7 @@ from .data.prepare import check_splits
 from .errors import LmacError
 from .explainers.registry import expand_methods, is_learned
 from .reporting.claims_spec import Claim, claim_methods, load_claims
+from .smoke import mode as smoke_mode
 
 #: ESC-50's folds when its listing is not downloaded yet (the published layout: five folds)
 ESC50_FOLDS = (1, 2, 3, 4, 5)
@@ -105,6 +106,7 @@ class WorkflowPlan:
     claims_methods: list[str]  #: the evaluated methods the claims compare
     claims_conditions: list[str]  #: claims.conditions that are evaluated
     claims_only_seeds: list[int]  #: claims.seeds not in seeds (their evaluations run only the claims' methods)
+    smoke_changes: list[str]  #: what smoke mode rewrote ("key old -> new"); empty outside smoke mode
 
 
 def plan_workflow(
@@ -122,7 +124,8 @@ def plan_workflow(
     """
     coerce_overrides(config, overrides)
     validated_config(config)
-    run = run_name(config, configfiles, overrides)
+    smoke_changes = smoke_mode.apply_smoke(config)
+    run = run_name(config, configfiles, overrides) + (smoke_mode.SUFFIX if smoke_mode.enabled(config) else "")
     check_splits_config(config, esc50_meta)
     methods = evaluated_methods(config)
     claims_config = config["claims"]
@@ -139,4 +142,5 @@ def plan_workflow(
         claims_methods=[m for m in claim_methods(claims) if m in methods],
         claims_conditions=[c for c in claims_config["conditions"] if c in config["evaluation"]["conditions"]],
         claims_only_seeds=[s for s in claims_config["seeds"] if s not in config["seeds"]],
+        smoke_changes=smoke_changes,
     )

@@ -156,4 +156,5 @@ def prepare_settings(dataset: dict) -> dict:
         "label_order": dataset["label_order"],
         "expect_clips": expect["expect_clips"],
         "expect_classes": expect["expect_classes"],
+        "clips_per_split": dataset.get("clips_per_split"),
     }

@@ -247,6 +247,8 @@ def job_fields(snakemake) -> dict[str, Any]:
         "log": list(snakemake.log),
         "threads": snakemake.threads,
         "resources": {k: v for k, v in named(snakemake.resources).items() if not k.startswith("_")},
+        # a smoke run's outputs prove the plumbing only (lmac.smoke): the record says so
+        "smoke": bool(((getattr(snakemake, "config", None) or {}).get("smoke") or {}).get("enabled")),
     }
 
 

@@ -19,6 +19,7 @@ import torch
 from .errors import LmacError
 from .logs import setup_logging
 from .provenance import job_record_path, write_job_record
+from .smoke import mark as smoke_mark
 
 
 def run_step(
@@ -27,6 +28,7 @@ def run_step(
     """Run ``step`` as the job; its record goes beside each of ``record_beside`` (default: the first output)."""
     setup_logging(snakemake.log[0] if snakemake.log else None)
     torch.set_num_threads(max(1, int(snakemake.threads)))
+    smoke_mark.set_from_config(getattr(snakemake, "config", None))
     log = logging.getLogger(f"lmac.rule.{snakemake.rule}")
     beside = record_beside if record_beside is not None else snakemake.output[:1]
     records = [job_record_path(out) for out in beside] if provenance else []

@@ -45,6 +45,14 @@ def check_local_device():
         raise WorkflowError(str(err)) from None
 
 
+def announce_smoke_mode():
+    """Smoke mode's rewrite of the config, shown before the first job: nothing this run writes is a result."""
+    if PLAN.smoke_changes:
+        from snakemake.logging import logger
+
+        logger.warning(f"smoke mode (results/{RUN}/): " + "; ".join(PLAN.smoke_changes))
+
+
 def results(path):
     return f"results/{RUN}/{path}"
 

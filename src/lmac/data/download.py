@@ -168,7 +168,8 @@ def download_file(
     if expected is None:
         log.warning("download of %s is not pinned (no sha256 given); its sha256 is %s", url, actual)
     os.replace(part, dest)
-    log.info("downloaded %s -> %s (%s)", url, dest, _fmt_bytes(dest.stat().st_size))
+    pinned = ", sha256 verified" if expected is not None else ""
+    log.info("downloaded %s -> %s (%s%s)", url, dest, _fmt_bytes(dest.stat().st_size), pinned)
     return dest
 
 

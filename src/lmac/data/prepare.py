@@ -86,12 +86,14 @@ def prepare_dataset(
     label_order: str = "target",
     expect_clips: int | None = None,
     expect_classes: int | None = None,
+    clips_per_split: int | None = None,
 ) -> None:
     """Decode, resample, normalise and store every clip of ``raw_dir`` in ``out_dir``.
 
-    ``splits`` maps split name -> folds (default train 1-3, valid 4, test 5); clips whose fold is
-    in no split are dropped.  ``expect_clips`` / ``expect_classes`` check the listing in
-    ``meta/esc50.csv`` (ESC-50: 2000 and 50).  Raises :class:`LmacError` on bad input.
+        ``splits`` maps split name -> folds (default train 1-3, valid 4, test 5); clips whose fold is
+        in no split are dropped.  ``expect_clips`` / ``expect_classes`` check the listing in
+        ``meta/esc50.csv`` (ESC-50: 2000 and 50).  ``clips_per_split`` keeps the first clips of each split
+    (smoke mode); the class list and its order stay those of the whole listing.  Raises :class:`LmacError` on bad input.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -140,6 +142,9 @@ def prepare_dataset(
 
     classes = _class_order(meta, kept, label_order, csv_path, split_names)
     kept["label"] = kept["category"].map({name: i for i, name in enumerate(classes)}).astype(np.int64)
+    if clips_per_split is not None:
+        kept = kept.groupby("split", sort=False).head(int(clips_per_split)).reset_index(drop=True)
+        log.info("prepare: the first %d clips of each split are kept (dataset.clips_per_split)", clips_per_split)
     kept["id"] = kept["filename"].str.replace(r"\.wav$", "", regex=True, case=False)
 
     n = len(kept)
@@ -179,6 +184,7 @@ def prepare_dataset(
                 "label_order": label_order,
                 "expect_clips": expect_clips,
                 "expect_classes": expect_classes,
+                "clips_per_split": clips_per_split,
             },
             "source": {
                 "raw_dir": str(raw_dir),

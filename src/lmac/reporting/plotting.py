@@ -15,13 +15,16 @@ import pandas as pd  # noqa: E402
 
 from ..errors import LmacError  # noqa: E402
 from ..io import atomic_path  # noqa: E402
+from ..smoke import mark as smoke_mark  # noqa: E402
 
 # the columns of results/<run>/tables/metrics.csv the figures read (written by tables.aggregate)
 TABLE_COLUMNS = ("condition", "method", "metric", "mean", "ci_low", "ci_high")
 
 
 def save_figure(fig: plt.Figure, png: str | os.PathLike, pdf: str | os.PathLike | None = None, dpi: int = 100) -> None:
-    """Write ``fig`` as PNG (and PDF), each atomically, then close it."""
+    """Write ``fig`` as PNG (and PDF), each atomically, then close it; a smoke run's carries the mark."""
+    if smoke_mark.active():
+        smoke_mark.watermark(fig)
     try:
         for path, fmt in ((png, "png"), (pdf, "pdf")):
             if path is not None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..smoke import mark as smoke_mark
+
 MISSING = "–"
 
 _TEX = {
@@ -54,7 +56,8 @@ STYLE = """body{font-family:sans-serif;font-size:13px}
 table{border-collapse:collapse;margin-bottom:1.5em}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-th{background:#f2f2f2}"""
+th{background:#f2f2f2}
+.smoke{color:#b00;font-weight:bold}"""
 
 
 def tex_escape(text: object) -> str:
@@ -112,13 +115,17 @@ class Table:
     align: str | None = None
 
     def to_markdown(self) -> list[str]:
-        lines = ["| " + " | ".join(map(_text, self.header)) + " |", "|" + "---|" * len(self.header)]
+        lines = [f"**{smoke_mark.TEXT}**", ""] if smoke_mark.active() else []
+        lines += ["| " + " | ".join(map(_text, self.header)) + " |", "|" + "---|" * len(self.header)]
         return lines + ["| " + " | ".join(map(_text, row)) + " |" for row in self.rows]
 
     def to_latex(self) -> list[str]:
         """A booktabs ``tabular``."""
         align = self.align or "l" + "c" * (len(self.header) - 1)
-        lines = [r"\begin{tabular}{" + align + "}", r"\toprule", " & ".join(map(_latex, self.header)) + r" \\"]
+        lines = [r"\begin{tabular}{" + align + "}", r"\toprule"]
+        if smoke_mark.active():
+            lines.append(rf"\multicolumn{{{len(self.header)}}}{{l}}{{\textbf{{{tex_escape(smoke_mark.TEXT)}}}}} \\")
+        lines.append(" & ".join(map(_latex, self.header)) + r" \\")
         lines.append(r"\midrule")
         lines += [" & ".join(map(_latex, row)) + r" \\" for row in self.rows]
         return lines + [r"\bottomrule", r"\end{tabular}"]
@@ -131,8 +138,19 @@ class Table:
             return "<tr>" + "".join(out) + "</tr>"
 
         body = [row(r, "th", "td") for r in self.rows]
+        caption = [f'<caption class="smoke">{html.escape(smoke_mark.TEXT)}</caption>'] if smoke_mark.active() else []
         return "\n".join(
-            ["<table>", "<thead>", row(self.header, "th", "th"), "</thead>", "<tbody>", *body, "</tbody>", "</table>"]
+            [
+                "<table>",
+                *caption,
+                "<thead>",
+                row(self.header, "th", "th"),
+                "</thead>",
+                "<tbody>",
+                *body,
+                "</tbody>",
+                "</table>",
+            ]
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -146,4 +164,5 @@ class Table:
 def html_page(title: str, body: Sequence[str]) -> str:
     """A standalone page in the reports' one style; ``body`` is HTML."""
     head = f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-    return "\n".join([head, f"<style>{STYLE}</style></head><body>", *body, "</body></html>"]) + "\n"
+    banner = [f'<p class="smoke">{html.escape(smoke_mark.TEXT)}</p>'] if smoke_mark.active() else []
+    return "\n".join([head, f"<style>{STYLE}</style></head><body>", *banner, *body, "</body></html>"]) + "\n"
