@@ -11,7 +11,7 @@ CORES ?= all
 # the run folder of config/config.yaml (its `run` key): results/embedded/, logs/embedded/, benchmarks/embedded/
 RUN ?= embedded
 
-.PHONY: reproduce test test-fast lint format dryrun clean-results venv
+.PHONY: reproduce test test-fast lint format dryrun clean-results venv smoke-paper
 
 venv: $(STAMP)
 
@@ -25,6 +25,11 @@ $(STAMP): pyproject.toml
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/$(RUN)/report.html
+
+# config/paper.yaml end to end in smoke mode on this machine (docs/smoke_runs.md): full model sizes, a few
+# clips and steps, against stand-in downloads served on 127.0.0.1; outputs in .smoke/paper/results/paper-smoke/
+smoke-paper: $(STAMP)
+	$(BIN)/python -m lmac.smoke.paper --cores $(CORES)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
