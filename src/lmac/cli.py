@@ -185,6 +185,7 @@ def _evaluate(args, cfg):
 
 
 def _explain(args, cfg):
+    from .compute import Compute
     from .explain import explain_files
 
     explain_files(
@@ -198,6 +199,7 @@ def _explain(args, cfg):
         window=args.window,
         hop=args.hop,
         whole_file=args.whole_file,
+        compute=Compute(precision=args.precision),
     )
 
 
@@ -288,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="peak_abs (default), peak_signed or none: as the classifier's training data were",
     )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "tf32"],
+        help="fp32 (default), bf16 (autocast) or tf32 (CUDA matmuls; a no-op on the CPU): as compute.precision",
+    )
     p.add_argument(
         "--window",
         type=float,

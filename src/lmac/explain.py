@@ -49,6 +49,7 @@ import torch
 from .checkpoints import load_checkpoint
 from .classifier.cnn14 import MIN_FRAMES
 from .classifier.model import AudioClassifier, load_classifier
+from .compute import REFERENCE, Compute
 from .data.download import sha256_file
 from .data.prepare import NORMALISATIONS, normalise_peak
 from .errors import LmacError
@@ -154,12 +155,14 @@ def explain_files(
     window: float | None = None,
     hop: float | None = None,
     whole_file: bool = False,
+    compute: Compute = REFERENCE,
 ) -> list[Path]:
     """Explain each file of ``audio`` into ``out_dir``; returns the JSON paths in input order.
 
     ``window``/``hop`` (seconds) cut longer inputs into windows (default: the classifier's training
     clip length, hop = window); ``whole_file`` explains every input as one clip. ``explainer_path``
     is a checkpoint, or the name of a baseline (``saliency``, ``ig``, ...; a file of that name wins).
+    ``compute`` is how the device computes the explanations (:mod:`lmac.compute`; ``--precision``).
     """
     out_dir = Path(out_dir)
     _check_options(top_k, normalisation, window, hop, whole_file)
@@ -214,28 +217,31 @@ def explain_files(
         "width": classifier.width,
         "clip_seconds": classifier.clip_seconds,
     }
-    ctx = Context(classifier, explainer, explainer_record, classifier_record, top_k, normalisation, windowing, out_dir)
+    ctx = Context(
+        classifier, explainer, explainer_record, classifier_record, top_k, normalisation, windowing, out_dir, compute
+    )
     written = []
-    for i, source in enumerate(sources, 1):
-        started = time.monotonic()
-        record = explain_source(source, ctx)
-        if record["mode"] == "clip":
-            what = f"{record['predicted_class']} (p={record['top_k'][0]['probability']:.3f})"
-        else:
-            cls, n = next(iter(record["summary"]["windows_per_class"].items()))
-            what = f"{len(record['windows'])} windows, most often {cls} ({n})"
-        mask_mean = sum(d["metrics"]["MM"] for d in record["windows"]) / len(record["windows"])
-        log.info(
-            "explain: [%d/%d] %s -> %s.*: %s, mask mean %.3f, %.1fs",
-            i,
-            len(sources),
-            source.path,
-            out_dir / source.name,
-            what,
-            mask_mean,
-            time.monotonic() - started,
-        )
-        written.append(out_dir / f"{source.name}.json")
+    with compute.applied(device_):
+        for i, source in enumerate(sources, 1):
+            started = time.monotonic()
+            record = explain_source(source, ctx)
+            if record["mode"] == "clip":
+                what = f"{record['predicted_class']} (p={record['top_k'][0]['probability']:.3f})"
+            else:
+                cls, n = next(iter(record["summary"]["windows_per_class"].items()))
+                what = f"{len(record['windows'])} windows, most often {cls} ({n})"
+            mask_mean = sum(d["metrics"]["MM"] for d in record["windows"]) / len(record["windows"])
+            log.info(
+                "explain: [%d/%d] %s -> %s.*: %s, mask mean %.3f, %.1fs",
+                i,
+                len(sources),
+                source.path,
+                out_dir / source.name,
+                what,
+                mask_mean,
+                time.monotonic() - started,
+            )
+            written.append(out_dir / f"{source.name}.json")
     return written
 
 

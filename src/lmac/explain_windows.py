@@ -26,6 +26,7 @@ import torch
 
 from . import __version__
 from .classifier.model import AudioClassifier
+from .compute import REFERENCE, Compute
 from .data.download import sha256_file
 from .data.prepare import normalise_peak
 from .errors import LmacError
@@ -81,6 +82,7 @@ class Context:
     normalisation: str
     windowing: Windowing
     out_dir: Path
+    compute: Compute = REFERENCE  # --precision (lmac.compute)
 
 
 def _normalise(mono: torch.Tensor, method: str) -> tuple[torch.Tensor, float, bool]:
@@ -92,14 +94,16 @@ def _normalise(mono: torch.Tensor, method: str) -> tuple[torch.Tensor, float, bo
     return normalised[0], float(divisor), False
 
 
-def explain_window(wav: torch.Tensor, classifier: AudioClassifier, explainer, top_k: int) -> dict:
+def explain_window(
+    wav: torch.Tensor, classifier: AudioClassifier, explainer, top_k: int, compute: Compute = REFERENCE
+) -> dict:
     """Explain one prepared window [L]: decision, metrics, both waveforms and the figure's panels."""
     device = next(classifier.parameters()).device
     x = wav[None].to(device)
     with torch.no_grad():
         logits = classifier(x)[0]
     # the prediction is what is explained (as in evaluation); no outer no_grad: gradient methods need autograd
-    exp = explainer.explain(x, explainer.decision(x, logits.argmax(-1)))
+    exp = compute.explained(device, explainer.explain, x, explainer.decision(x, logits.argmax(-1)))
     with torch.no_grad():
         logits_in = classifier.classify_logspec(exp.masked_in)
         logits_out = classifier.classify_logspec(exp.masked_out)
@@ -168,7 +172,7 @@ def _explain_into(source: AudioSource, ctx: Context, tmp: Path) -> dict:
                     (start + length) / sr,
                     ctx.normalisation,
                 )
-            out = explain_window(wav, classifier, ctx.explainer, ctx.top_k)
+            out = explain_window(wav, classifier, ctx.explainer, ctx.top_k, ctx.compute)
             left, right = overlaps(windows, i)
             final = windows[i + 1][0] if i + 1 < len(windows) else total
             writer.add(start, [y * divisor for y in out["waveforms"]], window_weight(length, left, right), final)

@@ -15,10 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from .compute import REFERENCE, Compute
 from .data.noise import noise_source as build_noise_source
 
 # {config key: name of the rule param that carries it}, besides the job's section (param ``cfg``)
-RULE_PARAMS = {"frontend": "frontend", "lmac_ft": "ft", "noise": "noise", "seed": "seed", "device": "device"}
+RULE_PARAMS = {
+    "frontend": "frontend",
+    "lmac_ft": "ft",
+    "noise": "noise",
+    "seed": "seed",
+    "device": "device",
+    "compute": "compute",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +69,7 @@ def rule_config(snakemake, section: str) -> dict:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingJob:
-    """What every training reads: the prepared data, its config section, seed, device and noise."""
+    """What every training reads: the prepared data, its config section, seed, device (and how it computes) and noise."""
 
     SECTION: ClassVar[str]  # the config section of the trained model
 
@@ -70,6 +78,7 @@ class TrainingJob:
     cfg: dict  # config[SECTION]
     seed: int
     device: str = "auto"
+    compute: Compute = REFERENCE  # the config's compute section (lmac.compute)
     noise_cfg: dict = field(default_factory=dict)  # the top-level ``noise`` section: source, snr_db, peak
     wham_dir: str | None = None  # the extracted WHAM! folder, when noise.source is wham
     noise_source: object = None  # anything with sample(length, generator); None: the one noise_cfg names
@@ -94,6 +103,7 @@ class TrainingJob:
             "cfg": config[cls.SECTION],
             "seed": config["seed"] if seed is None else seed,
             "device": device or config.get("device", "auto"),
+            "compute": Compute.from_config(config.get("compute")),
             "noise_cfg": config.get("noise") or {},
             "wham_dir": wham_dir,
         }

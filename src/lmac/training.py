@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .checkpoints import check_state_dict, load_torch_file
+from .compute import REFERENCE, Compute
 from .devices import check_device
 from .errors import LmacError
 from .io import atomic_path, write_json
@@ -129,6 +130,20 @@ def _cannot_resume(state: dict, module: torch.nn.Module, optimizer: torch.optim.
 
 
 def run_training(
+    *, compute: Compute = REFERENCE, device: torch.device | None = None, **loop
+) -> tuple[dict, list[dict]]:
+    """:func:`training_loop` (``loop``: its arguments) with ``compute``'s switches held for the whole run on
+    ``device`` (default the CPU): it makes the training batches (pinned, ahead in the background) and runs
+    validation under its autocast; ``train_step`` runs its own forward pass under ``compute.autocast``
+    (the backward pass stays outside it). ``compute`` is not in the fingerprint: the checkpoints are fp32
+    whatever the precision, so a run resumes under another one.
+    """
+    device = device or torch.device("cpu")
+    with compute.applied(device):
+        return training_loop(**loop, compute=compute, device=device)
+
+
+def training_loop(
     *,
     module: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -141,6 +156,8 @@ def run_training(
     settings: dict,
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
     step_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    compute: Compute,
+    device: torch.device,
 ) -> tuple[dict, list[dict]]:
     """Train ``module`` and return (selected state_dict, history).
 
@@ -180,13 +197,13 @@ def run_training(
     for epoch in range(start_epoch, spec.epochs + 1):
         module.train()
         t0, losses = time.monotonic(), []
-        for step, batch in enumerate(train_batches(epoch), start=1):
+        for step, batch in enumerate(compute.batches(train_batches(epoch), device), start=1):
             losses.append(float(train_step(batch)))
             if step_scheduler is not None:
                 step_scheduler.step()
             progress.step(epoch, step, float(np.mean(losses)))
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), compute.autocast(device):
             scores = {k: float(v) for k, v in validate().items()}
         if spec.monitor not in scores:
             raise LmacError(f"validation did not report the monitored key '{spec.monitor}'")

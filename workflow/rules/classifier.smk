@@ -52,5 +52,6 @@ rule train_classifier:
         noise=lookup(within=config, dpath="noise"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
+        compute=lookup(within=config, dpath="compute"),
     script:
         "../scripts/train_classifier.py"

@@ -172,6 +172,7 @@ def evaluation_config(wildcards):
         "dataset": {"sample_rate": config["dataset"]["sample_rate"]},
         "report": {"n_examples": config["report"]["n_examples"]},
         "baselines": {m: config.get("baselines", {}).get(m, {}) for m in evaluated_methods(wildcards)},
+        "compute": config["compute"],
     }
 
 
@@ -305,6 +306,7 @@ def sanity_config(wildcards):
     return {
         "sanity": {k: SANITY[k] for k in ("split", "n_clips", "batch_size")},
         "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})},
+        "compute": config["compute"],
     }
 
 

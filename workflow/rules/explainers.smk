@@ -42,6 +42,7 @@ rule train_lmac:
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
+        compute=lookup(within=config, dpath="compute"),
     script:
         "../scripts/train_lmac.py"
 
@@ -75,6 +76,7 @@ rule train_lmac_ft:
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
+        compute=lookup(within=config, dpath="compute"),
     script:
         "../scripts/train_lmac_ft.py"
 
@@ -107,6 +109,7 @@ rule pretrain_lmac_td_encoder_decoder:
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
         seed=lookup(within=config, dpath="seed"),
         device=lookup(within=config, dpath="device"),
+        compute=lookup(within=config, dpath="compute"),
     script:
         "../scripts/pretrain_lmac_td_ed.py"
 
@@ -140,6 +143,7 @@ rule train_lmac_td:
         sample_rate=lookup(within=config, dpath="dataset/sample_rate"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
+        compute=lookup(within=config, dpath="compute"),
     script:
         "../scripts/train_lmac_td.py"
 
@@ -201,5 +205,6 @@ rule train_l2i:
         noise=lookup(within=config, dpath="noise"),
         seed=run_seed,
         device=lookup(within=config, dpath="device"),
+        compute=lookup(within=config, dpath="compute"),
     script:
         "../scripts/train_l2i.py"

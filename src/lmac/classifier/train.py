@@ -169,6 +169,8 @@ def train_classifier(job: ClassifierJob) -> dict:
     model = AudioClassifier(classes, cfg["width"], FrontEndConfig.from_dict(job.frontend), cfg.get("dropout", 0.2))
     _initialise(model, cfg.get("init_checkpoint"), cfg.get("init_head"))
     model.to(dev)
+    compute = job.compute
+    compute.compiled(model.net)
     log.info(
         "classifier: width %s, %.2f M parameters, %d classes, %d/%d/%d clips, device %s",
         cfg["width"],
@@ -203,8 +205,9 @@ def train_classifier(job: ClassifierJob) -> dict:
 
     def train_step(batch) -> float:
         wav, labels, _ = batch
-        logits, _ = model(maybe_noisy(wav).to(dev))
-        loss = F.cross_entropy(logits, labels.to(dev))
+        with compute.autocast(dev):
+            logits, _ = model(compute.to(maybe_noisy(wav), dev))
+            loss = F.cross_entropy(logits, compute.to(labels, dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -221,8 +224,9 @@ def train_classifier(job: ClassifierJob) -> dict:
     def evaluate(data, stage: str) -> dict:
         losses, correct = [], 0
         for b, (wav, labels, _) in enumerate(data.batches(bs)):
-            logits, _ = model(heard(wav, stage, b).to(dev))
-            losses.append(F.cross_entropy(logits, labels.to(dev), reduction="sum").item())
+            with compute.autocast(dev):
+                logits, _ = model(heard(wav, stage, b).to(dev))
+                losses.append(F.cross_entropy(logits, labels.to(dev), reduction="sum").item())
             correct += (logits.argmax(-1).cpu() == labels).sum().item()
         return {"valid_loss": sum(losses) / len(data), "valid_acc": correct / len(data)}
 
@@ -252,6 +256,8 @@ def train_classifier(job: ClassifierJob) -> dict:
         work_dir=job.outputs.work,
         settings=settings,
         step_scheduler=scheduler,
+        compute=compute,
+        device=dev,
     )
     model.load_state_dict(best_state)
     model.eval()

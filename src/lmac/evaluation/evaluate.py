@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 
 from ..classifier.model import AudioClassifier, load_classifier
+from ..compute import REFERENCE, Compute
 from ..data.batches import Split, split
 from ..data.prepare import load_prepared
 from ..errors import LmacError
@@ -78,6 +79,7 @@ class EvalJob:
     cropped_p: str = "cropped"
     distinct_interferers: bool = False  # mixture: a clip's versions mix in distinct pool clips (the reference)
     sps_comp_on: str = "mask"  # or masked_in: SPS/COMP on the masked-in spectrogram, as PR #2838
+    compute: Compute = REFERENCE  # how the device computes the explanations (lmac.compute); scoring stays fp32
 
     @classmethod
     def from_config(
@@ -116,6 +118,7 @@ class EvalJob:
             cropped_p=ev.get("cropped_p", "cropped"),
             distinct_interferers=ev.get("distinct_interferers", False),
             sps_comp_on=ev.get("sps_comp_on", "mask"),
+            compute=Compute.from_config(config.get("compute")),
         )
 
     @classmethod
@@ -196,24 +199,26 @@ def evaluate_methods(
         raise LmacError(f"evaluation: {len(jobs)} methods but {len(outputs)} output pairs")
     run = _Run.load(prepared_dir, classifier_path, shared, pick_device(device))
     explainers = [build_explainer(job.method, run.classifier, job.explainer_path, job.settings) for job in jobs]
+    shared.compute.compiled(run.classifier.net)
     results = [_MethodResults(job, run) for job in jobs]
     label = shared.method if len(jobs) == 1 else f"{len(jobs)} methods"
     n_batches, t0 = run.n_batches(), time.monotonic()
-    for b, batch in enumerate(run.batches(), 1):
-        for explainer, result in zip(explainers, results):
-            exp, seconds = run.explain(explainer, batch)
-            result.add(batch, exp, run.score(exp, batch), seconds)
-        if b == n_batches or b % 10 == 0:
-            elapsed = time.monotonic() - t0
-            log.info(
-                "%s/%s: batch %d/%d | elapsed %s ETA %s",
-                label,
-                shared.condition,
-                b,
-                n_batches,
-                format_duration(elapsed),
-                format_duration(elapsed / b * (n_batches - b)),
-            )
+    with shared.compute.applied(run.device):
+        for b, batch in enumerate(run.batches(), 1):
+            for explainer, result in zip(explainers, results):
+                exp, seconds = run.explain(explainer, batch)
+                result.add(batch, exp, run.score(exp, batch), seconds)
+            if b == n_batches or b % 10 == 0:
+                elapsed = time.monotonic() - t0
+                log.info(
+                    "%s/%s: batch %d/%d | elapsed %s ETA %s",
+                    label,
+                    shared.condition,
+                    b,
+                    n_batches,
+                    format_duration(elapsed),
+                    format_duration(elapsed / b * (n_batches - b)),
+                )
     return [result.write(csv, npz) for result, (csv, npz) in zip(results, outputs)]
 
 
@@ -281,15 +286,20 @@ class _Run:
     def n_batches(self) -> int:
         return self.data.n_batches(self.job.batch_size) * self.condition.versions
 
-    def batches(self) -> Iterator[_Batch]:
+    def items(self) -> Iterator[tuple[int, Contaminated, torch.Tensor, list[str]]]:
+        """The evaluated items under the condition, on the CPU: what the background thread makes (lmac.compute)."""
         for version in range(self.condition.versions):
             for wav, labels, pick in self.data.batches(self.job.batch_size):
-                yield self.batch(version, wav, labels, [self.data.ids[i] for i in pick])
+                ids = [self.data.ids[i] for i in pick]
+                yield version, self.condition.apply(wav, ids, version), labels, ids
 
-    def batch(self, version: int, wav: torch.Tensor, labels: torch.Tensor, ids: list[str]) -> _Batch:
-        job, clf, dev = self.job, self.classifier, self.device
-        item = self.condition.apply(wav, ids, version)
-        x, target, interferer = item.wav.to(dev), item.target.to(dev), item.interferer.to(dev)
+    def batches(self) -> Iterator[_Batch]:
+        for version, item, labels, ids in self.job.compute.batches(self.items(), self.device):
+            yield self.batch(version, item, labels, ids)
+
+    def batch(self, version: int, item: Contaminated, labels: torch.Tensor, ids: list[str]) -> _Batch:
+        job, clf, dev, to = self.job, self.classifier, self.device, self.job.compute.to
+        x, target, interferer = to(item.wav, dev), to(item.target, dev), to(item.interferer, dev)
         with torch.no_grad():
             predicted = clf(x)[0].argmax(-1)
             ref = reference(
@@ -302,7 +312,8 @@ class _Run:
     def explain(self, explainer: Explainer, batch: _Batch) -> tuple[Explanation, float]:
         """The explanation of ``batch`` and its time per item in seconds."""
         start = time.perf_counter()
-        exp = explainer.explain(batch.x, explainer.decision(batch.x, batch.predicted))
+        target = explainer.decision(batch.x, batch.predicted)
+        exp = self.job.compute.explained(self.device, explainer.explain, batch.x, target)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return exp, (time.perf_counter() - start) / len(batch.ids)

@@ -36,6 +36,10 @@ def _fit_last2(x: torch.Tensor, size_t: int, size_f: int) -> torch.Tensor:
     if pad_t or pad_f:
         # replicate, not zeros: the mask near the end of the clip continues the last values
         # instead of forcing a spurious "off" (or, after the sigmoid, 0.5) band
+        if torch.compiler.is_compiling():
+            # the same copies without replication_pad2d, whose backward inductor (torch 2.11, CPU) miscompiles
+            x = torch.cat([x, x[..., -1:].expand(*x.shape[:-1], pad_f)], -1)
+            return torch.cat([x, x[..., -1:, :].expand(*x.shape[:-2], pad_t, x.shape[-1])], -2)
         x = F.pad(x, (0, pad_f, 0, pad_t), mode="replicate")
     return x
 

@@ -118,6 +118,7 @@ def pretrain_encoder_decoder(job: AutoencoderJob) -> None:
     if crop > train.audio.shape[1]:
         raise LmacError(f"lmac_td.encoder_decoder.crop_seconds: {ed['crop_seconds']} s is longer than the clips")
     model = EncoderDecoder(arch).to(dev)
+    job.compute.compiled(model)
     noise_cfg = job.noise_cfg
     snr_db, peak = noise_level(noise_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=ed["lr"])
@@ -139,12 +140,13 @@ def pretrain_encoder_decoder(job: AutoencoderJob) -> None:
 
     def train_step(item) -> float:
         epoch, step, wav = item
-        wav = wav.to(dev)
+        wav = job.compute.to(wav, dev)
         half = wav.shape[0] // 2
         if noise_source is not None and half:  # half of each batch mixed with noise: the explainer sees both
             g = torch.Generator().manual_seed(stream_seed(seed, "ed_noise", epoch, step))
             wav = torch.cat([noisy(wav[:half].cpu(), g).to(dev), wav[half:]])
-        loss = -si_snr(model(wav), wav).mean()
+        with job.compute.autocast(dev):  # SI-SNR in fp32: its energy ratios lose too much in bf16
+            loss = -si_snr(model(wav).float(), wav).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -153,10 +155,10 @@ def pretrain_encoder_decoder(job: AutoencoderJob) -> None:
     def validate() -> dict:
         clean, mixed = [], []
         for b, (wav, _, _) in enumerate(valid.batches(ed["batch_size"])):
-            clean.append(si_snr(model(wav.to(dev)), wav.to(dev)))
+            clean.append(si_snr(model(wav.to(dev)).float(), wav.to(dev)))
             if noise_source is not None:
                 x = noisy(wav, torch.Generator().manual_seed(stream_seed(seed, "ed_valid", b))).to(dev)
-                mixed.append(si_snr(model(x), x))
+                mixed.append(si_snr(model(x).float(), x))
         scores = {
             "valid_sisnr": torch.cat(clean + mixed).mean().item(),
             "valid_sisnr_clean": torch.cat(clean).mean().item(),
@@ -186,6 +188,8 @@ def pretrain_encoder_decoder(job: AutoencoderJob) -> None:
         spec=LoopSpec(ed["epochs"], monitor="valid_sisnr", mode="max"),
         work_dir=job.outputs.work,
         settings=run_settings,
+        compute=job.compute,
+        device=dev,
     )
     model.load_state_dict(state)
     write_csv(job.outputs.history, pd.DataFrame(history))

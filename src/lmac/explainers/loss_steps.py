@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,8 @@ def _weighted_means(rows: list[dict], prefix: str) -> dict:
 class LossSteps:
     """``train_step`` and ``validate`` for :func:`lmac.training.run_training`.
 
-    ``train_keys`` names the training-batch parts reported next to validation (None: all).
+    ``train_keys`` names the training-batch parts reported next to validation (None: all); ``autocast()``
+    is the context of a training step's forward pass and loss (``lmac.compute``; the backward pass is outside).
     """
 
     def __init__(
@@ -46,10 +48,12 @@ class LossSteps:
         seed: int,
         noisy: bool,
         train_keys: Iterable[str] | None = None,
+        autocast: Callable[[], AbstractContextManager] = nullcontext,
     ):
         self.step_loss, self.optimizer, self.valid = step_loss, optimizer, valid
         self.batch_size, self.seed, self.noisy = batch_size, seed, noisy
         self.train_keys = None if train_keys is None else tuple(train_keys)
+        self.autocast = autocast
         self.epoch_parts: list[dict] = []  # this epoch's training-batch parts, reported with validation
 
     def generator(self, *parts) -> torch.Generator | None:
@@ -57,7 +61,8 @@ class LossSteps:
 
     def train_step(self, item) -> float:
         epoch, step, (wav, _, _) = item
-        loss, parts = self.step_loss(wav, self.generator("train", epoch, step))
+        with self.autocast():
+            loss, parts = self.step_loss(wav, self.generator("train", epoch, step))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -132,6 +132,7 @@ class ExplainerTrainer:
         self.train_data, self.valid = split(audio, manifest, "train"), split(audio, manifest, "valid")
         self.classifier: AudioClassifier = load_classifier(job.classifier_path, self.dev)
         self.explainer = self.build()
+        job.compute.compiled(self.classifier.net, self.trained_module())
         self.source = job.noise(self.classifier.frontend.cfg.sample_rate) if self.noisy else None
         self.snr_db, self.peak = noise_level(job.noise_cfg)
 
@@ -167,7 +168,7 @@ class ExplainerTrainer:
     # the shared steps
 
     def step_loss(self, clean: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, dict]:
-        clean = clean.to(self.dev)
+        clean = self.job.compute.to(clean, self.dev)
         wav = mixed(self.source, clean, generator, self.snr_db, self.peak) if generator is not None else clean
         return self.loss(clean, wav)
 
@@ -197,7 +198,16 @@ class ExplainerTrainer:
         plateau = plateau_watch(cfg.get("scheduler"), self.FIDELITY_KEY)
         scheduler = plateau_scheduler(opt, cfg.get("scheduler"), plateau[1] if plateau else "min")
         bs, train = cfg["batch_size"], self.train_data
-        steps = LossSteps(self.step_loss, opt, self.valid, bs, job.seed, self.noisy, train_keys=self.TRAIN_KEYS)
+        steps = LossSteps(
+            self.step_loss,
+            opt,
+            self.valid,
+            bs,
+            job.seed,
+            self.noisy,
+            self.TRAIN_KEYS,
+            lambda: job.compute.autocast(self.dev),
+        )
         self.classifier.eval()
         state, history = run_training(
             module=self.trained_module(),
@@ -216,6 +226,8 @@ class ExplainerTrainer:
             work_dir=job.outputs.work,
             settings=self.settings(),
             scheduler=scheduler,
+            compute=job.compute,
+            device=self.dev,
         )
         self.trained_module().load_state_dict(state)
         write_csv(job.outputs.history, pd.DataFrame(history))

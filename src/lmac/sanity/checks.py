@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from ..classifier.model import AudioClassifier, load_classifier
+from ..compute import REFERENCE, Compute
 from ..data.batches import Split, split
 from ..data.prepare import load_prepared
 from ..errors import LmacError
@@ -72,6 +73,7 @@ class SanityJob:
     explainer_path: str | None = None  # learned methods: the trained checkpoint
     retrained: dict[int, str] = dataclasses.field(default_factory=dict)  # step -> retrained decoder
     settings: dict = dataclasses.field(default_factory=dict)  # baselines' settings
+    compute: Compute = REFERENCE  # how the device computes the explanations (lmac.compute)
 
     @classmethod
     def from_config(
@@ -93,6 +95,7 @@ class SanityJob:
             explainer_path=explainer_path,
             retrained={int(k): v for k, v in (retrained or {}).items()},
             settings=config.get("baselines", {}).get(method, {}),
+            compute=Compute.from_config(config.get("compute")),
         )
 
     @property
@@ -122,13 +125,19 @@ def predict(classifier: AudioClassifier, data: Split, batch_size: int, device: t
 
 
 def explain_maps(
-    explainer: Explainer, data: Split, targets: torch.Tensor, batch_size: int, device: torch.device
+    explainer: Explainer,
+    data: Split,
+    targets: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    compute: Compute = REFERENCE,
 ) -> np.ndarray:
     """The explanation maps [N, T, F] (float32) of every clip of ``data`` for ``targets``."""
     maps, done = [], 0
     for wav, _, _ in data.batches(batch_size):
         target = targets[done : done + len(wav)].to(device)
-        maps.append(explainer.explain(wav.to(device), target).mask.detach().float().cpu().numpy())
+        exp = compute.explained(device, explainer.explain, wav.to(device), target)
+        maps.append(exp.mask.detach().float().cpu().numpy())
         done += len(wav)
     return np.concatenate(maps)
 
@@ -160,6 +169,7 @@ class Context:
     targets: torch.Tensor
     reference: Reference
     class_conditional: bool
+    compute: Compute = REFERENCE
 
     @classmethod
     def load(cls, prepared_dir: str, classifier_path: str, job: SanityJob, device: str = "auto") -> Context:
@@ -169,8 +179,8 @@ class Context:
         classifier = load_classifier(classifier_path, dev)
         targets = predict(classifier, data, job.batch_size, dev)
         explainer = job.explainer(classifier)
-        reference = Reference(explain_maps(explainer, data, targets, job.batch_size, dev))
-        return cls(dev, data, classes, classifier, targets, reference, explainer.class_conditional)
+        reference = Reference(explain_maps(explainer, data, targets, job.batch_size, dev, job.compute))
+        return cls(dev, data, classes, classifier, targets, reference, explainer.class_conditional, job.compute)
 
     def compare(
         self,
@@ -183,7 +193,8 @@ class Context:
         decoder when given) for ``targets`` (default: the trained classifier's predictions)."""
         explainer = job.explainer(classifier, checkpoint)
         targets = self.targets if targets is None else targets
-        return self.reference.compare(explain_maps(explainer, self.data, targets, job.batch_size, self.device))
+        maps = explain_maps(explainer, self.data, targets, job.batch_size, self.device, self.compute)
+        return self.reference.compare(maps)
 
 
 def cascading(ctx: Context, job: SanityJob) -> pd.DataFrame:
@@ -279,10 +290,11 @@ def run_checks(
     """
     if ("data_randomisation" in outputs) != (permuted is not None):
         raise LmacError("data randomisation needs both its output and the permuted-label classifier")
-    ctx = Context.load(prepared_dir, classifier_path, job, device)
-    frames = {"cascading": cascading(ctx, job), "random_logit": random_logit(ctx, job)}
-    if permuted is not None:
-        frames["data_randomisation"] = data_randomisation(ctx, job, *permuted)
+    with job.compute.applied(pick_device(device)):
+        ctx = Context.load(prepared_dir, classifier_path, job, device)
+        frames = {"cascading": cascading(ctx, job), "random_logit": random_logit(ctx, job)}
+        if permuted is not None:
+            frames["data_randomisation"] = data_randomisation(ctx, job, *permuted)
     for name, frame in frames.items():
         write_csv(outputs[name], frame)
     return frames
