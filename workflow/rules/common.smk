@@ -4,8 +4,10 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from lmac.classifier import pretrained
+from lmac.cluster import check_slurm_workflow
 from lmac.config import synthetic_id
 from lmac.config_rules import check_device, plan_workflow, runs_on_gpu as gpu_for
 from lmac.errors import LmacError
@@ -41,6 +43,15 @@ def check_local_device():
         return
     try:
         check_device(config["device"], cuda_count() if cuda_available() else 0)
+    except LmacError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def check_cluster_requests():
+    """With the SLURM executor, every job's CPUs, memory and GPUs against its partition's nodes (sinfo), before
+    anything is submitted: SLURM would leave a job no node can take pending in silence (onstart, after the DAG)."""
+    try:
+        check_slurm_workflow(workflow, logger.warning)
     except LmacError as err:
         raise WorkflowError(str(err)) from None
 
