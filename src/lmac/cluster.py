@@ -9,6 +9,7 @@ per rule naming the resource, the largest node's value and the option that lower
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -197,6 +198,9 @@ def check_slurm_workflow(workflow, warn) -> None:
     if plugin is None or plugin.name != "slurm" or workflow.dag is None:
         return
     partitions = query_sinfo()
+    if getattr(workflow.executor_settings, "partition_config", None) or os.environ.get("SNAKEMAKE_SLURM_PARTITIONS"):
+        # the plugin picks each job's partition from a partition file: one without slurm_partition may go anywhere
+        partitions = Partitions(partitions.nodes, default=None)
     check_requests(workflow_requests(workflow), partitions)
     retries = int(getattr(workflow.execution_settings, "retries", 0) or 0)
     warned = set()

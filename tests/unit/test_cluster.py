@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+import lmac.cluster as cluster
 from lmac.cluster import Request, check_requests, gres_gpus, job_request, oversized, parse_sinfo
 from lmac.errors import LmacError
 
@@ -122,3 +125,56 @@ def test_check_requests_one_line_per_rule_and_resource():
         check_requests(jobs, ci)
     lines = str(err.value).splitlines()
     assert [line.split()[1] for line in lines] == ["evaluate", "train_lmac"]  # by rule
+
+
+def test_the_check_runs_only_for_the_slurm_executor_and_follows_a_partition_file(monkeypatch):
+    job = SimpleNamespace(is_local=False, rule=SimpleNamespace(name="train_lmac"), resources=_Resources(GPU_JOB, 4))
+    local = SimpleNamespace(is_local=True, rule=SimpleNamespace(name="all"), resources=None)
+    dag = SimpleNamespace(needrun_jobs=lambda: [job, local])
+
+    def workflow(executor, partition_config=None):
+        return SimpleNamespace(
+            executor_plugin=SimpleNamespace(name=executor),
+            dag=dag,
+            executor_settings=SimpleNamespace(partition_config=partition_config),
+            execution_settings=SimpleNamespace(retries=0),
+        )
+
+    monkeypatch.delenv("SNAKEMAKE_SLURM_PARTITIONS", raising=False)
+    monkeypatch.setattr(cluster, "query_sinfo", lambda: parse_sinfo(SITE))
+    cluster.check_slurm_workflow(workflow("local"), print)  # not SLURM: nothing asked of sinfo
+    # no partition: the default one, which has no GPU
+    with pytest.raises(LmacError, match="largest node of partition cpu has 0"):
+        cluster.check_slurm_workflow(workflow("slurm"), print)
+    # a partition file lets the plugin choose: the job fits the gpu partition
+    cluster.check_slurm_workflow(workflow("slurm", partition_config="partitions.yaml"), print)
+
+
+class _Resources(dict):
+    """A job's evaluated resources as Snakemake hands them over: a mapping, threads in ``_cores``."""
+
+    def __init__(self, values, threads):
+        super().__init__(values)
+        self._cores = threads
+
+
+def test_a_retry_too_large_for_every_node_is_a_warning(monkeypatch):
+    def expand_resources(wildcards, input, attempt):  # the rules' memory: 16000 MB per attempt
+        return _Resources({**GPU_JOB, "cpus_per_gpu": 1, "mem_mb": 16000 * attempt}, 1)
+
+    rule = SimpleNamespace(name="train_lmac", expand_resources=expand_resources)
+    job = SimpleNamespace(is_local=False, rule=rule, wildcards_dict={}, input=[], resources=expand_resources({}, [], 1))
+    workflow = SimpleNamespace(
+        executor_plugin=SimpleNamespace(name="slurm"),
+        dag=SimpleNamespace(needrun_jobs=lambda: [job]),
+        executor_settings=SimpleNamespace(partition_config=None),
+        execution_settings=SimpleNamespace(retries=2),
+    )
+    monkeypatch.delenv("SNAKEMAKE_SLURM_PARTITIONS", raising=False)
+    monkeypatch.setattr(cluster, "query_sinfo", lambda: parse_sinfo(CI))
+    warnings = []
+    cluster.check_slurm_workflow(workflow, warnings.append)
+    assert warnings == [  # once, for the first attempt that fits no node
+        "attempt 2 (a retry): rule train_lmac asks for 32000 MB of memory but the largest node of partition debug "
+        "has 23849 MB: lower it with --set-resources train_lmac:mem_mb=23849"
+    ]
