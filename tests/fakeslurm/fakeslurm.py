@@ -15,7 +15,8 @@ What lands in ``FAKESLURM_DIR``:
 ``--comment`` starts with the prefix (the plugin writes ``rule_<rule>_wildcards_...``) is killed
 (SIGKILL, whole process tree) as soon as ``<path>`` (relative to the job's working directory)
 exists, and reports TIMEOUT. ``FAKESLURM_ACCOUNTS`` (comma-separated, default ``fakeacct``) are
-the accounts sacctmgr/sshare know; ``FAKESLURM_PARTITIONS`` (default ``cpu*,gpu``) what sinfo lists.
+the accounts sacctmgr/sshare know; ``FAKESLURM_PARTITIONS`` (default ``cpu*,gpu``) what sinfo lists
+(with ``--Node``: one node each, 64 CPUs, 256000 MB, 4 GPUs).
 Not emulated: queueing, resource limits, node environments (CPU binding, cgroups, GPUs).
 """
 
@@ -354,10 +355,22 @@ def accounts(argv: list[str]) -> int:  # sacctmgr / sshare: the accounts of this
     return 0
 
 
+# every partition's one node with `sinfo --Node`: partition, node, CPUs, memory (MB), generic resources
+FAKE_NODE = {"%N": "fake-{name}", "%c": "64", "%m": "256000", "%G": "gpu:4"}
+
+
 def sinfo(argv: list[str]) -> int:
-    print("PARTITION")
-    for partition in os.environ.get("FAKESLURM_PARTITIONS", "cpu*,gpu").split(","):
-        print(partition)
+    partitions = os.environ.get("FAKESLURM_PARTITIONS", "cpu*,gpu").split(",")
+    if "--Node" not in argv:
+        print("PARTITION")
+        print("\n".join(partitions))
+        return 0
+    fmt = next(arg.split("=", 1)[1] for arg in argv if arg.startswith("--format="))
+    for partition in partitions:
+        line = fmt.replace("%P", partition)
+        for field, value in FAKE_NODE.items():
+            line = line.replace(field, value.format(name=partition.rstrip("*")))
+        print(line)
     return 0
 
 

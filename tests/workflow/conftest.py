@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from slurm_cluster import SlurmCluster, unavailable
 from snakemake_runs import TINY, show, snakemake
 
 HERE = Path(__file__).resolve().parent
@@ -29,3 +30,15 @@ def tiny_run(tmp_path_factory) -> Path:
     assert proc.returncode == 0, show(proc)
     (workdir / "snakemake.out").write_text(proc.output)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory) -> SlurmCluster:
+    """A real one-node SLURM cluster (tests/slurm_cluster.py) for the session; skipped where it cannot run."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    yield cluster
+    cluster.stop()

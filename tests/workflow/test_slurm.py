@@ -105,6 +105,8 @@ def test_profile_is_site_neutral_and_retries():
     assert profile["latency-wait"] >= 60  # outputs on NFS appear late
     assert profile["retries"] >= 1  # a timed-out training gets another, longer attempt
     assert profile["rerun-incomplete"] is True
+    # no sweep of empty SLURM log folders on exit: it fails other runs' pending jobs (test_slurm_cluster.py)
+    assert profile["slurm-delete-logfiles-older-than"] == 0
     # no account or partition: they come from the site (command line or a global profile), and
     # no default-resources block that would swallow (or be swallowed by) the site's
     assert "default-resources" not in profile

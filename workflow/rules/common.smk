@@ -4,8 +4,10 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from lmac.classifier import pretrained
+from lmac.cluster import check_slurm_workflow
 from lmac.config import synthetic_id
 from lmac.config_rules import check_device, plan_workflow, runs_on_gpu as gpu_for
 from lmac.errors import LmacError
@@ -48,9 +50,16 @@ def check_local_device():
 def announce_smoke_mode():
     """Smoke mode's rewrite of the config, shown before the first job: nothing this run writes is a result."""
     if PLAN.smoke_changes:
-        from snakemake.logging import logger
-
         logger.warning(f"smoke mode (results/{RUN}/): " + "; ".join(PLAN.smoke_changes))
+
+
+def check_cluster_requests():
+    """With the SLURM executor, every job's CPUs, memory and GPUs against its partition's nodes (sinfo), before
+    anything is submitted: SLURM would leave a job no node can take pending in silence (onstart, after the DAG)."""
+    try:
+        check_slurm_workflow(workflow, logger.warning)
+    except LmacError as err:
+        raise WorkflowError(str(err)) from None
 
 
 def results(path):
