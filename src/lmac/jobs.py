@@ -139,12 +139,20 @@ class TrainingJob:
     def run(self) -> object:
         raise NotImplementedError
 
+    def execute(self) -> object:
+        """:meth:`run`, then the work folder's resume checkpoints removed (the exported model is what stays)."""
+        from .training import release_work
+
+        result = self.run()
+        release_work(self.outputs.work)
+        return result
+
 
 def run_rule(snakemake, job_class: type[TrainingJob]) -> None:
     """A training rule's whole script: build the job from the rule and run it as a workflow step."""
     from .workflow_step import run_step
 
-    run_step(snakemake, lambda: job_class.from_rule(snakemake).run())
+    run_step(snakemake, lambda: job_class.from_rule(snakemake).execute())
 
 
 def prepare_settings(dataset: dict) -> dict:

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -218,8 +219,7 @@ def training_loop(
         improved = _better(scores[spec.monitor], best, spec.mode)
         if improved:
             best = scores[spec.monitor]
-            with atomic_path(best_path) as tmp:
-                torch.save({"model": module.state_dict(), "epoch": epoch, "score": best}, tmp)
+            save_state({"model": module.state_dict(), "epoch": epoch, "score": best}, best_path)
         if scheduler is not None:
             key, mode = spec.plateau or (spec.monitor, spec.mode)
             # a min-mode plateau gets a maximised score negated (its relative threshold then misreads
@@ -233,23 +233,51 @@ def training_loop(
             " ".join(f"{k} {v:.4f}" for k, v in scores.items()),
             " (best)" if improved else "",
         )
-        with atomic_path(last_path) as tmp:
-            torch.save(
-                {
-                    "model": module.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "step_scheduler": step_scheduler.state_dict() if step_scheduler is not None else None,
-                    "epoch": epoch,
-                    "best": best,
-                    "history": history,
-                    "fingerprint": fp,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                tmp,
-            )
+        save_state(
+            {
+                "model": module.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "step_scheduler": step_scheduler.state_dict() if step_scheduler is not None else None,
+                "epoch": epoch,
+                "best": best,
+                "history": history,
+                "fingerprint": fp,
+                "torch_rng": torch.get_rng_state(),
+            },
+            last_path,
+        )
     if spec.select == "last" or not best_path.exists():
         return module.state_dict(), history
     chosen = load_torch_file(best_path)
     log.info("selected epoch %d (%s %.4f)", chosen["epoch"], spec.monitor, chosen["score"])
     return chosen["model"], history
+
+
+#: what a training keeps in its work folder to resume; :func:`release_work` removes them once it is exported
+RESUME_FILES = ("last.pt", "best.pt")
+
+
+def save_state(state: dict, path: Path) -> None:
+    """``torch.save`` atomically; a failed write (a full disk) is one line naming the file and the free space."""
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except (OSError, RuntimeError) as err:
+        free = shutil.disk_usage(path.parent).free / 2**30
+        raise LmacError(
+            f"{path}: could not be written ({str(err).splitlines()[0]}); {free:.1f} GiB free there"
+        ) from None
+
+
+def release_work(work_dir: str | Path) -> None:
+    """A finished training's resume checkpoints, removed: once its model is exported they only cost disk
+    (a width-1 L-MAC decoder's last.pt holds the weights and Adam's two moments, 2.8 GB, best.pt another 0.9)."""
+    work, freed = Path(work_dir), 0
+    for name in RESUME_FILES:
+        path = work / name
+        if path.is_file():
+            freed += path.stat().st_size
+            path.unlink()
+    if freed:
+        log.info("training finished: removed its resume checkpoints from %s (%.2f GB)", work, freed / 1e9)

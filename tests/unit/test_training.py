@@ -1,5 +1,7 @@
 """The shared training loop resumes after a kill and selects the checkpoint as configured."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -201,3 +203,36 @@ def test_valid_devices_without_a_gpu(monkeypatch):
 def test_non_string_device():
     with pytest.raises(LmacError, match="device None: not a device"):
         pick_device(None)
+
+
+def test_finished_training_leaves_no_resume_checkpoints(tmp_path):
+    from lmac.jobs import Outputs, TrainingJob
+
+    class Finished(TrainingJob):
+        SECTION = "lmac"
+
+        def run(self):
+            work = Path(self.outputs.work)
+            work.mkdir(parents=True)
+            for name in ("last.pt", "best.pt", "settings.json"):
+                (work / name).write_bytes(b"x" * 10)
+            Path(self.outputs.model).write_bytes(b"model")
+            return "done"
+
+    job = Finished(prepared_dir=str(tmp_path), outputs=Outputs.in_folder(tmp_path / "out"), cfg={}, seed=0)
+    assert job.execute() == "done"
+    work = tmp_path / "out" / "work"
+    assert sorted(p.name for p in work.iterdir()) == ["settings.json"]
+    assert (tmp_path / "out" / "model.pt").read_bytes() == b"model"
+
+
+def test_failed_checkpoint_write_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    from lmac.training import save_state
+
+    def full_disk(obj, f):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 599798528 vs 599798420\nmore")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(LmacError, match=r"last\.pt: could not be written \(\[enforce fail.*\); [\d.]+ GiB free there$"):
+        save_state({"a": 1}, tmp_path / "last.pt")
+    assert list(tmp_path.iterdir()) == []  # no half-written file left
