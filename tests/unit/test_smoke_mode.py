@@ -31,12 +31,14 @@ def paper_in_smoke_mode() -> tuple[dict, dict]:
 def test_smoke_mode_shrinks_every_count_and_nothing_else():
     paper, smoked = paper_in_smoke_mode()
     changes = apply_smoke(smoked)
-    assert smoked["dataset"]["clips_per_split"] == 2 and smoked["seeds"] == [1] and smoked["claims"]["seeds"] == [1]
+    # one clip of the evaluated split (valid), two to train on, two distinct interferers in the mixture pool (test)
+    assert smoked["dataset"]["clips_per_split"] == {"train": 2, "valid": 1, "test": 2}
+    assert smoked["seeds"] == [1] and smoked["claims"]["seeds"] == [1]
     for section in ("classifier", "lmac", "lmac_ft", "lmac_td", "l2i"):
         assert smoked[section]["epochs"] == 1, section
     assert smoked["baselines"]["ig"]["n_steps"] == 2 and smoked["baselines"]["smoothgrad"]["n_samples"] == 2
     assert smoked["nmf"]["iterations"] == 2 and smoked["lmac_td"]["encoder_decoder"]["steps_per_epoch"] == 2
-    assert smoked["sanity"]["n_clips"] == 2 and smoked["sanity"]["permuted_epochs"] == 1
+    assert smoked["sanity"]["n_clips"] == 1 and smoked["sanity"]["permuted_epochs"] == 1
     # what a smoke run must prove stays exactly as configured
     for key in ("frontend", "noise", "evaluation"):
         assert smoked[key] == paper[key], key
@@ -48,6 +50,17 @@ def test_smoke_mode_shrinks_every_count_and_nothing_else():
     assert "classifier.epochs 200 -> 1" in changes and "baselines.ig.n_steps 50 -> 2" in changes
     changed = {line.split(" ", 1)[0] for line in changes}
     assert len(changed) == len(changes)
+
+
+def test_smoke_clips_never_leave_the_mixture_pool_short_of_interferers():
+    from lmac.smoke.mode import split_clips
+
+    _, smoked = paper_in_smoke_mode()
+    smoked["evaluation"].update(versions=3, mixture_pool="valid")
+    assert split_clips(smoked, 1, None) == {"train": 2, "valid": 3, "test": 2}
+    smoked["evaluation"]["conditions"] = ["clean", "speech"]  # no mixture: no pool to fill
+    assert split_clips(smoked, 1, None) == {"train": 2, "valid": 1, "test": 2}
+    assert split_clips(smoked, 1, {"train": 1}) == {"train": 1, "valid": 1, "test": 2}  # never more than configured
 
 
 def test_smoke_mode_never_raises_a_count_and_is_off_by_default():
@@ -76,6 +89,7 @@ def test_clips_per_split_keeps_the_whole_class_list(tmp_path):
     settings = {"sample_rate": 8000, "clip_seconds": 0.2, "label_order": "first_appearance"}
     prepare_dataset(raw, tmp_path / "full", **settings)
     prepare_dataset(raw, tmp_path / "few", clips_per_split=3, **settings)
+    prepare_dataset(raw, tmp_path / "mapped", clips_per_split={"train": 1, "valid": 2}, **settings)
     audio_full, full, classes_full = load_prepared(tmp_path / "full")
     audio_few, few, classes_few = load_prepared(tmp_path / "few")
     assert classes_few == classes_full and len(classes_few) == 4
@@ -84,6 +98,8 @@ def test_clips_per_split_keeps_the_whole_class_list(tmp_path):
     kept = full.groupby("split", sort=False).head(3)
     assert list(few["filename"]) == list(kept["filename"]) and list(few["label"]) == list(kept["label"])
     np.testing.assert_array_equal(audio_few, audio_full[kept["index"].to_numpy()])
+    _, mapped, _ = load_prepared(tmp_path / "mapped")  # a split left out of the mapping keeps every clip
+    assert mapped.groupby("split").size().to_dict() == {"test": 8, "train": 1, "valid": 2}
 
 
 @pytest.fixture

@@ -83,8 +83,8 @@ def test_downloads_went_through_the_loopback_server_with_their_digests(smoke_pap
     assert "sha256 verified" in (logs / "classifier" / "download_embedding_model.ckpt.log").read_text()
     assert (workdir / "resources" / "esc50" / "meta" / "esc50.csv").is_file()
     prepared = json.loads((workdir / "results" / RUN / "data" / "esc50" / "prepare.json").read_text())
-    # two clips of each split, and every class of the 250-clip listing in the class list
-    assert prepared["counts"]["per_split"] == {"train": 2, "valid": 2, "test": 2}
+    # one clip of the evaluated split, two of the others, and every class of the 250-clip listing in the class list
+    assert prepared["counts"]["per_split"] == {"train": 2, "valid": 1, "test": 2}
     assert prepared["counts"]["classes"] == 50 and prepared["counts"]["listed"] == 250
 
 

@@ -86,7 +86,7 @@ def prepare_dataset(
     label_order: str = "target",
     expect_clips: int | None = None,
     expect_classes: int | None = None,
-    clips_per_split: int | None = None,
+    clips_per_split: int | Mapping[str, int] | None = None,
 ) -> None:
     """Decode, resample, normalise and store every clip of ``raw_dir`` in ``out_dir``.
 
@@ -143,8 +143,12 @@ def prepare_dataset(
     classes = _class_order(meta, kept, label_order, csv_path, split_names)
     kept["label"] = kept["category"].map({name: i for i, name in enumerate(classes)}).astype(np.int64)
     if clips_per_split is not None:
-        kept = kept.groupby("split", sort=False).head(int(clips_per_split)).reset_index(drop=True)
-        log.info("prepare: the first %d clips of each split are kept (dataset.clips_per_split)", clips_per_split)
+        limits = (
+            clips_per_split if isinstance(clips_per_split, Mapping) else dict.fromkeys(split_names, clips_per_split)
+        )
+        rank = kept.groupby("split", sort=False).cumcount()
+        kept = kept[rank < kept["split"].map(lambda name: limits.get(name, len(kept)))].reset_index(drop=True)
+        log.info("prepare: only the first clips of each split are kept (dataset.clips_per_split: %s)", clips_per_split)
     kept["id"] = kept["filename"].str.replace(r"\.wav$", "", regex=True, case=False)
 
     n = len(kept)

@@ -3,8 +3,10 @@
 ``smoke.enabled`` turns it on (``--configfile config/smoke.yaml`` after any config). The rewrite is
 plain config keys, so every rule runs its ordinary code path on the shrunk values:
 
-* ``dataset.clips_per_split``: each split keeps its first ``smoke.clips`` clips (every class stays
-  in the class list, so heads and published checkpoints keep their size);
+* ``dataset.clips_per_split``: the evaluated split keeps its first ``smoke.clips`` clips, the others
+  two (a batch-normalised training step needs two; the mixture pool keeps at least
+  ``evaluation.versions`` distinct interferers); every class stays in the class list, so heads and
+  published checkpoints keep their size;
 * every training runs one epoch (its steps: the kept clips over its batch size), the LMAC-TD
   encoder/decoder pre-training ``smoke.steps`` steps, the NMF ``smoke.steps`` updates;
 * the baselines' step and sample counts (IG, SmoothGrad, SHAP) are capped at ``smoke.steps``;
@@ -24,6 +26,8 @@ from collections.abc import Callable
 SUFFIX = "-smoke"
 
 TRAINED_SECTIONS = ("classifier", "lmac", "lmac_ft", "lmac_td", "l2i")
+#: clips kept in a split that is not evaluated: two make a batch that batch norm can train on
+OTHER_SPLIT_CLIPS = 2
 
 
 def enabled(config: dict) -> bool:
@@ -49,6 +53,21 @@ def _set(config: dict, path: str, rewrite: Callable[[object], object], changes: 
         changes.append(f"{path} {old} -> {new}")
 
 
+def split_clips(config: dict, clips: int, given: int | dict | None) -> dict[str, int]:
+    """Clips kept per split in smoke mode: ``clips`` of the evaluated split, two of the others, the
+    mixture pool at least ``evaluation.versions``; never more than ``given`` (the configured limit)."""
+    evaluation = config["evaluation"]
+    wanted = dict.fromkeys(config["dataset"]["splits"], OTHER_SPLIT_CLIPS)
+    wanted[evaluation["split"]] = clips
+    if "mixture" in evaluation["conditions"]:
+        pool = evaluation["mixture_pool"]
+        wanted[pool] = max(wanted[pool], int(evaluation["versions"]), OTHER_SPLIT_CLIPS)
+    if given is not None:
+        limit = given if isinstance(given, dict) else dict.fromkeys(wanted, given)
+        wanted = {name: min(n, limit.get(name, n)) for name, n in wanted.items()}
+    return wanted
+
+
 def apply_smoke(config: dict) -> list[str]:
     """Rewrite a validated ``config`` in place for smoke mode (no-op when ``smoke.enabled`` is false).
 
@@ -59,7 +78,7 @@ def apply_smoke(config: dict) -> list[str]:
     smoke, changes = config["smoke"], []
     clips, steps, n_seeds = int(smoke["clips"]), int(smoke["steps"]), int(smoke["seeds"])
     one = _capped(1)
-    _set(config, "dataset.clips_per_split", _capped(clips), changes)
+    _set(config, "dataset.clips_per_split", lambda given: split_clips(config, clips, given), changes)
     _set(config, "seeds", lambda seeds: list(seeds[:n_seeds]), changes)
     _set(config, "claims.seeds", lambda seeds: list(seeds[:n_seeds]), changes)
     for section in TRAINED_SECTIONS:
