@@ -44,6 +44,9 @@ from lmac.frontend import FrontEndConfig
 
 Step = Callable[[], object]
 
+#: where the units build their models and batches (``gpu_budget.py --device``; fake tensors: the CPU)
+DEVICE = torch.device("cpu")
+
 
 def dataset_size(config: dict) -> dict:
     """Clips per split: ESC-50's ``expect_clips`` over its five folds of equal size (400 each), or the
@@ -74,11 +77,11 @@ def classifier(config: dict, train: bool = False) -> AudioClassifier:
     model = AudioClassifier([f"c{i}" for i in range(n_classes(config))], cfg["width"], frontend, cfg["dropout"])
     if not train:
         model.eval().requires_grad_(False)
-    return model
+    return model.to(DEVICE)
 
 
 def batch(config: dict, size: int) -> torch.Tensor:
-    return 0.1 * torch.randn(size, clip_samples(config))
+    return 0.1 * torch.randn(size, clip_samples(config), device=DEVICE)
 
 
 def optimiser_step(module: torch.nn.Module, loss_fn: Callable[[torch.Tensor], torch.Tensor], wav) -> Step:
@@ -110,7 +113,7 @@ def classifier_objective(config: dict, section: str = "classifier"):
     model = classifier(config, train=True)
     return (
         model,
-        lambda wav: F.cross_entropy(model(wav)[0], torch.zeros(len(wav), dtype=torch.long)),
+        lambda wav: F.cross_entropy(model(wav)[0], torch.zeros(len(wav), dtype=torch.long, device=DEVICE)),
         config[section]["batch_size"],
     )
 
@@ -118,7 +121,7 @@ def classifier_objective(config: dict, section: str = "classifier"):
 def _trainer(cls, cfg: dict, clf: AudioClassifier, **job):
     trainer = object.__new__(cls)  # without ExplainerTrainer.__init__, which loads the prepared data
     trainer.job = SimpleNamespace(**{"cfg": cfg, "init": None, "guidance": None, **job})
-    trainer.classifier, trainer.dev = clf, torch.get_default_device()
+    trainer.classifier, trainer.dev = clf, DEVICE
     return trainer
 
 
@@ -137,13 +140,13 @@ def lmac_td_objective(config: dict, alpha: float):
 
 def random_dictionary(config: dict) -> torch.Tensor:
     n_freqs = FrontEndConfig.from_dict(config["frontend"]).n_freqs
-    return torch.rand(n_freqs, config["nmf"]["components"])
+    return torch.rand(n_freqs, config["nmf"]["components"], device=DEVICE)
 
 
 def l2i_explainer(config: dict, clf: AudioClassifier) -> L2IExplainer:
     return L2IExplainer(
         clf, random_dictionary(config), clf.frontend.cfg.n_frames(clip_samples(config)), config["l2i"]["relevance_th"]
-    )
+    ).to(DEVICE)
 
 
 def l2i_objective(config: dict):
@@ -154,7 +157,7 @@ def l2i_objective(config: dict):
 
 def encoder_decoder_objective(config: dict):
     cfg = config["lmac_td"]
-    model = EncoderDecoder(resolve_arch(cfg.get("preset") or DEFAULT_PRESET, cfg.get("scale")))
+    model = EncoderDecoder(resolve_arch(cfg.get("preset") or DEFAULT_PRESET, cfg.get("scale"))).to(DEVICE)
     return model, lambda wav: -si_snr(model(wav), wav).mean(), ed_settings(cfg)["batch_size"]
 
 
@@ -162,7 +165,7 @@ def encoder_decoder_crops(config: dict) -> torch.Tensor:
     cfg = config["lmac_td"]
     ed, arch = ed_settings(cfg), resolve_arch(cfg.get("preset") or DEFAULT_PRESET, cfg.get("scale"))
     crop = max(arch.kernel_size, int(round(ed["crop_seconds"] * config["dataset"]["sample_rate"])))
-    return 0.1 * torch.randn(ed["batch_size"], crop)
+    return 0.1 * torch.randn(ed["batch_size"], crop, device=DEVICE)
 
 
 def objectives(config: dict) -> dict[str, Callable[[], tuple]]:
@@ -191,7 +194,7 @@ def nmf_iteration(config: dict) -> Step:
     """One multiplicative update of the dictionary on every training frame (``lmac.explainers.nmf``)."""
     frontend = FrontEndConfig.from_dict(config["frontend"])
     n_frames = dataset_size(config)["train"] * frontend.n_frames(clip_samples(config))
-    frames = torch.rand(frontend.n_freqs, n_frames)
+    frames = torch.rand(frontend.n_freqs, n_frames, device=DEVICE)
     return lambda: fit_nmf(frames, config["nmf"]["components"], 1, 0)
 
 
@@ -199,7 +202,7 @@ def explainer(config: dict, method: str, clf: AudioClassifier) -> Explainer:
     """An untrained explainer of ``method`` on ``clf``, of the configured size and settings."""
     if method in ("lmac", "lmac_ft"):  # FT fine-tunes the same decoder
         lmac = config["lmac"]
-        return LmacExplainer(clf, lmac.get("mask_domain", "log1p"), lmac.get("frames", "pad")).eval()
+        return LmacExplainer(clf, lmac.get("mask_domain", "log1p"), lmac.get("frames", "pad")).to(DEVICE).eval()
     if method.startswith("lmac_td_a"):
         trainer = _trainer(LmacTDTrainer, config["lmac_td"], clf, alpha=float(method[len("lmac_td_a") :]))
         return trainer.build().eval()
@@ -216,7 +219,7 @@ def evaluation_run(config: dict, clf: AudioClassifier, n_clips: int) -> _Run:
     audio = np.asarray(0.1 * np.random.default_rng(0).standard_normal((n_clips, clip_samples(config))), np.float32)
     data = Split(audio, np.arange(n_clips), np.zeros(n_clips, np.int64), [f"clip{i}" for i in range(n_clips)])
     condition = make_condition("clean", seed=job.seed, peak=job.peak)
-    return _Run(job, torch.get_default_device(), data, clf.classes, clf, condition, None)
+    return _Run(job, DEVICE, data, clf.classes, clf, condition, None)
 
 
 def evaluation_unit(config: dict, method: str | None) -> Step:

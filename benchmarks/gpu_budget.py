@@ -109,6 +109,12 @@ def totals(rows: list[dict]) -> dict:
     }
 
 
+def config_name(path: str) -> str:
+    """The config file as the docs name it: relative to the repository when inside it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(HERE.parent)) if resolved.is_relative_to(HERE.parent) else str(resolved)
+
+
 def machine() -> dict:
     return {
         "cpu_count": os.cpu_count(),
@@ -122,7 +128,7 @@ def machine() -> dict:
 
 def measure_one(config: dict, name: str, device: str, repeats: int) -> dict:
     """One unit's real steps in this process: the first (warm-up) and the median of ``repeats`` more."""
-    torch.set_default_device(device)
+    budget_units.DEVICE = torch.device(device)
     torch.manual_seed(0)
     step = budget_units.unit(config, name)
 
@@ -200,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             measured.setdefault(name, {})[m["device"]] = m
     record = {
         "date": date.today().isoformat(),
-        "config": str(Path(args.config).resolve().relative_to(HERE.parent)),
+        "config": config_name(args.config),
         "machine": machine(),
         "count_seconds": round(time.monotonic() - t0, 1),
         "gpus": GPUS,

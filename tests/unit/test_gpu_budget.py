@@ -2,6 +2,7 @@
 
 import copy
 import importlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -141,3 +142,16 @@ def test_subsets_narrow_seeds_and_methods():
 def test_gpu_hours_are_flops_over_the_stated_rate():
     assert gpu_budget.gpu_hours(19.5 * 0.4 * 3600, "A100", "fp32") == pytest.approx(1.0)
     assert gpu_budget.gpu_hours(1000.0, "H100", "bf16", 0.5) == pytest.approx(1000 / (989.4 * 0.5) / 3600)
+
+
+def test_the_script_counts_and_measures_in_a_subprocess(tiny, tmp_path):
+    config, out = tmp_path / "tiny.yaml", tmp_path / "budget.json"
+    config.write_text(yaml.safe_dump(tiny))
+    assert gpu_budget.main(["--config", str(config), "--out", str(out), "--measure", "train/lmac"]) == 0
+    record = json.loads(out.read_text())
+    assert record["unit_flops"]["train/lmac"] == counts(tiny, "train/lmac")[1]
+    (device, measured), *_ = record["measured"]["train/lmac"].items()
+    assert device.startswith("cpu") and measured["samples_per_call"] == 2
+    assert measured["peak_rss_mb"] > 0 and measured["samples_per_s"] > 0
+    total = sum(r["tflop"] for r in record["rules"])
+    assert record["subsets"]["whole configuration (all + sanity)"]["tflop"] == pytest.approx(total)
