@@ -8,11 +8,12 @@ configuration, one seed, and the cheapest meaningful subset (one seed, L-MAC onl
 checks) are totalled. ``--measure`` also runs one real step of each unit (or of those named) at
 full size and batch, each in a fresh subprocess, one at a time, recording its time, samples/s and
 peak memory (``ru_maxrss``; on CUDA ``max_memory_allocated``) with the device, machine and date;
-on a GPU machine this replaces the estimate by a measurement. Run paper-size measurements on a
-shared CPU machine under the heavy-job lock, e.g.::
+on a GPU machine this replaces the estimate by a measurement. A paper-size LMAC-TD step needs
+~18 GB on a CPU: on a shared machine run measurements where no other large job runs (e.g. under
+``flock`` with the others), e.g.::
 
-    .venv/bin/python benchmarks/gpu_budget.py                       # FLOP counts only (seconds)
-    flock /work/wt/heavy.lock .venv/bin/python benchmarks/gpu_budget.py --measure train/lmac ...
+    .venv/bin/python benchmarks/gpu_budget.py                       # FLOP counts only (a minute)
+    .venv/bin/python benchmarks/gpu_budget.py --measure train/lmac train/l2i   # these units, CPU
     .venv/bin/python benchmarks/gpu_budget.py --device cuda --measure   # every unit, on a GPU
 
 Writes ``benchmarks/gpu_budget.json`` (earlier measurements of other units and devices are kept);
@@ -49,8 +50,10 @@ GPUS = {
     "A100": {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0},
     "H100": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4},
 }
-#: the assumed fraction of that peak a step sustains (an assumption: replace it by --measure on the GPU)
-UTILISATION = 0.4
+#: the fraction of that peak a step is assumed to sustain (replace it by --measure on the GPU). The one
+#: GPU time known for this model: SpeechBrain's ESC-50 recipe, 11 s per classifier epoch on an RTX 3090,
+#: which by this count is 84 TFLOP per epoch, 21 % of that card's 35.6 TFLOP/s fp32 peak
+UTILISATION = 0.2
 #: the cheapest meaningful subset: the classifier, L-MAC trained and evaluated in every condition, one seed
 CHEAPEST = "one seed, L-MAC only (all)"
 #: the paper configuration's precision (fp32 is the reference; the rule tables use it)

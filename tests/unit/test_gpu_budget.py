@@ -140,7 +140,7 @@ def test_subsets_narrow_seeds_and_methods():
 
 
 def test_gpu_hours_are_flops_over_the_stated_rate():
-    assert gpu_budget.gpu_hours(19.5 * 0.4 * 3600, "A100", "fp32") == pytest.approx(1.0)
+    assert gpu_budget.gpu_hours(19.5 * 0.2 * 3600, "A100", "fp32") == pytest.approx(1.0)
     assert gpu_budget.gpu_hours(1000.0, "H100", "bf16", 0.5) == pytest.approx(1000 / (989.4 * 0.5) / 3600)
 
 

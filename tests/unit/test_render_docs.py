@@ -64,9 +64,9 @@ def test_the_gpu_budget_tables_come_from_its_record(tmp_path):
     texts = render_docs.render(tmp_path)
     assert "**42.3 A100 hours**" in texts["README.md"]
     doc = texts["docs/reproducing_the_papers.md"]
-    # 123 456 TFLOP at 40 % of the A100's 19.5 TFLOP/s in fp32
+    # 123 456 TFLOP at 20 % of the A100's 19.5 TFLOP/s in fp32
     assert f"| `{budget['rules'][0]['rule']}` | all | 1 | 7,600 | 123.5 |" in doc
-    assert f"{123456 / (19.5 * 0.4) / 3600:,.1f} |" in doc
+    assert f"{123456 / (19.5 * 0.2) / 3600:,.1f} |" in doc
     lmac_row = next(line for line in doc.splitlines() if line.startswith("| `train_lmac` |"))
     assert "9.0 GiB" in lmac_row  # its measured step
     assert "| `train/lmac` | cpu (2 threads) | 16 | 80.0 | 0.20 | 9.0 GiB | – | 2026-12-06 |" in doc
