@@ -227,10 +227,10 @@ def evaluation_unit(config: dict, method: str | None) -> Step:
     and scores, after the shared passes (which are not counted: they run once per batch)."""
     clf = classifier(config)
     run = evaluation_run(config, clf, config["evaluation"]["batch_size"])
-    wav, labels, pick = next(run.data.batches(run.job.batch_size))
+    version, contaminated, labels, ids = next(run.items())
     if method is None:
-        return lambda: run.batch(0, wav, labels, [run.data.ids[i] for i in pick])
-    item = run.batch(0, wav, labels, [run.data.ids[i] for i in pick])
+        return lambda: run.batch(version, contaminated, labels, ids)
+    item = run.batch(version, contaminated, labels, ids)
     exp = explainer(config, method, clf)
 
     def step():
