@@ -109,7 +109,7 @@ def _train(job: str, **own: str):
         arguments = {key: getattr(args, option) for key, option in own.items()}
         job_class.from_config(
             cfg, prepared_dir=args.data, outputs=Outputs.in_folder(out), device=device, wham_dir=wham, **arguments
-        ).execute()
+        ).run()
 
     return command
 
