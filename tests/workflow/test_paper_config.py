@@ -45,8 +45,11 @@ def schema_keys(node: dict, defs: dict, prefix: str = "") -> list[str]:
 
 
 def has_key(config: dict, path: str) -> bool:
+    """Whether ``path`` is set; a key set to null sets its sub-keys too (``clips_per_split: null``: every clip)."""
     node = config
     for part in path.split("."):
+        if node is None:
+            return True
         if not isinstance(node, dict) or part not in node:
             return False
         node = node[part]
