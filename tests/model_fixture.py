@@ -29,3 +29,19 @@ TINY_TD = {
 }
 # the same with two attention heads each way (multi-head paths exercised)
 TINY_TD_2HEADS = {**TINY_TD, "intra_heads": 2, "inter_heads": 2}
+
+
+def train_explainer(job_class, config: dict, setup, name: str, **inputs):
+    """``job_class`` (an explainer's training job) on the tiny prepared data of ``setup`` and its classifier,
+    written to ``setup/name``; ``inputs`` are the job's other files (L2I's dictionary)."""
+    from lmac.jobs import Outputs
+
+    out = setup / name
+    job_class.from_config(
+        config,
+        prepared_dir=setup / "prepared",
+        outputs=Outputs.in_folder(out),
+        classifier_path=str(setup / "classifier.pt"),
+        **inputs,
+    ).run()
+    return out

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import write_json
+from .smoke.mode import enabled as smoke_enabled
 
 FORMAT = 1  # bump when a field changes meaning
 
@@ -248,7 +249,7 @@ def job_fields(snakemake) -> dict[str, Any]:
         "threads": snakemake.threads,
         "resources": {k: v for k, v in named(snakemake.resources).items() if not k.startswith("_")},
         # a smoke run's outputs prove the plumbing only (lmac.smoke): the record says so
-        "smoke": bool(((getattr(snakemake, "config", None) or {}).get("smoke") or {}).get("enabled")),
+        "smoke": smoke_enabled(getattr(snakemake, "config", None) or {}),
     }
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from esc50_fixture import TINY_SR, make_tiny_prepared  # noqa: E402
+from model_fixture import train_explainer
 
 from lmac.checkpoints import load_checkpoint
 from lmac.classifier.model import load_classifier
@@ -59,15 +60,7 @@ def setup(tmp_path_factory):
 
 
 def train(setup, name: str, l2i=L2I_CFG):
-    out = setup / name
-    L2IJob.from_config(
-        config(l2i),
-        prepared_dir=setup / "prepared",
-        outputs=Outputs.in_folder(out),
-        classifier_path=str(setup / "classifier.pt"),
-        dictionary_path=str(setup / "nmf" / "model.pt"),
-    ).run()
-    return out
+    return train_explainer(L2IJob, config(l2i), setup, name, dictionary_path=str(setup / "nmf" / "model.pt"))
 
 
 def test_multiplicative_updates_fit_a_low_rank_nonnegative_matrix():

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from model_fixture import tiny_classifier
+from model_fixture import tiny_classifier, train_explainer
 
 import lmac.explainers.train_lmac as train_module
 from lmac.checkpoints import load_checkpoint
@@ -74,14 +74,7 @@ def config(cfg=CFG, ft=None) -> dict:
 
 
 def run(setup, name, cfg=CFG):
-    out = setup / name
-    LmacJob.from_config(
-        config(cfg),
-        prepared_dir=setup / "prepared",
-        outputs=Outputs.in_folder(out),
-        classifier_path=str(setup / "classifier.pt"),
-    ).run()
-    return out
+    return train_explainer(LmacJob, config(cfg), setup, name)
 
 
 def run_ft(setup, out, init, cfg=CFG, ft=None):

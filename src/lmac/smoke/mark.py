@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .mode import enabled
+
 TEXT = "SMOKE RUN: proves the plumbing and the shapes; these numbers are not results"
 SHORT = "SMOKE RUN"
 
@@ -17,7 +19,7 @@ _active = False
 
 def set_from_config(config: Mapping | None) -> None:
     global _active
-    _active = bool(((config or {}).get("smoke") or {}).get("enabled"))
+    _active = enabled(config or {})
 
 
 def active() -> bool:

@@ -20,7 +20,7 @@ configured. :func:`smoke_changes` lists what the rewrite changed, for the run's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 #: appended to the run folder's name (results/<run>-smoke/)
 SUFFIX = "-smoke"
@@ -30,7 +30,8 @@ TRAINED_SECTIONS = ("classifier", "lmac", "lmac_ft", "lmac_td", "l2i")
 OTHER_SPLIT_CLIPS = 2
 
 
-def enabled(config: dict) -> bool:
+def enabled(config: Mapping) -> bool:
+    """Whether ``config`` (a workflow config, validated or not) asks for smoke mode."""
     return bool((config.get("smoke") or {}).get("enabled"))
 
 

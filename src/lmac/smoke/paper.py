@@ -38,7 +38,7 @@ import yaml
 
 from ..errors import LmacError
 from .loopback import serve_files
-from .standins import digests, paper_standins
+from .standins import digests, paper_listing_size, paper_standins
 
 REPO = Path(__file__).resolve().parents[3]
 #: what a smoke run builds: the papers' results (all), the checks beyond them, the listening-test kit
@@ -59,7 +59,7 @@ def overlay(base_url: str, files: dict[str, Path], sums: dict[str, str], paper: 
             "esc50": {
                 "url": url("esc50"),
                 "sha256": sums["esc50"],
-                "expect_clips": 5 * n_classes,
+                "expect_clips": paper_listing_size(n_classes),
                 "expect_classes": n_classes,
             },
             "wham": {"url": url("wham"), "sha256": sums["wham"]},

@@ -144,10 +144,19 @@ def speechbrain_checkpoints(folder: Path, n_classes: int, width: float, seed: in
     return paths
 
 
-def paper_standins(folder: str | Path, config: dict, clips_per_fold: int = 1) -> dict[str, Path]:
+#: ESC-50 stand-in clips per class and fold: five folds of every class, as the published listing has
+PAPER_CLIPS_PER_FOLD = 1
+
+
+def paper_listing_size(n_classes: int) -> int:
+    """Clips in the ESC-50 stand-in's listing (what preparation is told to expect)."""
+    return 5 * n_classes * PAPER_CLIPS_PER_FOLD
+
+
+def paper_standins(folder: str | Path, config: dict) -> dict[str, Path]:
     """Every download ``config`` (config/paper.yaml) names, as a stand-in under ``folder``; name -> file.
 
-    ESC-50 keeps the configuration's class count, 44.1 kHz and 5 s clips (``clips_per_fold`` per class
+    ESC-50 keeps the configuration's class count, 44.1 kHz and 5 s clips (``PAPER_CLIPS_PER_FOLD`` per class
     and fold); the checkpoints are at the configured classifier width. Built once: files already
     present are reused (they are deterministic).
     """
@@ -160,11 +169,11 @@ def paper_standins(folder: str | Path, config: dict, clips_per_fold: int = 1) ->
         "embedding_model": folder / "hub" / "embedding_model.ckpt",
         "classifier": folder / "hub" / "classifier.ckpt",
     }
-    if built.is_file() and built.read_text() == _recipe(config, clips_per_fold):
+    if built.is_file() and built.read_text() == _recipe(config):
         return files
     n_classes = config["dataset"]["esc50"]["expect_classes"]
     esc = make_esc50_folder(
-        folder / "src", n_classes=n_classes, clips_per_fold=clips_per_fold, seconds=5.0, stereo_some=False
+        folder / "src", n_classes=n_classes, clips_per_fold=PAPER_CLIPS_PER_FOLD, seconds=5.0, stereo_some=False
     )
     zip_folder(esc, files["esc50"], compression=zipfile.ZIP_STORED)
     make_wham_zip(folder / "src", n_files=4)
@@ -172,12 +181,12 @@ def paper_standins(folder: str | Path, config: dict, clips_per_fold: int = 1) ->
     make_ljspeech_tar(folder / "src", n_files=4)
     (folder / "src" / "LJSpeech-1.1.tar.bz2").replace(files["ljspeech"])
     speechbrain_checkpoints(folder / "hub", n_classes, config["classifier"]["width"])
-    built.write_text(_recipe(config, clips_per_fold))
+    built.write_text(_recipe(config))
     return files
 
 
-def _recipe(config: dict, clips_per_fold: int) -> str:
-    return f"classes={config['dataset']['esc50']['expect_classes']} width={config['classifier']['width']} clips_per_fold={clips_per_fold}\n"
+def _recipe(config: dict) -> str:
+    return f"classes={config['dataset']['esc50']['expect_classes']} width={config['classifier']['width']} clips_per_fold={PAPER_CLIPS_PER_FOLD}\n"
 
 
 def digests(files: dict[str, Path]) -> dict[str, str]:
