@@ -83,7 +83,7 @@ class Compute:
         log.info("compute: %s on %s", self.describe(), device)
         if not cuda and (self.precision == "tf32" or self.cudnn_benchmark or self.pin_memory):
             log.info("compute: tf32, cudnn_benchmark and pin_memory are CUDA settings: no-ops on %s", device)
-        saved = _switches()
+        saved = _switches(inductor=self.compile)
         try:
             if cuda and self.precision == "tf32":
                 torch.backends.cuda.matmul.fp32_precision = "tf32"
@@ -148,24 +148,28 @@ def _pin(item):
     return item
 
 
-def _switches() -> dict:
-    import torch._inductor.config as inductor
-
-    return {
+def _switches(inductor: bool) -> dict:
+    """The global switches a job may set; inductor's only when it compiles (importing it costs ~1 s a job)."""
+    saved = {
         "matmul": torch.backends.cuda.matmul.fp32_precision,
         "conv": torch.backends.cudnn.conv.fp32_precision,
         "benchmark": torch.backends.cudnn.benchmark,
-        "fallback_random": inductor.fallback_random,
     }
+    if inductor:
+        import torch._inductor.config as inductor_config
+
+        saved["fallback_random"] = inductor_config.fallback_random
+    return saved
 
 
 def _restore(saved: dict) -> None:
-    import torch._inductor.config as inductor
-
     torch.backends.cuda.matmul.fp32_precision = saved["matmul"]
     torch.backends.cudnn.conv.fp32_precision = saved["conv"]
     torch.backends.cudnn.benchmark = saved["benchmark"]
-    inductor.fallback_random = saved["fallback_random"]
+    if "fallback_random" in saved:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.fallback_random = saved["fallback_random"]
 
 
 _DONE = object()

@@ -13,6 +13,8 @@ network and the decoder, forward and backward): about a minute on a cold inducto
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from types import SimpleNamespace
 
@@ -131,6 +133,28 @@ def test_cuda_switches_are_set_for_a_job_and_restored():
     assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.benchmark) == before
     with Compute(precision="tf32", cudnn_benchmark=True, pin_memory=True).applied(torch.device("cpu")):
         assert (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.benchmark) == before  # no-ops
+
+
+def test_compile_sets_eager_random_numbers_for_a_job_and_restores_them():
+    import torch._inductor.config as inductor
+
+    before = inductor.fallback_random
+    with Compute(compile=True).applied(torch.device("cpu")):
+        assert inductor.fallback_random is True
+    assert inductor.fallback_random == before
+
+
+def test_a_job_that_does_not_compile_does_not_import_inductor():
+    # importing inductor costs about a second of every job's start-up
+    code = (
+        "import sys, torch\n"
+        "from lmac.compute import Compute\n"
+        "with Compute(prefetch=2, pin_memory=True).applied(torch.device('cpu')):\n"
+        "    pass\n"
+        "print('torch._inductor.config' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_background_batches_are_the_foreground_ones_and_stop_with_the_consumer():
