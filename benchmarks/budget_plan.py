@@ -126,7 +126,8 @@ def plan(config: dict) -> list[RuleWork]:
     n_batches = ceil_div(sanity["n_clips"], sanity["batch_size"])
     for m in wf.methods:
         again = len(sanity["retrain_steps"]) + 1 if m in wf.sanity_retrained else 0
-        passes = 1 + N_STEPS + 1 + is_class_conditional(config, m) + again
+        cascade = len(sanity.get("cascade_steps") or range(N_STEPS))
+        passes = 1 + cascade + 1 + is_class_conditional(config, m) + again
         units = {f"explain/{m}": passes * n_batches, "predict": 2 * n_batches}
         rows.append(RuleWork(f"sanity_checks {m}", "sanity", len(seeds), times(units, len(seeds))))
     return rows

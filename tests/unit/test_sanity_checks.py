@@ -46,6 +46,14 @@ def test_a_model_independent_map_fails_every_step(setup, tmp_path):
     assert pd.read_csv(tmp_path / "c.csv").shape == frame.shape
 
 
+def test_the_cascade_runs_only_the_chosen_steps(setup, tmp_path):
+    frame, _ = _cascading(setup, "saliency", tmp_path, cascade_steps=(N_STEPS, 1))
+    assert sorted(frame["step"].unique()) == [0, 1, N_STEPS] and len(frame) == 3 * 3
+    assert set(frame.loc[frame["step"] == N_STEPS, "block"]) == {"conv_block1"}
+    with pytest.raises(LmacError, match="step must be an integer in 0..7, got 9"):
+        _cascading(setup, "saliency", tmp_path, cascade_steps=(9,))
+
+
 def test_a_gradient_map_departs_from_the_original(setup, tmp_path):
     frame, logit = _cascading(setup, "saliency", tmp_path)
     by_step = frame.groupby("step")[["spearman", "ssim"]].mean()

@@ -313,7 +313,7 @@ def sanity_inputs(wildcards):
 def sanity_config(wildcards):
     """The config keys SanityJob.from_config reads; only their changes rerun a sanity job."""
     return {
-        "sanity": {k: SANITY[k] for k in ("split", "n_clips", "batch_size")},
+        "sanity": {k: SANITY[k] for k in ("split", "n_clips", "batch_size", "cascade_steps")},
         "baselines": {wildcards.method: config.get("baselines", {}).get(wildcards.method, {})},
         "compute": config["compute"],
     }
@@ -377,6 +377,14 @@ def runs_on_gpu():
 def gpu_jobs(wildcards):
     """The `gpu` resource of a GPU-capable job: 1 on a GPU, 0 on a CPU."""
     return 1 if runs_on_gpu() else 0
+
+
+# Which ready job starts first (Snakemake's priority; on a cluster, the order of submission): the longest
+# first, so the many short evaluation jobs fill the cores at the end instead of one long job running alone
+# there. LMAC-TD trainings lead: ~70 % of the paper budget, and on a CPU each holds the machine's memory.
+# The local scheduler maximises the summed priority of the jobs it starts together, so theirs outweighs
+# any set of other jobs that could start instead.
+PRIORITY = {"lmac_td_training": 100, "training": 5, "sanity_checks": 1}
 
 
 def gpu_job_threads(wildcards):

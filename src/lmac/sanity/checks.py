@@ -50,7 +50,7 @@ from ..explainers.base import Explainer
 from ..explainers.registry import build_explainer, load_explainer
 from ..io import write_csv
 from ..training import format_duration, pick_device
-from .randomise import N_STEPS, block_name, randomised_classifier
+from .randomise import N_STEPS, block_name, check_step, randomised_classifier
 from .similarity import SCORES, Reference
 
 log = logging.getLogger("lmac.sanity")
@@ -72,6 +72,7 @@ class SanityJob:
     batch_size: int = 16
     explainer_path: str | None = None  # learned methods: the trained checkpoint
     retrained: dict[int, str] = dataclasses.field(default_factory=dict)  # step -> retrained decoder
+    cascade_steps: tuple[int, ...] | None = None  # fixed/none-decoder cascading steps; None = every step
     settings: dict = dataclasses.field(default_factory=dict)  # baselines' settings
     compute: Compute = REFERENCE  # how the device computes the explanations (lmac.compute)
 
@@ -94,6 +95,7 @@ class SanityJob:
             batch_size=sanity["batch_size"],
             explainer_path=explainer_path,
             retrained={int(k): v for k, v in (retrained or {}).items()},
+            cascade_steps=tuple(sanity["cascade_steps"]) if sanity.get("cascade_steps") else None,
             settings=config.get("baselines", {}).get(method, {}),
             compute=Compute.from_config(config.get("compute")),
         )
@@ -198,7 +200,8 @@ class Context:
 
 
 def cascading(ctx: Context, job: SanityJob) -> pd.DataFrame:
-    """Cascading randomisation: fixed/none at every step, retrained at ``job.retrained``'s steps."""
+    """Cascading randomisation: fixed/none at every step of ``job.cascade_steps`` (default all), retrained at
+    ``job.retrained``'s steps."""
     t0 = time.monotonic()
     base = {"method": job.method, "seed": job.seed}
     rows = _rows(
@@ -206,7 +209,10 @@ def cascading(ctx: Context, job: SanityJob) -> pd.DataFrame:
         ctx.data.ids,
         ctx.reference.compare(ctx.reference.maps),
     )
-    passes = [(step, job.decoder, None) for step in range(1, N_STEPS + 1)]
+    steps = sorted(set(job.cascade_steps)) if job.cascade_steps else range(1, N_STEPS + 1)
+    for step in steps:
+        check_step(step)
+    passes = [(step, job.decoder, None) for step in steps]
     passes += [(step, "retrained", path) for step, path in sorted(job.retrained.items())]
     for i, (step, decoder, checkpoint) in enumerate(passes, start=1):
         scores = ctx.compare(job, randomised_classifier(ctx.classifier, step, job.seed), checkpoint)
