@@ -29,12 +29,14 @@ rule train_lmac:
         logs("explainers/lmac/seed{seed}.log"),
     benchmark:
         benchmarks("explainers/lmac/seed{seed}.tsv")
+    priority: PRIORITY["training"]
     conda:
         "../envs/lmac.yaml"
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 16000 * attempt,
+        # peak measured at the paper's size and batch on a CPU (benchmarks/gpu_budget.json): 7.0 GB
+        mem_mb=lambda wc, attempt: 10000 * attempt,
         runtime=lambda wc, attempt: 600 * attempt,
     params:
         work=results("work/explainers/lmac/seed{seed}"),
@@ -62,12 +64,14 @@ rule train_lmac_ft:
         logs("explainers/lmac_ft/seed{seed}.log"),
     benchmark:
         benchmarks("explainers/lmac_ft/seed{seed}.tsv")
+    priority: PRIORITY["training"]
     conda:
         "../envs/lmac.yaml"
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 16000 * attempt,
+        # peak measured at the paper's size and batch on a CPU (benchmarks/gpu_budget.json): 7.0 GB
+        mem_mb=lambda wc, attempt: 10000 * attempt,
         runtime=lambda wc, attempt: 600 * attempt,
     params:
         work=results("work/explainers/lmac_ft/seed{seed}"),
@@ -129,6 +133,7 @@ rule train_lmac_td:
         logs("explainers/lmac_td_a{alpha}/seed{seed}.log"),
     benchmark:
         benchmarks("explainers/lmac_td_a{alpha}/seed{seed}.tsv")
+    priority: PRIORITY["lmac_td_training"]
     conda:
         "../envs/lmac.yaml"
     threads: gpu_job_threads
@@ -192,12 +197,14 @@ rule train_l2i:
         logs("explainers/l2i/seed{seed}.log"),
     benchmark:
         benchmarks("explainers/l2i/seed{seed}.tsv")
+    priority: PRIORITY["training"]
     conda:
         "../envs/lmac.yaml"
     threads: gpu_job_threads
     resources:
         gpu=gpu_jobs,
-        mem_mb=lambda wc, attempt: 16000 * attempt,
+        # peak measured at the paper's size and batch on a CPU (benchmarks/gpu_budget.json): 5.8 GB
+        mem_mb=lambda wc, attempt: 10000 * attempt,
         runtime=lambda wc, attempt: 600 * attempt,
     params:
         work=results("work/explainers/l2i/seed{seed}"),

@@ -132,6 +132,7 @@ rule sanity_checks:
         logs("sanity/checks/{method}/seed{seed}.log"),
     benchmark:
         benchmarks("sanity/checks/{method}/seed{seed}.tsv")
+    priority: PRIORITY["sanity_checks"]
     conda:
         "../envs/lmac.yaml"
     threads: gpu_job_threads
