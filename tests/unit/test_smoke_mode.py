@@ -31,7 +31,7 @@ def paper_in_smoke_mode() -> tuple[dict, dict]:
 def test_smoke_mode_shrinks_every_count_and_nothing_else():
     paper, smoked = paper_in_smoke_mode()
     changes = apply_smoke(smoked)
-    # one clip of the evaluated split (valid), two to train on, two distinct interferers in the mixture pool (test)
+    # one clip of the evaluated split (valid), two to train on, two interferers in the mixture pool (test)
     assert smoked["dataset"]["clips_per_split"] == {"train": 2, "valid": 1, "test": 2}
     assert smoked["seeds"] == [1] and smoked["claims"]["seeds"] == [1]
     for section in ("classifier", "lmac", "lmac_ft", "lmac_td", "l2i"):
@@ -39,8 +39,11 @@ def test_smoke_mode_shrinks_every_count_and_nothing_else():
     assert smoked["baselines"]["ig"]["n_steps"] == 2 and smoked["baselines"]["smoothgrad"]["n_samples"] == 2
     assert smoked["nmf"]["iterations"] == 2 and smoked["lmac_td"]["encoder_decoder"]["steps_per_epoch"] == 2
     assert smoked["sanity"]["n_clips"] == 1 and smoked["sanity"]["permuted_epochs"] == 1
-    # what a smoke run must prove stays exactly as configured
-    for key in ("frontend", "noise", "evaluation"):
+    # the cascade keeps the head and every block randomised (the step the claims read); the retrainings stay
+    assert smoked["sanity"]["cascade_steps"] == [1, 7] and smoked["sanity"]["retrain_steps"] == [0, 7]
+    # one contaminated version per clip; the rest of the evaluation, and all a smoke run must prove, as configured
+    assert smoked["evaluation"] == {**paper["evaluation"], "versions": 1}
+    for key in ("frontend", "noise"):
         assert smoked[key] == paper[key], key
     assert smoked["lmac_td"]["scale"] == paper["lmac_td"]["scale"] and smoked["lmac_td"]["alphas"] == [0, 0.75, 1]
     for section in ("classifier", "lmac", "lmac_td", "l2i"):
@@ -61,6 +64,14 @@ def test_smoke_clips_never_leave_the_mixture_pool_short_of_interferers():
     smoked["evaluation"]["conditions"] = ["clean", "speech"]  # no mixture: no pool to fill
     assert split_clips(smoked, 1, None) == {"train": 2, "valid": 1, "test": 2}
     assert split_clips(smoked, 1, {"train": 1}) == {"train": 1, "valid": 1, "test": 2}  # never more than configured
+
+
+def test_the_cascade_is_spread_from_the_head_to_the_last_step():
+    from lmac.smoke.mode import spread_steps
+
+    assert spread_steps(None, 2) == [1, 7] and spread_steps(None, 3) == [1, 4, 7] and spread_steps(None, 1) == [7]
+    assert spread_steps([5, 2], 2) == [2, 5] and spread_steps([3], 2) == [3]  # never more than configured
+    assert spread_steps(None, 9) == list(range(1, 8))
 
 
 def test_smoke_mode_never_raises_a_count_and_is_off_by_default():
@@ -141,3 +152,14 @@ def test_figures_carry_the_smoke_mark(tmp_path, smoke_marked):
     marked, plain = pixels(tmp_path / "smoke.png", True), pixels(tmp_path / "plain.png", False)
     red = (marked[..., 0] > 0.6) & (marked[..., 1] < 0.5) & (marked[..., 2] < 0.5)
     assert red.sum() > 100 and not ((plain[..., 0] > 0.6) & (plain[..., 1] < 0.5) & (plain[..., 2] < 0.5)).any()
+
+
+def test_smoke_paper_reads_its_core_count_or_says_what_is_wrong(tmp_path, capsys):
+    from lmac.smoke.paper import core_count, main
+
+    assert core_count("3") == 3 and core_count("all") >= 1
+    workdir = tmp_path / "work"
+    assert main(["--cores", "two", "--workdir", str(workdir), "--standins", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "smoke-paper: --cores: expected a positive number or 'all', got 'two'"
+    assert not workdir.exists() and not (tmp_path / "s").exists()  # refused before building anything

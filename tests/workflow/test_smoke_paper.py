@@ -1,6 +1,6 @@
 """`make smoke-paper`: config/paper.yaml end to end in smoke mode, on the CPU, against loopback stand-ins.
 
-One run (about a quarter of an hour on 2 cores; docs/smoke_runs.md) shared by the tests below: every
+One run (under 20 minutes on 2 cores; docs/smoke_runs.md) shared by the tests below: every
 rule of the paper DAG runs, through the real download code, at the published model sizes, and every
 table, figure and record says that it is a smoke run.
 """
@@ -119,3 +119,17 @@ def test_every_table_figure_and_record_says_smoke_run(smoke_paper):
     records = list(results.rglob("*.provenance.json"))
     assert records and all(json.loads(r.read_text())["job"]["smoke"] for r in records)
     assert (results / "figures").is_dir() and any((results / "figures").glob("*.png"))
+
+
+def test_the_sanity_cascade_runs_the_smoke_steps_and_the_claims_read_the_last(smoke_paper):
+    import pandas as pd
+
+    workdir, _ = smoke_paper
+    sanity = workdir / "results" / RUN / "sanity"
+    frame = pd.read_csv(sanity / "cascading" / "lmac_td_a0.75" / "seed1.csv")
+    assert sorted(frame["step"].unique()) == [0, 1, 7] and set(frame["decoder"]) == {"fixed"}
+    retrained = pd.read_csv(sanity / "cascading" / "lmac" / "seed1.csv").query("decoder == 'retrained'")
+    assert sorted(retrained["step"].unique()) == [0, 7]  # the retrainings are not shrunk
+    # the paper-size LMAC-TD training holds the machine alone: it is given both cores
+    record = workdir / "results" / RUN / "explainers" / "lmac_td_a0.75" / "seed1" / "model.provenance.json"
+    assert json.loads(record.read_text())["job"]["threads"] == 2

@@ -10,8 +10,11 @@ plain config keys, so every rule runs its ordinary code path on the shrunk value
 * every training runs one epoch (its steps: the kept clips over its batch size), the LMAC-TD
   encoder/decoder pre-training ``smoke.steps`` steps, the NMF ``smoke.steps`` updates;
 * the baselines' step and sample counts (IG, SmoothGrad, SHAP) are capped at ``smoke.steps``;
+* each evaluated clip gets one contaminated version (``evaluation.versions``);
 * the first ``smoke.seeds`` of ``seeds`` (and of ``claims.seeds``) run;
 * the sanity checks, the example figure and the listening page use at most ``smoke.clips`` clips;
+  the cascading randomisation runs ``smoke.steps`` of its steps, spread from the head to the last
+  (every block randomised, the step the claims read);
 * the run folder gets the suffix ``-smoke``, so a smoke run never mixes with a real one.
 
 Model sizes, clip length, sample rate, classes, front end, batch sizes and every switch are left as
@@ -54,6 +57,18 @@ def _set(config: dict, path: str, rewrite: Callable[[object], object], changes: 
         changes.append(f"{path} {old} -> {new}")
 
 
+def spread_steps(given: list[int] | None, n: int) -> list[int]:
+    """``n`` of the cascading steps ``given`` (None: all), evenly spread and always with the last."""
+    from ..sanity.randomise import N_STEPS  # the table mark imports this module: no torch for it
+
+    steps = sorted(given) if given else list(range(1, N_STEPS + 1))
+    if n >= len(steps):
+        return steps
+    if n == 1:
+        return steps[-1:]
+    return [steps[round(i * (len(steps) - 1) / (n - 1))] for i in range(n)]
+
+
 def split_clips(config: dict, clips: int, given: int | dict | None) -> dict[str, int]:
     """Clips kept per split in smoke mode: ``clips`` of the evaluated split, two of the others, the
     mixture pool at least ``evaluation.versions``; never more than ``given`` (the configured limit)."""
@@ -79,6 +94,7 @@ def apply_smoke(config: dict) -> list[str]:
     smoke, changes = config["smoke"], []
     clips, steps, n_seeds = int(smoke["clips"]), int(smoke["steps"]), int(smoke["seeds"])
     one = _capped(1)
+    _set(config, "evaluation.versions", one, changes)
     _set(config, "dataset.clips_per_split", lambda given: split_clips(config, clips, given), changes)
     _set(config, "seeds", lambda seeds: list(seeds[:n_seeds]), changes)
     _set(config, "claims.seeds", lambda seeds: list(seeds[:n_seeds]), changes)
@@ -95,6 +111,7 @@ def apply_smoke(config: dict) -> list[str]:
         "baselines.shap.n_baselines",
     ):
         _set(config, path, _capped(steps), changes)
+    _set(config, "sanity.cascade_steps", lambda given: spread_steps(given, steps), changes)
     for path in ("sanity.n_clips", "report.n_examples", "listening.page_clips"):
         _set(config, path, _capped(clips), changes)
     # null: report.n_examples trials, capped above

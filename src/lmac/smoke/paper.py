@@ -43,6 +43,8 @@ from .standins import digests, paper_listing_size, paper_standins
 REPO = Path(__file__).resolve().parents[3]
 #: what a smoke run builds: the papers' results (all), the checks beyond them, the listening-test kit
 TARGETS = ("all", "checks", "listening_test")
+#: rules whose paper-size job needs most of a CPU machine's memory (~18 GB): it runs alone, so it gets every core
+SOLO_RULES = ("train_lmac_td",)
 
 
 def overlay(base_url: str, files: dict[str, Path], sums: dict[str, str], paper: dict) -> dict:
@@ -103,6 +105,15 @@ def machine_memory_mb() -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
 
 
+def core_count(cores: str) -> int:
+    """The number ``--cores`` stands for (``all``: this machine's)."""
+    if cores == "all":
+        return os.cpu_count() or 1
+    if not str(cores).isdigit() or int(cores) < 1:
+        raise LmacError(f"--cores: expected a positive number or 'all', got {cores!r}")
+    return int(cores)
+
+
 def job_seconds(bench_dir: Path) -> dict[str, float]:
     """Wall seconds per job, from the ``benchmark:`` files Snakemake wrote (keyed by their path), longest first."""
     jobs = {}
@@ -121,6 +132,7 @@ def run(
     paper_config: Path = REPO / "config" / "paper.yaml",
 ) -> tuple[int, dict]:
     """Build and serve the stand-ins, run the smoke workflow and its report in ``workdir``; (status, record)."""
+    n_cores = core_count(cores)
     paper = yaml.safe_load(paper_config.read_text())
     run_folder = f"{paper.get('run') or paper_config.stem}-smoke"
     t0 = time.monotonic()
@@ -136,7 +148,12 @@ def run(
         standins_yaml = workdir / "standins.yaml"
         standins_yaml.write_text(yaml.safe_dump(overlay(base_url, files, sums, paper), sort_keys=False))
         configfiles = [paper_config, smoke_config, standins_yaml]
-        resources = ["--resources", f"mem_mb={machine_memory_mb()}"]
+        resources = [
+            "--resources",
+            f"mem_mb={machine_memory_mb()}",
+            "--set-threads",
+            *(f"{r}={n_cores}" for r in SOLO_RULES),
+        ]
         t1 = time.monotonic()
         status = tee(snakemake_command(workdir, configfiles, cores, [*TARGETS, *(extra or []), *resources]), log, env)
         if status == 0:
