@@ -132,7 +132,7 @@ def test_dry_run_tiny_config(tmp_path):
     assert_slurm_resources(jobs, ACCOUNT, PARTITION)
     by_rule = {rule: res for rule, res in jobs}
     # sizes from the rules at attempt 1 (later attempts scale both, see the fake-SLURM run)
-    assert by_rule["train_lmac"]["runtime"] == "600" and by_rule["train_lmac"]["mem_mb"] == "16000"
+    assert by_rule["train_lmac"]["runtime"] == "600" and by_rule["train_lmac"]["mem_mb"] == "10000"
     assert by_rule["train_lmac_td"]["runtime"] == "1440"
 
 
@@ -333,7 +333,7 @@ def test_fake_slurm_timeout_is_retried_longer_and_resumes(fake_slurm_run):
     calls = _submissions(fake_slurm_run)["train_lmac"]
     assert len(calls) == 2, calls  # the timed-out attempt and its retry
     assert [c["-t"] for c in calls] == ["600", "1200"]  # runtime = 600 * attempt
-    assert [c["--mem"] for c in calls] == ["16000", "32000"]
+    assert [c["--mem"] for c in calls] == ["10000", "20000"]
     # the retry continued from the work dir's last epoch instead of starting over
     log = (workdir / "logs/tiny/explainers/lmac/seed1234.log").read_text()
     resumed = re.search(r"resuming from \S+last\.pt after epoch (\d+)", log)
