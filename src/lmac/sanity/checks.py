@@ -50,7 +50,7 @@ from ..explainers.base import Explainer
 from ..explainers.registry import build_explainer, load_explainer
 from ..io import write_csv
 from ..training import format_duration, pick_device
-from .randomise import N_STEPS, block_name, check_step, randomised_classifier
+from .randomise import N_STEPS, block_name, randomised_classifier
 from .similarity import SCORES, Reference
 
 log = logging.getLogger("lmac.sanity")
@@ -210,8 +210,6 @@ def cascading(ctx: Context, job: SanityJob) -> pd.DataFrame:
         ctx.reference.compare(ctx.reference.maps),
     )
     steps = sorted(set(job.cascade_steps)) if job.cascade_steps else range(1, N_STEPS + 1)
-    for step in steps:
-        check_step(step)
     passes = [(step, job.decoder, None) for step in steps]
     passes += [(step, "retrained", path) for step, path in sorted(job.retrained.items())]
     for i, (step, decoder, checkpoint) in enumerate(passes, start=1):
